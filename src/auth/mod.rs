@@ -1,0 +1,3 @@
+//! Authentication: Supabase-style JWTs (HS256) shared with PostgREST.
+
+pub mod jwt;

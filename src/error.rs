@@ -1,0 +1,301 @@
+//! The gateway's one error type and the one place that turns it into HTTP.
+//!
+//! Every client-visible error is JSON in PostgREST's shape `{code, message, details,
+//! hint}`. Internal causes are logged by the edge glue and never sent to clients.
+
+use serde::Serialize;
+
+use crate::config::ConfigErrors;
+
+/// Where a failure came from. It decides the status family, as in pingora:
+/// the client gets 4xx, a failing dependency 502/503/504, our own bugs 500.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Client,
+    Upstream,
+    Internal,
+}
+
+#[derive(Debug)]
+pub enum AppError {
+    /// 404: no route has this path.
+    NotFound { path: String },
+    /// 405: the path exists but not for this method; `Allow` lists the methods that are.
+    MethodNotAllowed {
+        method: String,
+        allow: &'static [&'static str],
+    },
+    /// 400: the request itself is wrong.
+    BadRequest {
+        message: String,
+        details: Option<String>,
+    },
+    /// 502: the upstream could not be reached (connection refused, DNS, TLS).
+    UpstreamUnreachable { upstream: String, cause: String },
+    /// 504: the upstream did not answer within the time budget.
+    UpstreamTimeout { upstream: String, after_ms: u64 },
+    /// 502: the upstream answered, but not with something we can use.
+    UpstreamBadResponse { upstream: String, cause: String },
+    /// 503: no node can serve this request right now; retry later.
+    Unavailable {
+        reason: String,
+        retry_after_secs: u32,
+    },
+    /// 500: the deployment's configuration is invalid. The list goes to the log.
+    Misconfigured(ConfigErrors),
+    /// 500: a bug or an impossible state in the gateway. The cause goes to the log.
+    Internal(String),
+}
+
+/// The JSON body of every error, in PostgREST's shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorBody {
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl AppError {
+    pub fn origin(&self) -> Origin {
+        match self {
+            AppError::NotFound { .. }
+            | AppError::MethodNotAllowed { .. }
+            | AppError::BadRequest { .. } => Origin::Client,
+            AppError::UpstreamUnreachable { .. }
+            | AppError::UpstreamTimeout { .. }
+            | AppError::UpstreamBadResponse { .. }
+            | AppError::Unavailable { .. } => Origin::Upstream,
+            AppError::Misconfigured(_) | AppError::Internal(_) => Origin::Internal,
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::NotFound { .. } => 404,
+            AppError::MethodNotAllowed { .. } => 405,
+            AppError::BadRequest { .. } => 400,
+            AppError::UpstreamUnreachable { .. } | AppError::UpstreamBadResponse { .. } => 502,
+            AppError::Unavailable { .. } => 503,
+            AppError::UpstreamTimeout { .. } => 504,
+            AppError::Misconfigured(_) | AppError::Internal(_) => 500,
+        }
+    }
+
+    /// Stable machine-readable code; the README lists them.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::NotFound { .. } => "PHK404",
+            AppError::MethodNotAllowed { .. } => "PHK405",
+            AppError::BadRequest { .. } => "PHK400",
+            AppError::UpstreamUnreachable { .. } => "PHK502",
+            AppError::UpstreamBadResponse { .. } => "PHK520",
+            AppError::Unavailable { .. } => "PHK503",
+            AppError::UpstreamTimeout { .. } => "PHK504",
+            AppError::Misconfigured(_) => "PHK510",
+            AppError::Internal(_) => "PHK500",
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let (message, details, hint) = match self {
+            AppError::NotFound { path } => (
+                format!("no route for {path}"),
+                None,
+                Some("GET /health lists the gateway's state".to_owned()),
+            ),
+            AppError::MethodNotAllowed { method, allow } => (
+                format!("method {method} is not allowed here"),
+                None,
+                Some(format!("allowed: {}", allow.join(", "))),
+            ),
+            AppError::BadRequest { message, details } => (message.clone(), details.clone(), None),
+            AppError::UpstreamUnreachable { upstream, cause } => (
+                format!("upstream {upstream} is unreachable"),
+                Some(cause.clone()),
+                None,
+            ),
+            AppError::UpstreamTimeout { upstream, after_ms } => (
+                format!("upstream {upstream} did not answer within {after_ms} ms"),
+                None,
+                None,
+            ),
+            AppError::UpstreamBadResponse { upstream, cause } => (
+                format!("upstream {upstream} gave an unusable answer"),
+                Some(cause.clone()),
+                None,
+            ),
+            AppError::Unavailable {
+                reason,
+                retry_after_secs,
+            } => (
+                format!("service unavailable: {reason}"),
+                None,
+                Some(format!("retry after {retry_after_secs} s")),
+            ),
+            AppError::Misconfigured(_) => (
+                "the gateway is misconfigured".to_owned(),
+                None,
+                Some("the operator can see the problems in the worker's log".to_owned()),
+            ),
+            AppError::Internal(_) => ("internal gateway error".to_owned(), None, None),
+        };
+        ErrorBody {
+            code: self.code(),
+            message,
+            details,
+            hint,
+        }
+    }
+
+    /// Headers the status itself calls for (`Allow` with 405, `Retry-After` with 503).
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            AppError::MethodNotAllowed { allow, .. } => vec![("allow", allow.join(", "))],
+            AppError::Unavailable {
+                retry_after_secs, ..
+            } => vec![("retry-after", retry_after_secs.to_string())],
+            _ => Vec::new(),
+        }
+    }
+
+    /// What the operator should see in the log, including causes hidden from clients.
+    /// `None` for client errors, which are not worth logging.
+    pub fn log_line(&self) -> Option<String> {
+        match self {
+            AppError::Misconfigured(errors) => Some(format!("configuration invalid: {errors}")),
+            AppError::Internal(cause) => Some(format!("internal error: {cause}")),
+            other if other.origin() == Origin::Upstream => {
+                let body = other.body();
+                Some(match body.details {
+                    Some(details) => format!("{}: {details}", body.message),
+                    None => body.message,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.code(), self.body().message)
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl From<ConfigErrors> for AppError {
+    fn from(errors: ConfigErrors) -> Self {
+        AppError::Misconfigured(errors)
+    }
+}
+
+impl From<serde_json::Error> for AppError {
+    fn from(err: serde_json::Error) -> Self {
+        AppError::Internal(format!("JSON: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigError;
+
+    fn every_variant() -> Vec<AppError> {
+        vec![
+            AppError::NotFound { path: "/x".into() },
+            AppError::MethodNotAllowed {
+                method: "PUT".into(),
+                allow: &["GET", "HEAD"],
+            },
+            AppError::BadRequest {
+                message: "bad".into(),
+                details: Some("field x".into()),
+            },
+            AppError::UpstreamUnreachable {
+                upstream: "iad1".into(),
+                cause: "refused".into(),
+            },
+            AppError::UpstreamTimeout {
+                upstream: "iad1".into(),
+                after_ms: 2000,
+            },
+            AppError::UpstreamBadResponse {
+                upstream: "iad1".into(),
+                cause: "not JSON".into(),
+            },
+            AppError::Unavailable {
+                reason: "no primary".into(),
+                retry_after_secs: 2,
+            },
+            AppError::Misconfigured(ConfigErrors(vec![ConfigError::new(
+                "JWT_SECRET",
+                "missing",
+            )])),
+            AppError::Internal("boom".into()),
+        ]
+    }
+
+    #[test]
+    fn status_family_follows_origin() {
+        for err in every_variant() {
+            let status = err.status();
+            match err.origin() {
+                Origin::Client => assert!((400..500).contains(&status), "{err:?}"),
+                Origin::Upstream => assert!([502, 503, 504].contains(&status), "{err:?}"),
+                Origin::Internal => assert_eq!(status, 500, "{err:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn codes_are_unique() {
+        let mut codes: Vec<_> = every_variant().iter().map(AppError::code).collect();
+        let n = codes.len();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), n);
+    }
+
+    #[test]
+    fn internal_causes_are_not_sent_to_clients() {
+        let internal = AppError::Internal("secret stack trace".into());
+        let json = serde_json::to_string(&internal.body()).unwrap();
+        assert!(!json.contains("secret"), "{json}");
+        let misconfigured = AppError::Misconfigured(ConfigErrors(vec![ConfigError::new(
+            "JWT_SECRET",
+            "is hunter2",
+        )]));
+        let json = serde_json::to_string(&misconfigured.body()).unwrap();
+        assert!(!json.contains("hunter2"), "{json}");
+        assert!(misconfigured.log_line().unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn status_headers() {
+        let err = AppError::MethodNotAllowed {
+            method: "POST".into(),
+            allow: &["GET", "HEAD"],
+        };
+        assert_eq!(err.headers(), vec![("allow", "GET, HEAD".to_owned())]);
+        let err = AppError::Unavailable {
+            reason: "no primary".into(),
+            retry_after_secs: 3,
+        };
+        assert_eq!(err.headers(), vec![("retry-after", "3".to_owned())]);
+    }
+
+    #[test]
+    fn body_has_postgrest_shape() {
+        let err = AppError::NotFound {
+            path: "/nope".into(),
+        };
+        let value = serde_json::to_value(err.body()).unwrap();
+        let mut keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["code", "details", "hint", "message"]);
+        assert_eq!(value["code"], "PHK404");
+        assert_eq!(value["message"], "no route for /nope");
+    }
+}

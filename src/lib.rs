@@ -1,0 +1,16 @@
+//! payhuk-edge: the edge data gateway of Payhuk.
+//!
+//! Pure logic (configuration, routing, region policy, errors, tokens, the services'
+//! rules) lives in modules that never touch `worker` types, so `cargo test` runs it
+//! natively. The Workers glue is all under [`edge`].
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod region;
+pub mod router;
+pub mod services;
+pub mod upstream;
+
+mod edge;

@@ -1,0 +1,332 @@
+use futures::future::join_all;
+
+use super::model::{
+    HealthReport, NodeStatus, OverallStatus, RegionHealth, ReplicationHealth, Role,
+};
+use crate::config::RegionConfig;
+use crate::error::AppError;
+use crate::region::{EdgeLocation, Lsn};
+use crate::upstream::{Upstream, UpstreamReply};
+
+pub const NODE_STATUS_RPC: &str = "node_status";
+
+/// What asking one region gave.
+#[derive(Debug)]
+pub struct Probe {
+    pub region: RegionConfig,
+    pub outcome: Result<(NodeStatus, u64), ProbeFailure>,
+}
+
+#[derive(Debug)]
+pub enum ProbeFailure {
+    /// PostgREST could not be reached or did not answer in time.
+    Unreachable(AppError),
+    /// PostgREST answered, but not with a node status.
+    BadAnswer(String),
+}
+
+/// Asks every region at once; a slow or dead region costs at most the timeout.
+pub async fn probe_all<U: Upstream>(
+    upstream: &U,
+    regions: &[RegionConfig],
+    service_key: &str,
+) -> Vec<Probe> {
+    let args = serde_json::json!({});
+    join_all(regions.iter().map(|region| async {
+        let outcome = match upstream
+            .call_rpc(region, NODE_STATUS_RPC, &args, service_key)
+            .await
+        {
+            Ok(reply) => parse_reply(&reply).map(|status| (status, reply.elapsed_ms)),
+            Err(err) => Err(ProbeFailure::Unreachable(err)),
+        };
+        Probe {
+            region: region.clone(),
+            outcome,
+        }
+    }))
+    .await
+}
+
+fn parse_reply(reply: &UpstreamReply) -> Result<NodeStatus, ProbeFailure> {
+    if reply.status != 200 {
+        // PostgREST errors are `{code, message, ...}`; show them as they are.
+        let text = String::from_utf8_lossy(&reply.body);
+        let message = serde_json::from_slice::<serde_json::Value>(&reply.body)
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| text.chars().take(200).collect());
+        return Err(ProbeFailure::BadAnswer(format!(
+            "PostgREST answered {}: {message}",
+            reply.status
+        )));
+    }
+    serde_json::from_slice(&reply.body).map_err(|e| {
+        ProbeFailure::BadAnswer(format!("node_status() gave an unexpected shape: {e}"))
+    })
+}
+
+pub fn build_report(edge: EdgeLocation, checked_at: String, probes: Vec<Probe>) -> HealthReport {
+    // Replica lag in bytes is measured against the primary's position when exactly one
+    // node says it is primary; with none or several there is nothing sound to compare to.
+    let primaries: Vec<Lsn> = probes
+        .iter()
+        .filter_map(|p| match &p.outcome {
+            Ok((status, _)) if !status.in_recovery => Some(status.current_lsn),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let primary_lsn = match primaries.as_slice() {
+        [only] => Some(*only),
+        _ => None,
+    };
+
+    let regions: Vec<RegionHealth> = probes
+        .into_iter()
+        .map(|probe| region_health(probe, primary_lsn))
+        .collect();
+
+    let primary_count = regions
+        .iter()
+        .filter(|r| r.role == Some(Role::Primary))
+        .count();
+    let all_well = regions.iter().all(|r| {
+        r.reachable
+            && r.role.is_some()
+            && r.replication.as_ref().is_none_or(|rep| {
+                rep.wal_receiver.as_deref() == Some("streaming") && !rep.replay_paused
+            })
+    });
+    HealthReport {
+        status: if all_well && primary_count == 1 {
+            OverallStatus::Ok
+        } else {
+            OverallStatus::Degraded
+        },
+        edge,
+        checked_at,
+        regions,
+    }
+}
+
+fn region_health(probe: Probe, primary_lsn: Option<Lsn>) -> RegionHealth {
+    let region = probe.region.code;
+    match probe.outcome {
+        Ok((status, latency_ms)) if status.in_recovery => {
+            let lag_bytes = match (primary_lsn, status.replay_lsn) {
+                (Some(primary), Some(replayed)) => replayed.bytes_until(primary),
+                _ => status.lag_bytes,
+            };
+            RegionHealth {
+                region,
+                reachable: true,
+                role: Some(Role::Replica),
+                latency_ms: Some(latency_ms),
+                lsn: status.replay_lsn,
+                replication: Some(ReplicationHealth {
+                    wal_receiver: status.wal_receiver,
+                    replay_paused: status.replay_paused,
+                    lag_seconds: status.lag_seconds,
+                    lag_bytes,
+                }),
+                error: None,
+            }
+        }
+        Ok((status, latency_ms)) => RegionHealth {
+            region,
+            reachable: true,
+            role: Some(Role::Primary),
+            latency_ms: Some(latency_ms),
+            lsn: status.current_lsn,
+            replication: None,
+            error: None,
+        },
+        Err(failure) => {
+            let (reachable, error) = match failure {
+                ProbeFailure::Unreachable(err) => {
+                    let body = err.body();
+                    let text = match body.details {
+                        Some(details) => format!("{}: {details}", body.message),
+                        None => body.message,
+                    };
+                    (false, text)
+                }
+                ProbeFailure::BadAnswer(text) => (true, text),
+            };
+            RegionHealth {
+                region,
+                reachable,
+                role: None,
+                latency_ms: None,
+                lsn: None,
+                replication: None,
+                error: Some(error),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::region::{EdgeSource, GeoPoint, RegionCode};
+
+    fn region(code: &str) -> RegionConfig {
+        RegionConfig {
+            code: RegionCode::parse(code).unwrap(),
+            postgrest_url: format!("http://{code}.test"),
+            location: GeoPoint::new(0.0, 0.0).unwrap(),
+        }
+    }
+
+    fn edge() -> EdgeLocation {
+        EdgeLocation {
+            region: RegionCode::parse("fra1").unwrap(),
+            source: EdgeSource::Override,
+        }
+    }
+
+    /// Answers from a table; a missing region is "connection refused".
+    struct Scripted(HashMap<&'static str, (u16, &'static str)>);
+
+    impl Upstream for Scripted {
+        async fn call_rpc(
+            &self,
+            region: &RegionConfig,
+            function: &str,
+            _args: &serde_json::Value,
+            bearer: &str,
+        ) -> Result<UpstreamReply, AppError> {
+            assert_eq!(function, NODE_STATUS_RPC);
+            assert_eq!(bearer, "service-key");
+            match self.0.get(region.code.as_str()) {
+                Some((status, body)) => Ok(UpstreamReply {
+                    status: *status,
+                    body: body.as_bytes().to_vec(),
+                    elapsed_ms: 7,
+                }),
+                None => Err(AppError::UpstreamUnreachable {
+                    upstream: region.code.to_string(),
+                    cause: "connection refused".into(),
+                }),
+            }
+        }
+    }
+
+    const PRIMARY: &str = r#"{"in_recovery":false,"current_lsn":"0/5000100","receive_lsn":null,"replay_lsn":null,"replay_paused":false,"lag_seconds":0,"lag_bytes":0,"wal_receiver":null}"#;
+    const STREAMING: &str = r#"{"in_recovery":true,"current_lsn":null,"receive_lsn":"0/5000100","replay_lsn":"0/5000100","replay_paused":false,"lag_seconds":0,"lag_bytes":0,"wal_receiver":"streaming"}"#;
+    const PAUSED: &str = r#"{"in_recovery":true,"current_lsn":null,"receive_lsn":"0/5000100","replay_lsn":"0/5000000","replay_paused":true,"lag_seconds":12.5,"lag_bytes":256,"wal_receiver":"streaming"}"#;
+
+    fn report(table: &[(&'static str, (u16, &'static str))]) -> HealthReport {
+        let upstream = Scripted(table.iter().copied().collect());
+        let regions = [region("iad1"), region("sfo1"), region("fra1")];
+        let probes = block_on(probe_all(&upstream, &regions, "service-key"));
+        build_report(edge(), "now".into(), probes)
+    }
+
+    #[test]
+    fn all_streaming_is_ok() {
+        let report = report(&[
+            ("iad1", (200, PRIMARY)),
+            ("sfo1", (200, STREAMING)),
+            ("fra1", (200, STREAMING)),
+        ]);
+        assert_eq!(report.status, OverallStatus::Ok);
+        let roles: Vec<_> = report.regions.iter().map(|r| r.role).collect();
+        assert_eq!(
+            roles,
+            [
+                Some(Role::Primary),
+                Some(Role::Replica),
+                Some(Role::Replica)
+            ]
+        );
+        assert_eq!(report.regions[0].lsn, Some(Lsn(0x0500_0100)));
+        let rep = report.regions[1].replication.as_ref().unwrap();
+        assert_eq!((rep.lag_bytes, rep.lag_seconds), (0, 0.0));
+        assert_eq!(report.regions[1].latency_ms, Some(7));
+    }
+
+    #[test]
+    fn a_dead_region_is_reported_not_fatal() {
+        let report = report(&[("iad1", (200, PRIMARY)), ("sfo1", (200, STREAMING))]);
+        assert_eq!(report.status, OverallStatus::Degraded);
+        let fra1 = &report.regions[2];
+        assert!(!fra1.reachable);
+        assert_eq!(fra1.role, None);
+        assert!(
+            fra1.error
+                .as_deref()
+                .unwrap()
+                .contains("connection refused")
+        );
+    }
+
+    #[test]
+    fn paused_replica_lag_is_measured_against_the_primary() {
+        let report = report(&[
+            ("iad1", (200, PRIMARY)),
+            ("sfo1", (200, STREAMING)),
+            ("fra1", (200, PAUSED)),
+        ]);
+        assert_eq!(report.status, OverallStatus::Degraded);
+        let rep = report.regions[2].replication.as_ref().unwrap();
+        assert!(rep.replay_paused);
+        assert_eq!(rep.lag_bytes, 0x100);
+        assert_eq!(rep.lag_seconds, 12.5);
+    }
+
+    #[test]
+    fn without_a_primary_lag_falls_back_to_the_replica_view() {
+        let report = report(&[("sfo1", (200, STREAMING)), ("fra1", (200, PAUSED))]);
+        assert_eq!(report.status, OverallStatus::Degraded);
+        assert_eq!(
+            report.regions[2].replication.as_ref().unwrap().lag_bytes,
+            256
+        );
+    }
+
+    #[test]
+    fn postgrest_errors_are_shown_as_answered() {
+        let report = report(&[
+            (
+                "iad1",
+                (
+                    401,
+                    r#"{"code":"PGRST301","message":"JWSError JWSInvalidSignature"}"#,
+                ),
+            ),
+            ("sfo1", (200, "not json")),
+            ("fra1", (200, STREAMING)),
+        ]);
+        let iad1 = &report.regions[0];
+        assert!(iad1.reachable);
+        assert_eq!(
+            iad1.error.as_deref(),
+            Some("PostgREST answered 401: JWSError JWSInvalidSignature")
+        );
+        assert!(
+            report.regions[1]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("unexpected shape")
+        );
+        assert_eq!(report.status, OverallStatus::Degraded);
+    }
+
+    #[test]
+    fn two_primaries_are_degraded() {
+        let report = report(&[
+            ("iad1", (200, PRIMARY)),
+            ("sfo1", (200, PRIMARY)),
+            ("fra1", (200, STREAMING)),
+        ]);
+        assert_eq!(report.status, OverallStatus::Degraded);
+    }
+}
