@@ -1,0 +1,18 @@
+//! Developer commands for payhuk-edge, as a library so the stack tests can drive the
+//! same local stack (stop a PostgREST, query a node) that `cargo xtask up` starts.
+
+pub mod build;
+pub mod cmd;
+pub mod dev;
+pub mod gateway;
+pub mod keys;
+pub mod migrate;
+pub mod paths;
+pub mod pg;
+pub mod postgrest;
+pub mod process;
+pub mod setup;
+pub mod stack;
+pub mod test;
+pub mod topology;
+pub mod ui;

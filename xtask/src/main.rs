@@ -1,0 +1,60 @@
+use clap::{Parser, Subcommand};
+
+use xtask::paths::Paths;
+use xtask::stack::Stack;
+use xtask::{build, dev, keys, setup, test};
+
+/// Developer commands for payhuk-edge.
+#[derive(Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install what is missing: wasm32 target, worker-build, wasm-bindgen-cli, npm
+    /// packages, and (as root) the Debian packages.
+    Setup,
+    /// Build the gateway to wasm32 (release) and print its size.
+    Build,
+    /// Start the local three-region stack detached; returns when it is ready.
+    Up,
+    /// Stop everything `up` started.
+    Down {
+        /// Also delete the stack's data.
+        #[arg(long)]
+        wipe: bool,
+    },
+    /// setup, build, up, follow the logs until Ctrl-C, then down.
+    Dev,
+    /// Every test layer against a fresh stack (what CI runs).
+    Test,
+    /// What runs and each node's replication state.
+    Status,
+    /// Print the local ANON_KEY and SERVICE_ROLE_KEY, shell-sourceable.
+    Keys,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let paths = Paths::discover();
+    let result = match cli.command {
+        Cmd::Setup => setup::run(&paths),
+        Cmd::Build => build::run(&paths),
+        Cmd::Up => Stack::open().and_then(|mut s| s.up()).map(|_| ()),
+        Cmd::Down { wipe } => Stack::open().and_then(|s| s.down(wipe)),
+        Cmd::Dev => dev::run(&paths),
+        Cmd::Test => test::run(&paths),
+        Cmd::Status => Stack::open().and_then(|s| s.status()),
+        Cmd::Keys => {
+            print!("{}", keys::render());
+            Ok(())
+        }
+    };
+    if let Err(err) = result {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,351 @@
+//! The three PostgreSQL 15 clusters: creation, configuration, start and stop,
+//! streaming replication, and running SQL on them.
+//!
+//! `initdb` refuses to run as root, so when xtask runs as root the servers run as the
+//! `postgres` user, in a folder that user owns.
+
+use std::fs;
+use std::os::unix::fs::chown;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use nix::sys::signal::Signal;
+use nix::unistd::{Gid, Uid, User};
+
+use crate::cmd;
+use crate::paths::StackPaths;
+use crate::process;
+use crate::topology::{self, DATABASE, Node, REPLICATOR_PASSWORD, SUPERUSER};
+
+const DEFAULT_BIN: &str = "/usr/lib/postgresql/15/bin";
+const LOCAL_PLATFORM_SQL: &str = include_str!("../sql/local_platform.sql");
+
+#[derive(Debug, Clone)]
+pub struct Pg {
+    pub paths: StackPaths,
+    pub bin: PathBuf,
+    /// The account the servers run as when xtask runs as root.
+    pub run_as: Option<(Uid, Gid)>,
+}
+
+impl Pg {
+    pub fn new(paths: StackPaths) -> anyhow::Result<Pg> {
+        let bin = std::env::var_os("PAYHUK_PG_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_BIN));
+        let run_as = if Uid::effective().is_root() {
+            let user = User::from_name("postgres")?.context(
+                "running as root, the clusters must run as the `postgres` user, which does not \
+                 exist; install PostgreSQL 15 (`cargo xtask setup`) or run as a normal user",
+            )?;
+            Some((user.uid, user.gid))
+        } else {
+            None
+        };
+        Ok(Pg { paths, bin, run_as })
+    }
+
+    pub fn check_installed(&self) -> anyhow::Result<()> {
+        let postgres = self.bin.join("postgres");
+        if !cmd::prints(&postgres, &["--version"], "(PostgreSQL) 15.") {
+            bail!(
+                "PostgreSQL 15 server binaries are not at {} (set PAYHUK_PG_BIN to their folder, \
+                 or run `cargo xtask setup` as root to install postgresql-15)",
+                self.bin.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// A command for a PostgreSQL program, run as the cluster owner.
+    fn server_command(&self, program: &str) -> Command {
+        let mut command = Command::new(self.bin.join(program));
+        command
+            .current_dir(self.paths.pg())
+            .env("HOME", self.paths.pg());
+        if let Some((uid, gid)) = self.run_as {
+            command.uid(uid.as_raw()).gid(gid.as_raw());
+        }
+        command
+    }
+
+    /// Creates the cluster folder owned by the cluster owner. Returns false when that
+    /// owner cannot reach it (a parent folder it cannot search).
+    pub fn prepare_dirs(&self) -> anyhow::Result<bool> {
+        let sockets = self.paths.pg_sockets();
+        fs::create_dir_all(&sockets).with_context(|| format!("creating {}", sockets.display()))?;
+        if let Some((uid, gid)) = self.run_as {
+            for dir in [self.paths.pg(), sockets] {
+                chown(&dir, Some(uid.as_raw()), Some(gid.as_raw()))
+                    .with_context(|| format!("giving {} to postgres", dir.display()))?;
+            }
+            let reachable = Command::new("test")
+                .arg("-w")
+                .arg(self.paths.pg())
+                .uid(uid.as_raw())
+                .gid(gid.as_raw())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            return Ok(reachable);
+        }
+        Ok(true)
+    }
+
+    pub fn data_dir(&self, node: &Node) -> PathBuf {
+        self.paths.pg_data(node.region)
+    }
+
+    pub fn exists(&self, node: &Node) -> bool {
+        self.data_dir(node).join("PG_VERSION").exists()
+    }
+
+    pub fn initdb(&self, node: &Node) -> anyhow::Result<()> {
+        let out = cmd::capture(
+            self.server_command("initdb")
+                .arg("-D")
+                .arg(self.data_dir(node))
+                .args(["-U", SUPERUSER, "-E", "UTF8", "--locale=C.UTF-8"])
+                .args(["--auth-local=trust", "--auth-host=scram-sha-256"]),
+        )?;
+        if !out.status.success() {
+            bail!(
+                "initdb for {} failed:\n{}",
+                node.region,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let conf = self.data_dir(node).join("postgresql.conf");
+        let mut text = fs::read_to_string(&conf)?;
+        text.push_str("\n# Settings of the local payhuk-edge stack, per node.\ninclude_if_exists = 'payhuk.conf'\n");
+        fs::write(&conf, text)?;
+        self.write_node_conf(node)
+    }
+
+    /// `payhuk.conf`: what differs per node. Standbys get a copy of the primary's with
+    /// `pg_basebackup`, so it is rewritten for each.
+    pub fn write_node_conf(&self, node: &Node) -> anyhow::Result<()> {
+        let text = format!(
+            "listen_addresses = '127.0.0.1'\n\
+             port = {port}\n\
+             unix_socket_directories = '{sockets}'\n\
+             cluster_name = '{region}'\n\
+             wal_level = replica\n\
+             max_wal_senders = 10\n\
+             max_replication_slots = 10\n\
+             hot_standby = on\n\
+             hot_standby_feedback = on\n\
+             max_standby_streaming_delay = 5s\n\
+             unix_socket_permissions = 0700\n\
+             log_line_prefix = '%m [%p] %q%u@%d '\n",
+            port = node.pg_port,
+            sockets = self.paths.pg_sockets().display(),
+            region = node.region,
+        );
+        let path = self.data_dir(node).join("payhuk.conf");
+        fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        if let Some((uid, gid)) = self.run_as {
+            chown(&path, Some(uid.as_raw()), Some(gid.as_raw()))?;
+        }
+        Ok(())
+    }
+
+    /// The postmaster's pid when the node runs.
+    pub fn running_pid(&self, node: &Node) -> Option<i32> {
+        let pid = process::read_pid(&self.data_dir(node).join("postmaster.pid"))?;
+        process::is_alive(pid).then_some(pid)
+    }
+
+    pub fn start(&self, node: &Node) -> anyhow::Result<()> {
+        let log = self.paths.pg_log(node.region);
+        let out = cmd::capture(
+            self.server_command("pg_ctl")
+                .args(["start", "-w", "-t", "120", "-D"])
+                .arg(self.data_dir(node))
+                .arg("-l")
+                .arg(&log),
+        )?;
+        if !out.status.success() {
+            bail!(
+                "PostgreSQL {} did not start. Last lines of {}:\n{}",
+                node.region,
+                log.display(),
+                cmd::tail(&log, 15)
+            );
+        }
+        Ok(())
+    }
+
+    /// Fast shutdown by pid, then immediate if it does not finish in time.
+    pub fn stop(&self, node: &Node) -> anyhow::Result<bool> {
+        let Some(pid) = self.running_pid(node) else {
+            return Ok(false);
+        };
+        process::signal_pid(pid, Signal::SIGINT)?;
+        if !process::wait_exit(pid, Duration::from_secs(30)) {
+            process::signal_pid(pid, Signal::SIGQUIT)?;
+            if !process::wait_exit(pid, Duration::from_secs(10)) {
+                bail!("PostgreSQL {} (pid {pid}) does not stop", node.region);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Makes `standby` a streaming copy of `primary`, with its own replication slot.
+    pub fn basebackup(&self, standby: &Node, primary: &Node) -> anyhow::Result<()> {
+        // A slot left by an earlier copy of this standby would make -C fail.
+        self.sql(
+            primary,
+            &format!(
+                "select pg_drop_replication_slot(slot_name) from pg_replication_slots \
+                 where slot_name = '{}' and not active",
+                standby.region
+            ),
+        )?;
+        let conninfo = format!(
+            "host=127.0.0.1 port={} user=replicator password={REPLICATOR_PASSWORD}",
+            primary.pg_port
+        );
+        let out = cmd::capture(
+            self.server_command("pg_basebackup")
+                .arg("-D")
+                .arg(self.data_dir(standby))
+                .args([
+                    "-R",
+                    "-X",
+                    "stream",
+                    "-C",
+                    "-S",
+                    standby.region,
+                    "--checkpoint=fast",
+                ])
+                .arg("-d")
+                .arg(conninfo),
+        )?;
+        if !out.status.success() {
+            bail!(
+                "pg_basebackup for {} from {} failed:\n{}",
+                standby.region,
+                primary.region,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        self.write_node_conf(standby)
+    }
+
+    fn psql(&self, node: &Node) -> Command {
+        let mut command = Command::new(self.bin.join("psql"));
+        command
+            .arg("-X")
+            .args(["-h"])
+            .arg(self.paths.pg_sockets())
+            .args([
+                "-p",
+                &node.pg_port.to_string(),
+                "-U",
+                SUPERUSER,
+                "-d",
+                DATABASE,
+            ])
+            .args(["-v", "ON_ERROR_STOP=1", "-q", "-A", "-t"])
+            .env("PGCONNECT_TIMEOUT", "5");
+        command
+    }
+
+    /// Runs SQL as the superuser; returns unaligned, tuples-only output, trimmed.
+    pub fn sql(&self, node: &Node, sql: &str) -> anyhow::Result<String> {
+        let out = cmd::output(self.psql(node).arg("-c").arg(sql))
+            .with_context(|| format!("SQL on {}", node.region))?;
+        Ok(out.trim().to_owned())
+    }
+
+    /// Runs `file` then `then` in one transaction.
+    pub fn apply_file(&self, node: &Node, file: &Path, then: &str) -> anyhow::Result<()> {
+        cmd::output(
+            self.psql(node)
+                .arg("-1")
+                .arg("-f")
+                .arg(file)
+                .arg("-c")
+                .arg(then),
+        )
+        .with_context(|| format!("applying {} on {}", file.display(), node.region))?;
+        Ok(())
+    }
+
+    /// The roles and helpers Supabase's platform provides, on the primary.
+    pub fn bootstrap_platform(&self, node: &Node) -> anyhow::Result<()> {
+        let mut command = self.psql(node);
+        command
+            .args([
+                "-v",
+                &format!(
+                    "authenticator_password={}",
+                    topology::AUTHENTICATOR_PASSWORD
+                ),
+            ])
+            .args(["-v", &format!("replicator_password={REPLICATOR_PASSWORD}")])
+            .args([
+                "-v",
+                &format!("superuser_password={}", topology::SUPERUSER_PASSWORD),
+            ])
+            .args(["-f", "-"]);
+        let mut child = command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .context("starting psql")?;
+        std::io::Write::write_all(
+            child.stdin.as_mut().expect("stdin is piped"),
+            LOCAL_PLATFORM_SQL.as_bytes(),
+        )?;
+        drop(child.stdin.take());
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            bail!(
+                "setting up the local platform roles failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+
+    /// Waits until every standby streams from `primary` and has replayed everything
+    /// the primary had written when the wait began.
+    pub fn wait_caught_up(&self, primary: &Node, standbys: &[&Node]) -> anyhow::Result<()> {
+        let target = self.sql(primary, "select pg_current_wal_lsn()")?;
+        let names: Vec<String> = standbys.iter().map(|n| format!("'{}'", n.region)).collect();
+        let query = format!(
+            "select count(*) from pg_stat_replication where state = 'streaming' \
+             and application_name in ({}) and replay_lsn >= '{target}'::pg_lsn",
+            names.join(",")
+        );
+        let expected = standbys.len().to_string();
+        process::wait_until(
+            "replication",
+            Duration::from_secs(60),
+            || true,
+            || {
+                self.sql(primary, &query)
+                    .map(|n| n == expected)
+                    .unwrap_or(false)
+            },
+        )
+        .with_context(|| {
+            let seen = self
+                .sql(
+                    primary,
+                    "select application_name, state from pg_stat_replication",
+                )
+                .unwrap_or_default();
+            format!(
+                "standbys did not catch up with {}; pg_stat_replication: {seen:?}",
+                primary.region
+            )
+        })
+    }
+}

@@ -1,0 +1,86 @@
+//! One PostgREST 12 per region, each reading its own PostgreSQL node.
+
+use std::fs;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use nix::sys::signal::Signal;
+
+use crate::cmd;
+use crate::paths::{Paths, StackPaths};
+use crate::process::{self, Service};
+use crate::topology::{self, AUTHENTICATOR_PASSWORD, DATABASE, JWT_SECRET, Node};
+
+pub fn service(stack: &StackPaths, node: &Node) -> Service {
+    Service {
+        name: format!("PostgREST {}", node.region),
+        pid_file: stack.pids().join(format!("postgrest-{}.pid", node.region)),
+        log_file: stack.logs().join(format!("postgrest-{}.log", node.region)),
+        signature: "postgrest",
+    }
+}
+
+/// `standby`: LISTEN is refused during recovery, so standbys' PostgREST does not
+/// listen for schema reloads; `cargo xtask up` signals it instead.
+pub fn config(node: &Node, standby: bool) -> String {
+    format!(
+        "db-uri = \"postgres://authenticator:{AUTHENTICATOR_PASSWORD}@127.0.0.1:{pg}/{DATABASE}\"\n\
+         db-schemas = \"public\"\n\
+         db-anon-role = \"anon\"\n\
+         db-pool = 10\n\
+         db-pool-acquisition-timeout = 5\n\
+         db-channel-enabled = {listen}\n\
+         jwt-secret = \"{JWT_SECRET}\"\n\
+         server-host = \"127.0.0.1\"\n\
+         server-port = {port}\n\
+         log-level = \"info\"\n",
+        pg = node.pg_port,
+        listen = !standby,
+        port = node.postgrest_port,
+    )
+}
+
+pub fn start(paths: &Paths, stack: &StackPaths, node: &Node, standby: bool) -> anyhow::Result<()> {
+    let svc = service(stack, node);
+    if process::port_in_use(node.postgrest_port) {
+        bail!(
+            "port {} (PostgREST {}) is taken by another program; stop it and run `cargo xtask up` again",
+            node.postgrest_port,
+            node.region
+        );
+    }
+    let conf = stack.conf().join(format!("postgrest-{}.conf", node.region));
+    fs::write(&conf, config(node, standby))
+        .with_context(|| format!("writing {}", conf.display()))?;
+    let pid = svc.spawn(std::process::Command::new(paths.postgrest_bin()).arg(&conf))?;
+    process::wait_until(
+        &svc.name,
+        Duration::from_secs(30),
+        || process::is_alive(pid),
+        || is_ready(node),
+    )
+    .with_context(|| {
+        format!(
+            "last lines of {}:\n{}",
+            svc.log_file.display(),
+            cmd::tail(&svc.log_file, 15)
+        )
+    })
+}
+
+/// The root answers 200 only once PostgREST has connected and loaded its schema cache.
+pub fn is_ready(node: &Node) -> bool {
+    ureq::get(&topology::postgrest_url(node))
+        .timeout(Duration::from_secs(2))
+        .call()
+        .map(|r| r.status() == 200)
+        .unwrap_or(false)
+}
+
+/// Makes a running PostgREST reload its schema cache (after migrations).
+pub fn reload_schema(stack: &StackPaths, node: &Node) -> anyhow::Result<()> {
+    if let Some(pid) = service(stack, node).running_pid() {
+        process::signal_pid(pid, Signal::SIGUSR1)?;
+    }
+    Ok(())
+}

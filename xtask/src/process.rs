@@ -1,0 +1,250 @@
+//! Long-running children: started detached in their own process group with output to
+//! a log file, tracked by pid files, stopped by signalling their whole group.
+
+use std::fs::{self, OpenOptions};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use nix::errno::Errno;
+use nix::sys::signal::{self, Signal};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::Pid;
+
+use crate::cmd::describe;
+
+/// A detached service known by its pid file.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    pub pid_file: PathBuf,
+    pub log_file: PathBuf,
+    /// A word the process's command line contains, to tell our process from a
+    /// stranger that reused the pid.
+    pub signature: &'static str,
+}
+
+impl Service {
+    /// The pid, if the pid file names a live process that is ours.
+    pub fn running_pid(&self) -> Option<i32> {
+        let pid = read_pid(&self.pid_file)?;
+        (is_alive(pid) && cmdline(pid).contains(self.signature)).then_some(pid)
+    }
+
+    /// Starts `command` detached: new process group, stdin closed, output to the log.
+    pub fn spawn(&self, command: &mut Command) -> anyhow::Result<i32> {
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_file)
+            .with_context(|| format!("opening {}", self.log_file.display()))?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("could not start {}: `{}`", self.name, describe(command)))?;
+        let pid = child.id() as i32;
+        fs::write(&self.pid_file, format!("{pid}\n"))
+            .with_context(|| format!("writing {}", self.pid_file.display()))?;
+        Ok(pid)
+    }
+
+    /// Stops the service's process group: SIGTERM, then SIGKILL after `grace`.
+    /// Returns whether anything was running.
+    pub fn stop(&self, grace: Duration) -> anyhow::Result<bool> {
+        let Some(pid) = self.running_pid() else {
+            let _ = fs::remove_file(&self.pid_file);
+            return Ok(false);
+        };
+        stop_group(pid, grace).with_context(|| format!("stopping {}", self.name))?;
+        let _ = fs::remove_file(&self.pid_file);
+        Ok(true)
+    }
+}
+
+pub fn read_pid(path: &Path) -> Option<i32> {
+    fs::read_to_string(path)
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Alive and not a zombie (a zombie has exited; it only waits to be reaped).
+pub fn is_alive(pid: i32) -> bool {
+    reap(pid);
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => process_state(&stat).is_some_and(|state| state != 'Z' && state != 'X'),
+        Err(_) => false,
+    }
+}
+
+fn cmdline(pid: i32) -> String {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// Collects the exit status if `pid` is our own exited child, so it stops being a zombie.
+fn reap(pid: i32) {
+    let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
+}
+
+/// `/proc/<pid>/stat` is `pid (comm) state ppid pgrp ...`; comm may hold spaces and parens.
+fn stat_fields(stat: &str) -> Option<Vec<&str>> {
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    Some(after_comm.split_whitespace().collect())
+}
+
+fn process_state(stat: &str) -> Option<char> {
+    stat_fields(stat)?.first()?.chars().next()
+}
+
+/// Live members of process group `pgid`.
+fn group_members(pgid: i32) -> Vec<i32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let fields = stat_fields(&stat)?;
+                    let state = fields.first()?.chars().next()?;
+                    let pgrp: i32 = fields.get(2)?.parse().ok()?;
+                    Some(pgrp == pgid && state != 'Z' && state != 'X')
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+fn stop_group(pgid: i32, grace: Duration) -> anyhow::Result<()> {
+    let group = Pid::from_raw(pgid);
+    match signal::killpg(group, Signal::SIGTERM) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(err) => bail!("cannot signal process group {pgid}: {err}"),
+    }
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        reap(pgid);
+        if group_members(pgid).is_empty() {
+            return Ok(());
+        }
+        sleep(Duration::from_millis(100));
+    }
+    let _ = signal::killpg(group, Signal::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        reap(pgid);
+        if group_members(pgid).is_empty() {
+            return Ok(());
+        }
+        sleep(Duration::from_millis(100));
+    }
+    bail!("process group {pgid} survived SIGKILL")
+}
+
+/// Sends `sig` to one process (not its group), e.g. a postmaster.
+pub fn signal_pid(pid: i32, sig: Signal) -> anyhow::Result<()> {
+    match signal::kill(Pid::from_raw(pid), sig) {
+        Ok(()) | Err(Errno::ESRCH) => Ok(()),
+        Err(err) => bail!("cannot send {sig} to {pid}: {err}"),
+    }
+}
+
+/// Waits until `pid` has exited, up to `timeout`.
+pub fn wait_exit(pid: i32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if !is_alive(pid) {
+            return true;
+        }
+        sleep(Duration::from_millis(100));
+    }
+    !is_alive(pid)
+}
+
+/// Polls `ready` until it returns true or `timeout` passes; `alive` lets a dead
+/// process fail fast instead of waiting out the timeout.
+pub fn wait_until(
+    what: &str,
+    timeout: Duration,
+    mut alive: impl FnMut() -> bool,
+    mut ready: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if ready() {
+            return Ok(());
+        }
+        if !alive() {
+            bail!("{what}: the process exited before it was ready");
+        }
+        if Instant::now() >= deadline {
+            bail!("{what}: not ready after {}s", timeout.as_secs());
+        }
+        sleep(Duration::from_millis(200));
+    }
+}
+
+/// True when something accepts TCP connections on 127.0.0.1:`port`.
+pub fn port_in_use(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(300),
+    )
+    .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_odd_command_names() {
+        let stat = "4242 (my (odd) name) S 1 4242 4242 0 -1";
+        assert_eq!(process_state(stat), Some('S'));
+        assert_eq!(stat_fields(stat).unwrap()[2], "4242");
+    }
+
+    #[test]
+    fn spawn_and_stop_a_real_group() {
+        let dir = std::env::temp_dir().join(format!("xtask-process-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let service = Service {
+            name: "sleeper".into(),
+            pid_file: dir.join("sleeper.pid"),
+            log_file: dir.join("sleeper.log"),
+            signature: "sleep",
+        };
+        // A shell whose child keeps running: stopping must take the whole group.
+        let pid = service
+            .spawn(Command::new("sh").args(["-c", "sleep 300 & echo started; sleep 300"]))
+            .unwrap();
+        assert!(
+            wait_until(
+                "sleeper",
+                Duration::from_secs(5),
+                || true,
+                || { group_members(pid).len() >= 2 }
+            )
+            .is_ok()
+        );
+        assert_eq!(service.running_pid(), Some(pid));
+        assert!(service.stop(Duration::from_secs(5)).unwrap());
+        assert!(group_members(pid).is_empty());
+        assert_eq!(service.running_pid(), None);
+        assert!(!service.stop(Duration::from_secs(1)).unwrap());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,314 @@
+//! The local three-region stack as one thing: bring it up, take it down, report on it,
+//! and the handles the stack tests use to inject real faults.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use sha2::{Digest, Sha256};
+
+use crate::paths::{Paths, StackPaths};
+use crate::pg::Pg;
+use crate::topology::{self, GATEWAY_PORT, NODES, Node};
+use crate::{gateway, migrate, postgrest, process, ui};
+
+pub struct Stack {
+    pub paths: Paths,
+    pub dirs: StackPaths,
+    pub pg: Pg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpOutcome {
+    AlreadyUp,
+    Started,
+}
+
+impl Stack {
+    pub fn open() -> anyhow::Result<Stack> {
+        let paths = Paths::discover();
+        let dirs = paths.stack();
+        let pg = Pg::new(dirs.clone())?;
+        Ok(Stack { paths, dirs, pg })
+    }
+
+    /// Every part of the stack runs.
+    pub fn is_up(&self) -> bool {
+        NODES.iter().all(|n| self.pg.running_pid(n).is_some())
+            && NODES
+                .iter()
+                .all(|n| postgrest::service(&self.dirs, n).running_pid().is_some())
+            && gateway::service(&self.dirs).running_pid().is_some()
+    }
+
+    pub fn up(&mut self) -> anyhow::Result<UpOutcome> {
+        if self.is_up() {
+            ui::header("the stack is already up");
+            self.print_endpoints();
+            return Ok(UpOutcome::AlreadyUp);
+        }
+        let started = Instant::now();
+        ui::header("starting the local three-region stack");
+        self.pg.check_installed()?;
+        for (what, path) in [
+            ("PostgREST", self.paths.postgrest_bin()),
+            ("wrangler", self.paths.wrangler_js()),
+        ] {
+            if !path.exists() {
+                bail!(
+                    "{what} is not installed ({} is missing); run `cargo xtask setup`",
+                    path.display()
+                );
+            }
+        }
+        self.ensure_stack_dir()?;
+
+        let primary = topology::primary();
+        self.ensure_node(primary, None)?;
+        ui::step(
+            "local platform roles (anon, authenticated, service_role, authenticator)",
+            || self.pg.bootstrap_platform(primary),
+        )?;
+        let applied = ui::step("migrations", || {
+            migrate::apply(&self.pg, primary, &self.paths.migrations())
+        })?;
+
+        let standbys: Vec<&Node> = NODES.iter().filter(|n| !n.starts_as_primary).collect();
+        for standby in &standbys {
+            self.ensure_node(standby, Some(primary))?;
+        }
+        ui::step("standbys streaming and caught up", || {
+            self.pg.wait_caught_up(primary, &standbys)
+        })?;
+
+        for node in &NODES {
+            let svc = postgrest::service(&self.dirs, node);
+            if svc.running_pid().is_some() {
+                if applied > 0 {
+                    postgrest::reload_schema(&self.dirs, node)?;
+                }
+                ui::detail(&format!("{} already running", svc.name));
+                continue;
+            }
+            let standby = !node.starts_as_primary;
+            ui::step(&format!("{} on :{}", svc.name, node.postgrest_port), || {
+                postgrest::start(&self.paths, &self.dirs, node, standby)
+            })?;
+        }
+
+        let gw = gateway::service(&self.dirs);
+        if gw.running_pid().is_some() {
+            ui::detail("gateway already running");
+        } else {
+            ui::step(
+                &format!("gateway (wasm in workerd) on :{GATEWAY_PORT}"),
+                || gateway::start(&self.paths, &self.dirs),
+            )?;
+        }
+        ui::header(&format!("stack up in {}", ui::elapsed(started)));
+        self.print_endpoints();
+        Ok(UpOutcome::Started)
+    }
+
+    /// Creates the node if it has no data (a primary with initdb, a standby with
+    /// pg_basebackup from `primary`) and starts it if it is not running.
+    fn ensure_node(&self, node: &Node, primary: Option<&Node>) -> anyhow::Result<()> {
+        let label = match primary {
+            None => format!("PostgreSQL {} (primary) on :{}", node.region, node.pg_port),
+            Some(_) => format!("PostgreSQL {} (standby) on :{}", node.region, node.pg_port),
+        };
+        if self.pg.running_pid(node).is_some() {
+            ui::detail(&format!("{label} already running"));
+            return Ok(());
+        }
+        if process::port_in_use(node.pg_port) {
+            bail!(
+                "port {} ({label}) is taken by another program; stop it and run `cargo xtask up` again",
+                node.pg_port
+            );
+        }
+        if !self.pg.exists(node) {
+            match primary {
+                None => ui::step(&format!("initdb {}", node.region), || self.pg.initdb(node))?,
+                Some(from) => ui::step(
+                    &format!("pg_basebackup {} from {}", node.region, from.region),
+                    || self.pg.basebackup(node, from),
+                )?,
+            }
+        }
+        ui::step(&format!("start {label}"), || self.pg.start(node))
+    }
+
+    /// `.payhuk/stack`, or when running as root and the `postgres` user cannot reach
+    /// it, a folder under /var/tmp that `.payhuk/stack` links to.
+    fn ensure_stack_dir(&mut self) -> anyhow::Result<()> {
+        let link = self.paths.stack_link();
+        if !link.exists() {
+            fs::create_dir_all(&link).with_context(|| format!("creating {}", link.display()))?;
+            self.refresh_dirs()?;
+            if !self.pg.prepare_dirs()? {
+                fs::remove_dir_all(&link)?;
+                let digest = Sha256::digest(self.paths.root.to_string_lossy().as_bytes());
+                let elsewhere = std::path::PathBuf::from("/var/tmp").join(format!(
+                    "payhuk-edge-{:02x}{:02x}{:02x}{:02x}",
+                    digest[0], digest[1], digest[2], digest[3]
+                ));
+                fs::create_dir_all(&elsewhere)?;
+                std::os::unix::fs::symlink(&elsewhere, &link)?;
+                ui::detail(&format!(
+                    "the postgres user cannot reach {}; keeping the stack in {} (linked)",
+                    link.display(),
+                    elsewhere.display()
+                ));
+                self.refresh_dirs()?;
+                if !self.pg.prepare_dirs()? {
+                    bail!(
+                        "the postgres user cannot write {}",
+                        self.dirs.pg().display()
+                    );
+                }
+            }
+        } else {
+            self.pg.prepare_dirs()?;
+        }
+        self.dirs.create_dirs()
+    }
+
+    fn refresh_dirs(&mut self) -> anyhow::Result<()> {
+        self.dirs = self.paths.stack();
+        self.pg = Pg::new(self.dirs.clone())?;
+        Ok(())
+    }
+
+    pub fn down(&self, wipe: bool) -> anyhow::Result<()> {
+        ui::header(if wipe {
+            "stopping the stack and wiping its data"
+        } else {
+            "stopping the stack"
+        });
+        let grace = Duration::from_secs(10);
+        let gw = gateway::service(&self.dirs);
+        report_stop(&gw.name, gw.stop(grace)?);
+        for node in NODES.iter().rev() {
+            let svc = postgrest::service(&self.dirs, node);
+            report_stop(&svc.name, svc.stop(grace)?);
+        }
+        // Standbys first, so the primary's walsenders are not waiting on them.
+        for node in NODES.iter().rev() {
+            report_stop(&format!("PostgreSQL {}", node.region), self.pg.stop(node)?);
+        }
+        if wipe {
+            let link = self.paths.stack_link();
+            if link.exists() || link.is_symlink() {
+                let real = fs::canonicalize(&link).unwrap_or_else(|_| link.clone());
+                if real != link {
+                    fs::remove_dir_all(&real)
+                        .with_context(|| format!("removing {}", real.display()))?;
+                    fs::remove_file(&link)?;
+                } else {
+                    fs::remove_dir_all(&link)
+                        .with_context(|| format!("removing {}", link.display()))?;
+                }
+                ui::detail(&format!("removed {}", link.display()));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn print_endpoints(&self) {
+        ui::detail(&format!("gateway      {}/health", topology::gateway_url()));
+        for node in &NODES {
+            ui::detail(&format!(
+                "{}         PostgREST {}  PostgreSQL postgres://postgres:{}@127.0.0.1:{}/{}",
+                node.region,
+                topology::postgrest_url(node),
+                topology::SUPERUSER_PASSWORD,
+                node.pg_port,
+                topology::DATABASE
+            ));
+        }
+        ui::detail(&format!("logs         {}", self.dirs.logs().display()));
+        ui::detail("keys         eval \"$(cargo xtask keys)\"");
+    }
+
+    /// What runs, and each node's replication state.
+    pub fn status(&self) -> anyhow::Result<()> {
+        ui::header("local stack");
+        let gw = gateway::service(&self.dirs);
+        ui::detail(&running_line(&gw.name, gw.running_pid()));
+        for node in &NODES {
+            let svc = postgrest::service(&self.dirs, node);
+            ui::detail(&running_line(&svc.name, svc.running_pid()));
+        }
+        for node in &NODES {
+            let pid = self.pg.running_pid(node);
+            let mut line = running_line(
+                &format!("PostgreSQL {} :{}", node.region, node.pg_port),
+                pid,
+            );
+            if pid.is_some() {
+                line.push_str(&format!(" | {}", self.describe_node(node)));
+            }
+            ui::detail(&line);
+        }
+        Ok(())
+    }
+
+    fn describe_node(&self, node: &Node) -> String {
+        let query = "select case when pg_is_in_recovery() then \
+             'standby, receiver ' || coalesce((select status from pg_stat_wal_receiver), 'not running') \
+             || ', replay ' || pg_get_wal_replay_pause_state() \
+             || ', behind by ' || pg_size_pretty(coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0)) \
+             else 'primary, ' || (select count(*) from pg_stat_replication where state = 'streaming') || ' streaming standby(s): ' \
+             || coalesce((select string_agg(application_name || ' ' || state || ' replay lag ' \
+                 || pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)), ', ') from pg_stat_replication), 'none') end";
+        self.pg
+            .sql(node, query)
+            .unwrap_or_else(|e| format!("not answering: {e:#}"))
+    }
+
+    // ---- handles for the stack tests: real faults on real processes ----
+
+    pub fn node(&self, region: &str) -> anyhow::Result<&'static Node> {
+        topology::node(region)
+    }
+
+    /// Stops a region's PostgREST (SIGTERM to its process group).
+    pub fn stop_postgrest(&self, region: &str) -> anyhow::Result<()> {
+        let node = topology::node(region)?;
+        postgrest::service(&self.dirs, node).stop(Duration::from_secs(10))?;
+        Ok(())
+    }
+
+    /// Starts a region's PostgREST again and waits until it serves.
+    pub fn start_postgrest(&self, region: &str) -> anyhow::Result<()> {
+        let node = topology::node(region)?;
+        if postgrest::service(&self.dirs, node).running_pid().is_some() {
+            return Ok(());
+        }
+        postgrest::start(&self.paths, &self.dirs, node, !node.starts_as_primary)
+    }
+
+    /// Runs SQL as the superuser on a region's node.
+    pub fn sql(&self, region: &str, sql: &str) -> anyhow::Result<String> {
+        self.pg.sql(topology::node(region)?, sql)
+    }
+}
+
+fn report_stop(name: &str, was_running: bool) {
+    ui::detail(&format!(
+        "{name}: {}",
+        if was_running {
+            "stopped"
+        } else {
+            "was not running"
+        }
+    ));
+}
+
+fn running_line(name: &str, pid: Option<i32>) -> String {
+    match pid {
+        Some(pid) => format!("{name}: running (pid {pid})"),
+        None => format!("{name}: stopped"),
+    }
+}

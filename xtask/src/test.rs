@@ -1,0 +1,140 @@
+//! `cargo xtask test`: every test layer against a fresh local stack, what CI runs.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::bail;
+
+use crate::paths::Paths;
+use crate::stack::Stack;
+use crate::topology::{self, DATABASE, SUPERUSER};
+use crate::{build, cmd, setup, ui};
+
+struct Layer {
+    name: &'static str,
+    outcome: anyhow::Result<()>,
+    took: String,
+}
+
+/// Returns Ok(()) when every layer passed.
+pub fn run(paths: &Paths) -> anyhow::Result<()> {
+    let started = Instant::now();
+    // Ctrl-C reaches the test programs (same process group) and ends them; xtask itself
+    // carries on so that it still takes the stack down.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))?;
+
+    setup::run(paths)?;
+    build::run(paths)?;
+
+    let mut stack = Stack::open()?;
+    stack.down(true)?;
+    let mut layers = Vec::new();
+    let up = timed("stack up", || stack.up().map(|_| ()));
+    let stack_ok = up.outcome.is_ok();
+    layers.push(up);
+
+    if !interrupted.load(Ordering::SeqCst) {
+        layers.push(timed("lint (fmt, clippy)", || lint(paths)));
+    }
+    if !interrupted.load(Ordering::SeqCst) {
+        layers.push(timed("unit (cargo test)", || unit(paths)));
+    }
+    if stack_ok && !interrupted.load(Ordering::SeqCst) {
+        layers.push(timed("sql (pgTAP)", || sql(paths, &stack)));
+    }
+    if stack_ok && !interrupted.load(Ordering::SeqCst) {
+        layers.push(timed("integration (stack)", || integration(paths)));
+    }
+    let down = stack.down(false);
+
+    ui::header(&format!("test summary ({})", ui::elapsed(started)));
+    let mut failed = 0;
+    for layer in &layers {
+        match &layer.outcome {
+            Ok(()) => ui::detail(&format!("PASS  {:<22} {}", layer.name, layer.took)),
+            Err(err) => {
+                failed += 1;
+                ui::detail(&format!("FAIL  {:<22} {}  {err:#}", layer.name, layer.took));
+            }
+        }
+    }
+    if interrupted.load(Ordering::SeqCst) {
+        bail!("interrupted");
+    }
+    down?;
+    if failed > 0 {
+        bail!("{failed} test layer(s) failed");
+    }
+    Ok(())
+}
+
+fn timed(name: &'static str, work: impl FnOnce() -> anyhow::Result<()>) -> Layer {
+    ui::header(&format!("test layer: {name}"));
+    let started = Instant::now();
+    let outcome = work();
+    Layer {
+        name,
+        outcome,
+        took: ui::elapsed(started),
+    }
+}
+
+fn cargo(paths: &Paths) -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(&paths.root);
+    command
+}
+
+fn lint(paths: &Paths) -> anyhow::Result<()> {
+    cmd::run(cargo(paths).args(["fmt", "--all", "--check"]))?;
+    cmd::run(cargo(paths).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}
+
+fn unit(paths: &Paths) -> anyhow::Result<()> {
+    cmd::run(cargo(paths).args(["test", "--workspace", "--exclude", "payhuk-stack-tests"]))
+}
+
+fn sql(paths: &Paths, stack: &Stack) -> anyhow::Result<()> {
+    let primary = topology::primary();
+    // pgTAP lives on the primary only: its plan() writes temporary tables, which a hot
+    // standby refuses, so replica-side checks are in the integration layer.
+    stack
+        .pg
+        .sql(primary, "create extension if not exists pgtap")?;
+    let dir = paths.sql_tests();
+    let has_tests = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "sql"))
+        })
+        .unwrap_or(false);
+    if !has_tests {
+        bail!("no pgTAP tests in {}", dir.display());
+    }
+    cmd::run(
+        Command::new("pg_prove")
+            .current_dir(&paths.root)
+            .arg("--host")
+            .arg(stack.dirs.pg_sockets())
+            .args(["--port", &primary.pg_port.to_string()])
+            .args(["--username", SUPERUSER, "--dbname", DATABASE])
+            .args(["--ext", ".sql", "--recurse", "--verbose", "--failures"])
+            .arg(&dir),
+    )
+}
+
+fn integration(paths: &Paths) -> anyhow::Result<()> {
+    cmd::run(cargo(paths).args(["test", "-p", "payhuk-stack-tests", "--", "--test-threads=1"]))
+}

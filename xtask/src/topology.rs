@@ -1,0 +1,197 @@
+//! The local three-region stack: one fixed layout, so ports and names are the same on
+//! every machine and in the README.
+
+use payhuk_edge::auth::jwt::{self, Claims};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Node {
+    pub region: &'static str,
+    pub pg_port: u16,
+    pub postgrest_port: u16,
+    /// Role at creation. Who is primary later is whatever the nodes report.
+    pub starts_as_primary: bool,
+}
+
+pub const NODES: [Node; 3] = [
+    Node {
+        region: "iad1",
+        pg_port: 5433,
+        postgrest_port: 3001,
+        starts_as_primary: true,
+    },
+    Node {
+        region: "sfo1",
+        pg_port: 5434,
+        postgrest_port: 3002,
+        starts_as_primary: false,
+    },
+    Node {
+        region: "fra1",
+        pg_port: 5435,
+        postgrest_port: 3003,
+        starts_as_primary: false,
+    },
+];
+
+pub const GATEWAY_PORT: u16 = 8787;
+pub const GATEWAY_INSPECTOR_PORT: u16 = 9329;
+pub const DATABASE: &str = "postgres";
+pub const SUPERUSER: &str = "postgres";
+
+/// Local development only: every local stack shares these, like Supabase's local keys.
+pub const JWT_SECRET: &str = "payhuk-local-development-jwt-secret-not-for-production";
+pub const SUPERUSER_PASSWORD: &str = "postgres";
+pub const AUTHENTICATOR_PASSWORD: &str = "payhuk-local-authenticator";
+pub const REPLICATOR_PASSWORD: &str = "payhuk-local-replicator";
+
+/// Issue and expiry times of the local keys, fixed so the keys never change.
+const KEYS_ISSUED_AT: i64 = 1_735_689_600; // 2025-01-01
+const KEYS_EXPIRE_AT: i64 = 2_524_608_000; // 2050-01-01
+const KEYS_ISSUER: &str = "payhuk-local";
+
+pub fn primary() -> &'static Node {
+    NODES
+        .iter()
+        .find(|n| n.starts_as_primary)
+        .expect("one node starts as primary")
+}
+
+pub fn node(region: &str) -> anyhow::Result<&'static Node> {
+    NODES.iter().find(|n| n.region == region).ok_or_else(|| {
+        let known: Vec<_> = NODES.iter().map(|n| n.region).collect();
+        anyhow::anyhow!(
+            "no region `{region}` in the local stack (regions: {})",
+            known.join(", ")
+        )
+    })
+}
+
+pub fn key_for_role(role: &str) -> String {
+    jwt::sign_hs256(
+        &Claims::new(role, KEYS_ISSUER, KEYS_ISSUED_AT, KEYS_EXPIRE_AT),
+        JWT_SECRET.as_bytes(),
+    )
+}
+
+pub fn anon_key() -> String {
+    key_for_role("anon")
+}
+
+pub fn service_role_key() -> String {
+    key_for_role("service_role")
+}
+
+pub fn gateway_url() -> String {
+    format!("http://127.0.0.1:{GATEWAY_PORT}")
+}
+
+pub fn postgrest_url(node: &Node) -> String {
+    format!("http://127.0.0.1:{}", node.postgrest_port)
+}
+
+/// The gateway's configuration for the local stack, as `KEY=value` lines for
+/// `wrangler dev --env-file`. Production sets the same keys with `wrangler.toml` vars
+/// and `wrangler secret put`.
+pub fn gateway_env() -> String {
+    let mut lines = vec![
+        "# Written by `cargo xtask up` for the local stack; edits are overwritten.".to_owned(),
+        format!(
+            "REGIONS={}",
+            NODES.iter().map(|n| n.region).collect::<Vec<_>>().join(",")
+        ),
+    ];
+    for node in &NODES {
+        lines.push(format!(
+            "REGION_{}_POSTGREST_URL={}",
+            node.region.to_ascii_uppercase(),
+            postgrest_url(node)
+        ));
+    }
+    lines.extend([
+        format!("DEFAULT_REGION={}", primary().region),
+        "ALLOW_REGION_OVERRIDE=true".to_owned(),
+        "ALLOWED_ORIGINS=*".to_owned(),
+        "UPSTREAM_TIMEOUT_MS=2000".to_owned(),
+        format!("JWT_SECRET={JWT_SECRET}"),
+        format!("SERVICE_ROLE_KEY={}", service_role_key()),
+    ]);
+    lines.join("\n") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use payhuk_edge::config::Config;
+
+    use super::*;
+
+    #[test]
+    fn gateway_env_is_a_valid_gateway_config() {
+        let vars: HashMap<String, String> = gateway_env()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| {
+                let (k, v) = l.split_once('=').unwrap();
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        let config = Config::from_source(&vars).expect("local config is valid");
+        assert_eq!(config.regions.len(), 3);
+        assert_eq!(
+            config.region("fra1").unwrap().postgrest_url,
+            "http://127.0.0.1:3003"
+        );
+        assert!(config.allow_region_override);
+    }
+
+    #[test]
+    fn keys_are_stable_and_carry_their_role() {
+        assert_eq!(anon_key(), anon_key());
+        let claims =
+            jwt::verify(&service_role_key(), JWT_SECRET.as_bytes(), KEYS_ISSUED_AT).unwrap();
+        assert_eq!(claims.role, "service_role");
+        assert_eq!(claims.iss.as_deref(), Some(KEYS_ISSUER));
+    }
+
+    #[test]
+    fn deploy_configs_name_the_same_regions() {
+        let root = crate::paths::Paths::discover().root;
+        let local: Vec<&str> = NODES.iter().map(|n| n.region).collect();
+
+        let vercel: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join("vercel.json")).unwrap())
+                .unwrap();
+        let vercel_regions: Vec<&str> = vercel["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert_eq!(vercel_regions, local, "vercel.json regions");
+
+        let wrangler: toml::Value =
+            toml::from_str(&std::fs::read_to_string(root.join("wrangler.toml")).unwrap()).unwrap();
+        let vars = &wrangler["vars"];
+        assert_eq!(
+            vars["REGIONS"].as_str().unwrap(),
+            local.join(","),
+            "wrangler.toml REGIONS"
+        );
+        assert_eq!(vars["ALLOW_REGION_OVERRIDE"].as_str(), Some("false"));
+        assert!(wrangler.get("env").and_then(|e| e.get("local")).is_some());
+    }
+
+    #[test]
+    fn ports_do_not_collide() {
+        let mut ports: Vec<u16> = NODES
+            .iter()
+            .flat_map(|n| [n.pg_port, n.postgrest_port])
+            .collect();
+        ports.extend([GATEWAY_PORT, GATEWAY_INSPECTOR_PORT]);
+        let n = ports.len();
+        ports.sort();
+        ports.dedup();
+        assert_eq!(ports.len(), n);
+    }
+}
