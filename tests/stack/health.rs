@@ -1,0 +1,147 @@
+use std::time::Duration;
+
+use payhuk_stack_tests::{PostgrestStopped, eventually, gateway, health_from, region, stack};
+
+#[test]
+fn health_shows_the_primary_and_streaming_replicas() {
+    let _stack = stack();
+    let reply = gateway("GET", "/health", &[]);
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    assert_eq!(reply.header("x-payhuk-region"), Some("iad1"));
+    let report = reply.json();
+    assert_eq!(report["status"], "ok", "{report}");
+    assert_eq!(report["edge"]["region"], "iad1");
+    assert_eq!(report["edge"]["source"], "default");
+
+    let iad1 = region(&report, "iad1");
+    assert_eq!(iad1["reachable"], true);
+    assert_eq!(iad1["role"], "primary");
+    assert!(iad1["replication"].is_null());
+    for name in ["sfo1", "fra1"] {
+        let replica = region(&report, name);
+        assert_eq!(replica["reachable"], true, "{replica}");
+        assert_eq!(replica["role"], "replica", "{replica}");
+        let rep = &replica["replication"];
+        assert_eq!(rep["wal_receiver"], "streaming", "{replica}");
+        assert_eq!(rep["replay_paused"], false);
+        assert!(rep["lag_seconds"].as_f64().unwrap() >= 0.0);
+        assert!(rep["lag_bytes"].as_u64().is_some());
+    }
+}
+
+#[test]
+fn the_edge_region_follows_the_local_override() {
+    let _stack = stack();
+    let reply = gateway("GET", "/health", &[("x-payhuk-edge-region", "fra1")]);
+    assert_eq!(reply.header("x-payhuk-region"), Some("fra1"));
+    let report = reply.json();
+    assert_eq!(report["edge"]["region"], "fra1");
+    assert_eq!(report["edge"]["source"], "override");
+
+    let reply = gateway("GET", "/health", &[("x-payhuk-edge-region", "syd1")]);
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.json()["code"], "PHK400");
+}
+
+#[test]
+fn paused_replay_shows_as_lag_on_that_replica_only() {
+    let stack = stack();
+    stack.sql("fra1", "select pg_wal_replay_pause()").unwrap();
+    let result = std::panic::catch_unwind(|| {
+        stack
+            .sql(
+                "iad1",
+                "create table if not exists public.health_lag_probe (n int); \
+                 insert into public.health_lag_probe select generate_series(1, 5000)",
+            )
+            .unwrap();
+        let report = eventually("fra1 to fall behind", Duration::from_secs(10), || {
+            let report = health_from(Some("fra1"));
+            let lag = region(&report, "fra1")["replication"]["lag_bytes"].as_u64()?;
+            (lag > 0).then_some(report)
+        });
+        assert_eq!(report["status"], "degraded");
+        assert_eq!(
+            region(&report, "fra1")["replication"]["replay_paused"],
+            true
+        );
+        assert_eq!(
+            region(&report, "sfo1")["replication"]["replay_paused"],
+            false
+        );
+    });
+    stack.sql("fra1", "select pg_wal_replay_resume()").unwrap();
+    stack
+        .sql("iad1", "drop table if exists public.health_lag_probe")
+        .unwrap();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+    eventually("fra1 to catch up", Duration::from_secs(10), || {
+        let report = health_from(None);
+        (region(&report, "fra1")["replication"]["lag_bytes"] == 0).then_some(())
+    });
+}
+
+#[test]
+fn a_stopped_postgrest_is_reported_unreachable_then_recovers() {
+    let stack = stack();
+    let stopped = PostgrestStopped::new(&stack, "fra1");
+
+    let report = health_from(None);
+    assert_eq!(report["status"], "degraded");
+    let fra1 = region(&report, "fra1");
+    assert_eq!(fra1["reachable"], false, "{fra1}");
+    assert!(fra1["role"].is_null());
+    assert!(
+        fra1["error"]
+            .as_str()
+            .unwrap()
+            .contains("fra1 is unreachable"),
+        "{fra1}"
+    );
+    // The other regions are unaffected.
+    assert_eq!(region(&report, "iad1")["role"], "primary");
+    assert_eq!(region(&report, "sfo1")["reachable"], true);
+
+    stopped.restart();
+    let report = eventually(
+        "fra1 to be reachable again",
+        Duration::from_secs(10),
+        || {
+            let report = health_from(None);
+            (region(&report, "fra1")["reachable"] == true).then_some(report)
+        },
+    );
+    assert_eq!(region(&report, "fra1")["role"], "replica");
+    assert_eq!(report["status"], "ok");
+}
+
+#[test]
+fn unknown_routes_and_methods_get_json_errors() {
+    let _stack = stack();
+    let reply = gateway("GET", "/no/such/route", &[]);
+    assert_eq!(reply.status, 404);
+    let body = reply.json();
+    assert_eq!(body["code"], "PHK404");
+    assert_eq!(body["message"], "no route for /no/such/route");
+    for key in ["details", "hint"] {
+        assert!(
+            body.get(key).is_some(),
+            "PostgREST-shaped errors carry {key}"
+        );
+    }
+
+    let reply = gateway("DELETE", "/health", &[]);
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.header("allow"), Some("GET, HEAD"));
+    assert_eq!(reply.json()["code"], "PHK405");
+
+    let reply = gateway("HEAD", "/health", &[]);
+    assert_eq!(reply.status, 200);
+    assert!(reply.body.is_empty());
+}

@@ -1,0 +1,8 @@
+//! Integration tests against the running local stack: the built wasm in workerd,
+//! three PostgREST 12, three PostgreSQL 15 with streaming replication. Faults are real.
+//! Run by `cargo xtask test`, one test at a time (they share the stack).
+
+mod health;
+mod keys;
+mod replication;
+mod stack_commands;

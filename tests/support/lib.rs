@@ -1,0 +1,140 @@
+//! Helpers for the stack tests: HTTP to the gateway and PostgREST, SQL on the nodes,
+//! and real faults with guards that undo them.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use xtask::stack::Stack;
+use xtask::topology;
+
+/// The running local stack; fails the test with the fix when it is not up.
+pub fn stack() -> Stack {
+    let stack = Stack::open().expect("opening the local stack");
+    assert!(
+        stack.is_up(),
+        "the local stack is not running: these tests run under `cargo xtask test` \
+         (or start the stack with `cargo xtask up` first)"
+    );
+    stack
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+}
+
+/// Sends a request and returns the reply whatever its status.
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+    let mut req = ureq::request(method, url).timeout(Duration::from_secs(15));
+    for (name, value) in headers {
+        req = req.set(name, value);
+    }
+    let result = match body {
+        Some(body) => req.send_string(body),
+        None => req.call(),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .map(|n| {
+            let v = response.header(&n).unwrap_or_default().to_owned();
+            (n, v)
+        })
+        .collect();
+    Reply {
+        status: response.status(),
+        headers,
+        body: response.into_string().unwrap_or_default(),
+    }
+}
+
+pub fn gateway(method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    request(
+        method,
+        &format!("{}{path}", topology::gateway_url()),
+        headers,
+        None,
+    )
+}
+
+/// `/health` as seen from `edge` (through the local override header).
+pub fn health_from(edge: Option<&str>) -> Value {
+    let headers: Vec<(&str, &str)> = edge
+        .map(|e| ("x-payhuk-edge-region", e))
+        .into_iter()
+        .collect();
+    let reply = gateway("GET", "/health", &headers);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()
+}
+
+/// The entry for `region` in a health report.
+pub fn region<'a>(report: &'a Value, region: &str) -> &'a Value {
+    report["regions"]
+        .as_array()
+        .expect("regions is a list")
+        .iter()
+        .find(|r| r["region"] == region)
+        .unwrap_or_else(|| panic!("{region} missing from {report}"))
+}
+
+/// Polls `check` until it returns Some or `timeout` passes.
+pub fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A region's PostgREST, stopped for real; restarted when dropped, even if the test fails.
+pub struct PostgrestStopped<'a> {
+    stack: &'a Stack,
+    region: &'static str,
+}
+
+impl<'a> PostgrestStopped<'a> {
+    pub fn new(stack: &'a Stack, region: &'static str) -> Self {
+        stack.stop_postgrest(region).expect("stopping PostgREST");
+        PostgrestStopped { stack, region }
+    }
+
+    pub fn restart(self) {
+        // Drop does the work.
+    }
+}
+
+impl Drop for PostgrestStopped<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.stack.start_postgrest(self.region) {
+            eprintln!("could not restart PostgREST {}: {e:#}", self.region);
+        }
+    }
+}
