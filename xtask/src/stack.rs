@@ -269,10 +269,6 @@ impl Stack {
 
     // ---- handles for the stack tests: real faults on real processes ----
 
-    pub fn node(&self, region: &str) -> anyhow::Result<&'static Node> {
-        topology::node(region)
-    }
-
     /// Stops a region's PostgREST (SIGTERM to its process group).
     pub fn stop_postgrest(&self, region: &str) -> anyhow::Result<()> {
         let node = topology::node(region)?;

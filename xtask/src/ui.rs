@@ -10,10 +10,6 @@ pub fn detail(line: &str) {
     println!("    {line}");
 }
 
-pub fn warn(line: &str) {
-    eprintln!("    warning: {line}");
-}
-
 /// Runs `work`, printing what it is doing first and how long it took after.
 pub fn step<T>(what: &str, work: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
     println!("    {what} ...");
