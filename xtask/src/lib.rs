@@ -11,6 +11,7 @@ pub mod paths;
 pub mod pg;
 pub mod postgrest;
 pub mod process;
+pub mod seed;
 pub mod setup;
 pub mod stack;
 pub mod test;

@@ -35,6 +35,15 @@ enum Cmd {
     Status,
     /// Print the local ANON_KEY and SERVICE_ROLE_KEY, shell-sourceable.
     Keys,
+    /// Generate bulk orders (with items) on the running stack, for benchmarks.
+    Seed {
+        /// How many orders.
+        #[arg(long)]
+        orders: u64,
+        /// Orders per transaction.
+        #[arg(long, default_value_t = xtask::seed::DEFAULT_BATCH)]
+        batch: u64,
+    },
 }
 
 fn main() {
@@ -48,6 +57,7 @@ fn main() {
         Cmd::Dev => dev::run(&paths),
         Cmd::Test => test::run(&paths),
         Cmd::Status => Stack::open().and_then(|s| s.status()),
+        Cmd::Seed { orders, batch } => Stack::open().and_then(|s| s.seed(orders, batch)),
         Cmd::Keys => {
             print!("{}", keys::render());
             Ok(())

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::pg::Pg;
 use crate::topology::Node;
-use crate::ui;
+use crate::{seed, ui};
 
 pub const SEED_FILE: &str = "seed.sql";
 
@@ -151,14 +151,26 @@ pub fn plan<'a>(
     Ok(pending)
 }
 
-/// Applies pending migrations and, once per database, the seed. Returns how many
-/// migrations it applied.
-pub fn apply(pg: &Pg, node: &Node, dir: &Path) -> anyhow::Result<usize> {
-    let migrations = discover(dir)?;
-    pg.sql(node, LEDGER_SQL)?;
+/// Applies pending migrations to `database` on `node`, those up to and including
+/// version `until` when given; then, with `seed`, the dev seed once per database.
+/// Returns how many migrations it applied.
+pub fn apply(
+    pg: &Pg,
+    node: &Node,
+    database: &str,
+    dir: &Path,
+    until: Option<&str>,
+    seed: bool,
+) -> anyhow::Result<usize> {
+    let migrations: Vec<Migration> = discover(dir)?
+        .into_iter()
+        .filter(|m| until.is_none_or(|last| m.version.as_str() <= last))
+        .collect();
+    pg.sql_in(node, database, LEDGER_SQL)?;
     let applied: Vec<(String, String)> = pg
-        .sql(
+        .sql_in(
             node,
+            database,
             "select version || ' ' || checksum from payhuk_meta.schema_migrations order by version",
         )?
         .lines()
@@ -176,19 +188,25 @@ pub fn apply(pg: &Pg, node: &Node, dir: &Path) -> anyhow::Result<usize> {
              values ('{}', '{}', '{}')",
             m.version, m.name, m.checksum
         );
-        pg.apply_file(node, &m.path, &record)?;
+        pg.apply_file(node, database, &m.path, &record)?;
     }
 
-    let seed = dir.join(SEED_FILE);
-    if seed.exists() {
-        let seeded = pg.sql(node, "select count(*) from payhuk_meta.seed_runs")? != "0";
+    let seed_file = dir.join(SEED_FILE);
+    if seed && seed_file.exists() {
+        let seeded =
+            pg.sql_in(node, database, "select count(*) from payhuk_meta.seed_runs")? != "0";
         if !seeded {
             ui::detail("loading the dev seed (migrations/seed.sql)");
             let record = format!(
                 "insert into payhuk_meta.seed_runs (checksum) values ('{}')",
-                hex_sha256(&fs::read(&seed)?)
+                hex_sha256(&fs::read(&seed_file)?)
             );
-            pg.apply_file(node, &seed, &record)?;
+            pg.apply_file(node, database, &seed_file, &record)?;
+            ui::detail(&format!(
+                "generating {} demo orders over the last 12 months",
+                seed::DEMO_ORDERS
+            ));
+            seed::generate_orders(pg, node, seed::DEMO_ORDERS, seed::DEFAULT_BATCH, false)?;
         }
     }
     Ok(pending.len())

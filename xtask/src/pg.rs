@@ -139,6 +139,9 @@ impl Pg {
              hot_standby = on\n\
              hot_standby_feedback = on\n\
              max_standby_streaming_delay = 5s\n\
+             shared_buffers = 512MB\n\
+             max_wal_size = 4GB\n\
+             wal_compression = on\n\
              unix_socket_permissions = 0700\n\
              log_line_prefix = '%m [%p] %q%u@%d '\n",
             port = node.pg_port,
@@ -236,7 +239,7 @@ impl Pg {
         self.write_node_conf(standby)
     }
 
-    fn psql(&self, node: &Node) -> Command {
+    fn psql(&self, node: &Node, database: &str) -> Command {
         let mut command = Command::new(self.bin.join("psql"));
         command
             .arg("-X")
@@ -248,7 +251,7 @@ impl Pg {
                 "-U",
                 SUPERUSER,
                 "-d",
-                DATABASE,
+                database,
             ])
             .args(["-v", "ON_ERROR_STOP=1", "-q", "-A", "-t"])
             .env("PGCONNECT_TIMEOUT", "5");
@@ -257,15 +260,26 @@ impl Pg {
 
     /// Runs SQL as the superuser; returns unaligned, tuples-only output, trimmed.
     pub fn sql(&self, node: &Node, sql: &str) -> anyhow::Result<String> {
-        let out = cmd::output(self.psql(node).arg("-c").arg(sql))
-            .with_context(|| format!("SQL on {}", node.region))?;
+        self.sql_in(node, DATABASE, sql)
+    }
+
+    /// [`Pg::sql`] in another database of the node.
+    pub fn sql_in(&self, node: &Node, database: &str, sql: &str) -> anyhow::Result<String> {
+        let out = cmd::output(self.psql(node, database).arg("-c").arg(sql))
+            .with_context(|| format!("SQL on {} ({database})", node.region))?;
         Ok(out.trim().to_owned())
     }
 
     /// Runs `file` then `then` in one transaction.
-    pub fn apply_file(&self, node: &Node, file: &Path, then: &str) -> anyhow::Result<()> {
+    pub fn apply_file(
+        &self,
+        node: &Node,
+        database: &str,
+        file: &Path,
+        then: &str,
+    ) -> anyhow::Result<()> {
         cmd::output(
-            self.psql(node)
+            self.psql(node, database)
                 .arg("-1")
                 .arg("-f")
                 .arg(file)
@@ -276,41 +290,58 @@ impl Pg {
         Ok(())
     }
 
-    /// The roles and helpers Supabase's platform provides, on the primary.
-    pub fn bootstrap_platform(&self, node: &Node) -> anyhow::Result<()> {
-        let mut command = self.psql(node);
-        command
-            .args([
-                "-v",
-                &format!(
-                    "authenticator_password={}",
-                    topology::AUTHENTICATOR_PASSWORD
-                ),
-            ])
-            .args(["-v", &format!("replicator_password={REPLICATOR_PASSWORD}")])
-            .args([
-                "-v",
-                &format!("superuser_password={}", topology::SUPERUSER_PASSWORD),
-            ])
-            .args(["-f", "-"]);
+    /// Runs a SQL script (fed on stdin) with psql variables set.
+    pub fn run_script(
+        &self,
+        node: &Node,
+        database: &str,
+        script: &str,
+        vars: &[(&str, String)],
+    ) -> anyhow::Result<String> {
+        let mut command = self.psql(node, database);
+        for (name, value) in vars {
+            command.args(["-v", &format!("{name}={value}")]);
+        }
         let mut child = command
+            .args(["-f", "-"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .context("starting psql")?;
-        std::io::Write::write_all(
-            child.stdin.as_mut().expect("stdin is piped"),
-            LOCAL_PLATFORM_SQL.as_bytes(),
-        )?;
-        drop(child.stdin.take());
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        std::io::Write::write_all(&mut stdin, script.as_bytes())?;
+        drop(stdin);
         let out = child.wait_with_output()?;
         if !out.status.success() {
             bail!(
-                "setting up the local platform roles failed:\n{}",
+                "psql on {} failed:\n{}",
+                node.region,
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Passwords of the local stack's roles, and the replication role.
+    pub fn set_local_credentials(&self, node: &Node) -> anyhow::Result<()> {
+        self.run_script(
+            node,
+            DATABASE,
+            LOCAL_PLATFORM_SQL,
+            &[
+                (
+                    "authenticator_password",
+                    topology::AUTHENTICATOR_PASSWORD.to_owned(),
+                ),
+                ("replicator_password", REPLICATOR_PASSWORD.to_owned()),
+                (
+                    "superuser_password",
+                    topology::SUPERUSER_PASSWORD.to_owned(),
+                ),
+            ],
+        )
+        .context("setting the local credentials")?;
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::paths::{Paths, StackPaths};
 use crate::pg::Pg;
 use crate::topology::{self, GATEWAY_PORT, NODES, Node};
-use crate::{gateway, migrate, postgrest, process, ui};
+use crate::{gateway, migrate, postgrest, process, seed, ui};
 
 pub struct Stack {
     pub paths: Paths,
@@ -65,12 +65,18 @@ impl Stack {
 
         let primary = topology::primary();
         self.ensure_node(primary, None)?;
-        ui::step(
-            "local platform roles (anon, authenticated, service_role, authenticator)",
-            || self.pg.bootstrap_platform(primary),
-        )?;
         let applied = ui::step("migrations", || {
-            migrate::apply(&self.pg, primary, &self.paths.migrations())
+            migrate::apply(
+                &self.pg,
+                primary,
+                topology::DATABASE,
+                &self.paths.migrations(),
+                None,
+                true,
+            )
+        })?;
+        ui::step("local credentials (authenticator, replicator)", || {
+            self.pg.set_local_credentials(primary)
         })?;
 
         let standbys: Vec<&Node> = NODES.iter().filter(|n| !n.starts_as_primary).collect();
@@ -136,6 +142,8 @@ impl Stack {
                 )?,
             }
         }
+        // Rewritten on every start, so a changed setting reaches existing clusters.
+        self.pg.write_node_conf(node)?;
         ui::step(&format!("start {label}"), || self.pg.start(node))
     }
 
@@ -267,6 +275,30 @@ impl Stack {
             .unwrap_or_else(|e| format!("not answering: {e:#}"))
     }
 
+    /// `cargo xtask seed --orders N`: bulk orders on the running primary.
+    pub fn seed(&self, orders: u64, batch: u64) -> anyhow::Result<()> {
+        let primary = self.primary_running()?;
+        ui::header(&format!("generating {orders} orders in batches of {batch}"));
+        let started = Instant::now();
+        seed::generate_orders(&self.pg, primary, orders, batch, true)?;
+        ui::header(&format!(
+            "{orders} orders generated in {}",
+            ui::elapsed(started)
+        ));
+        Ok(())
+    }
+
+    fn primary_running(&self) -> anyhow::Result<&'static Node> {
+        let primary = topology::primary();
+        if self.pg.running_pid(primary).is_none() {
+            bail!(
+                "PostgreSQL {} is not running; start the stack with `cargo xtask up`",
+                primary.region
+            );
+        }
+        Ok(primary)
+    }
+
     // ---- handles for the stack tests: real faults on real processes ----
 
     /// Stops a region's PostgREST (SIGTERM to its process group).
@@ -288,6 +320,25 @@ impl Stack {
     /// Runs SQL as the superuser on a region's node.
     pub fn sql(&self, region: &str, sql: &str) -> anyhow::Result<String> {
         self.pg.sql(topology::node(region)?, sql)
+    }
+
+    /// Runs SQL as the superuser in another database of a region's node.
+    pub fn sql_in(&self, region: &str, database: &str, sql: &str) -> anyhow::Result<String> {
+        self.pg.sql_in(topology::node(region)?, database, sql)
+    }
+
+    /// Applies the migrations up to `until` (all when `None`) to another database of
+    /// the primary, without the dev seed.
+    pub fn migrate_database(&self, database: &str, until: Option<&str>) -> anyhow::Result<usize> {
+        let primary = self.primary_running()?;
+        migrate::apply(
+            &self.pg,
+            primary,
+            database,
+            &self.paths.migrations(),
+            until,
+            false,
+        )
     }
 }
 
