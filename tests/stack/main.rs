@@ -4,5 +4,9 @@
 
 mod health;
 mod keys;
+mod migrations;
+mod orders;
+mod partitions;
 mod replication;
+mod schema;
 mod stack_commands;

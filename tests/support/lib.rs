@@ -138,3 +138,52 @@ impl Drop for PostgrestStopped<'_> {
         }
     }
 }
+
+/// A JWT for a signed-in user, as the auth service will issue them.
+pub fn user_token(sub: &str) -> String {
+    let mut claims =
+        payhuk_edge::auth::jwt::Claims::new("authenticated", "payhuk-test", 0, 4_000_000_000);
+    claims.sub = Some(sub.to_owned());
+    payhuk_edge::auth::jwt::sign_hs256(&claims, topology::JWT_SECRET.as_bytes())
+}
+
+/// POSTs `body` to an RPC of a region's PostgREST with a bearer token.
+pub fn postgrest_rpc(region: &str, function: &str, bearer: &str, body: &str) -> Reply {
+    let node = topology::node(region).expect("region of the local stack");
+    let auth = format!("Bearer {bearer}");
+    request(
+        "POST",
+        &format!("{}/rpc/{function}", topology::postgrest_url(node)),
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ],
+        Some(body),
+    )
+}
+
+/// The partitions a query on `region` scans, from its JSON plan.
+pub fn partitions_scanned(stack: &Stack, region: &str, query: &str) -> Vec<String> {
+    let plan = stack
+        .sql(region, &format!("explain (format json) {query}"))
+        .expect("explain");
+    let plan: Value = serde_json::from_str(&plan).expect("JSON plan");
+    let mut names = Vec::new();
+    collect_relations(&plan, &mut names);
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn collect_relations(value: &Value, names: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(name)) = map.get("Relation Name") {
+                names.push(name.clone());
+            }
+            map.values().for_each(|v| collect_relations(v, names));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_relations(v, names)),
+        _ => {}
+    }
+}

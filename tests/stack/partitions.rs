@@ -1,0 +1,108 @@
+use std::thread;
+
+use payhuk_stack_tests::{partitions_scanned, postgrest_rpc, stack};
+use xtask::topology;
+
+#[test]
+fn concurrent_maintenance_calls_create_a_missing_partition_once() {
+    let stack = stack();
+    // Take away next-but-two month's (empty) analytics partition, then race two runs.
+    let missing = stack
+        .sql(
+            "iad1",
+            "select 'payhuk_partitions.analytics_events_p' || \
+             to_char(date_trunc('month', now() at time zone 'UTC') + interval '3 months', 'YYYY_MM')",
+        )
+        .unwrap();
+    stack.sql("iad1", &format!("drop table {missing}")).unwrap();
+
+    let service = topology::service_role_key();
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let key = service.clone();
+            thread::spawn(move || postgrest_rpc("iad1", "maintain_partitions", &key, "{}"))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+
+    let mut creations = 0;
+    for run in &runs {
+        assert_eq!(run.status, 200, "{}", run.body);
+        for table in run.json()["tables"].as_array().unwrap() {
+            for created in table["created"].as_array().unwrap() {
+                assert_eq!(
+                    created["partition"],
+                    missing.as_str(),
+                    "only the missing one: {created}"
+                );
+                creations += 1;
+            }
+        }
+    }
+    assert_eq!(
+        creations, 1,
+        "one run created it, the other found it done: {runs:#?}"
+    );
+    let exists = stack
+        .sql(
+            "iad1",
+            &format!("select to_regclass('{missing}') is not null"),
+        )
+        .unwrap();
+    assert_eq!(exists, "t");
+}
+
+#[test]
+fn maintenance_is_for_the_service_role_only() {
+    let _stack = stack();
+    let reply = postgrest_rpc("iad1", "maintain_partitions", &topology::anon_key(), "{}");
+    assert_eq!(reply.status, 401, "{}", reply.body);
+    assert_eq!(reply.json()["code"], "42501");
+}
+
+#[test]
+fn seed_adds_exactly_the_orders_asked_and_pruning_still_holds() {
+    let stack = stack();
+    let count = || {
+        stack
+            .sql("iad1", "select count(*) from public.orders")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let before = count();
+    stack.seed(3000, 1000).unwrap();
+    assert_eq!(count(), before + 3000);
+    let in_default = stack
+        .sql(
+            "iad1",
+            "select count(*) from payhuk_partitions.orders_default",
+        )
+        .unwrap();
+    assert_eq!(
+        in_default, "0",
+        "generated history lands in monthly partitions"
+    );
+
+    let bounds = stack
+        .sql(
+            "iad1",
+            "select to_char(m, 'YYYY-MM-DD') || ' ' || to_char(m + interval '1 month', 'YYYY-MM-DD') \
+             from (select date_trunc('month', now() at time zone 'UTC') - interval '6 months' as m) x",
+        )
+        .unwrap();
+    let (from, to) = bounds.split_once(' ').unwrap();
+    let scanned = partitions_scanned(
+        &stack,
+        "iad1",
+        &format!(
+            "select sum(total_minor) from public.orders where created_at >= '{from} 00:00+00' and created_at < '{to} 00:00+00'"
+        ),
+    );
+    assert_eq!(
+        scanned,
+        [format!("orders_p{}", from[..7].replace('-', "_"))]
+    );
+}
