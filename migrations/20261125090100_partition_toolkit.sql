@@ -54,6 +54,20 @@ as $$
   where i.inhparent = p_parent
 $$;
 
+-- Each registered table with its default partition.
+create function payhuk_meta.default_partitions()
+returns table (parent regclass, partition regclass)
+language sql
+stable
+set search_path = ''
+as $$
+  select t.parent, p.partition
+  from payhuk_meta.partitioned_tables t
+  cross join lateral payhuk_meta.partitions_of(t.parent) p
+  where p.is_default
+  order by t.parent::text
+$$;
+
 create function payhuk_meta.month_bounds(p_month date, out lower_bound timestamptz, out upper_bound timestamptz)
 language sql
 immutable
@@ -243,12 +257,7 @@ declare
   v_stats record;
   v_report jsonb := '[]';
 begin
-  for v_table in
-    select t.parent, p.partition
-    from payhuk_meta.partitioned_tables t
-    join lateral payhuk_meta.partitions_of(t.parent) p on p.is_default
-    order by t.parent::text
-  loop
+  for v_table in select * from payhuk_meta.default_partitions() loop
     v_column := payhuk_meta.partition_column(v_table.parent);
     execute pg_catalog.format('select count(*) as n, min(%I) as oldest, max(%I) as newest from %s',
                               v_column, v_column, v_table.partition)
@@ -280,11 +289,7 @@ declare
 begin
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('payhuk_meta.maintain_partitions'));
   for v_table in
-    select t.parent, p.partition
-    from payhuk_meta.partitioned_tables t
-    join lateral payhuk_meta.partitions_of(t.parent) p on p.is_default
-    where p_parent is null or t.parent = p_parent
-    order by t.parent::text
+    select * from payhuk_meta.default_partitions() d where p_parent is null or d.parent = p_parent
   loop
     v_column := payhuk_meta.partition_column(v_table.parent);
     v_created := '[]';

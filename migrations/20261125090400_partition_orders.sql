@@ -84,3 +84,7 @@ $$;
 
 create trigger orders_touch_updated_at before update on public.orders
   for each row execute function public.touch_updated_at();
+
+-- New orders and items get time-ordered ids (see uuid_v7()).
+alter table public.orders alter column id set default public.uuid_v7();
+alter table public.order_items alter column id set default public.uuid_v7();

@@ -2,7 +2,7 @@
 -- Rows that point at an order carry its (id, created_at): the partitioned orders' key.
 
 create table public.payments (
-  id uuid primary key default gen_random_uuid(),
+  id uuid primary key default public.uuid_v7(),
   order_id uuid not null,
   order_created_at timestamptz not null,
   store_id uuid not null references public.stores (id),
@@ -46,7 +46,7 @@ create index transaction_logs_provider_event on public.transaction_logs (provide
   where provider_event_id is not null;
 
 create table public.shipments (
-  id uuid primary key default gen_random_uuid(),
+  id uuid primary key default public.uuid_v7(),
   order_id uuid not null,
   order_created_at timestamptz not null,
   store_id uuid not null references public.stores (id),
@@ -77,7 +77,7 @@ create index shipment_events_shipment_id on public.shipment_events (shipment_id,
 
 -- One row per delivered download of a digital product.
 create table public.digital_downloads (
-  id uuid not null default gen_random_uuid(),
+  id uuid not null default public.uuid_v7(),
   created_at timestamptz not null default now(),
   product_file_id uuid not null references public.product_files (id),
   order_id uuid not null,

@@ -33,7 +33,7 @@ declare
   v_currency text;
   v_subtotal numeric := 0;
   v_lines jsonb := '[]';
-  v_order_id uuid := pg_catalog.gen_random_uuid();
+  v_order_id uuid := public.uuid_v7();
   v_created_at timestamptz := pg_catalog.now();
 begin
   if v_customer is null then
@@ -104,7 +104,7 @@ begin
     v_currency := v_product.currency;
     v_subtotal := v_subtotal + v_product.price_minor::numeric * v_wanted.quantity;
     v_lines := v_lines || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-      'id', pg_catalog.gen_random_uuid(),
+      'id', public.uuid_v7(),
       'product_id', v_product.id,
       'name', v_product.name,
       'quantity', v_wanted.quantity,

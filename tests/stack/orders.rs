@@ -1,6 +1,4 @@
-use std::thread;
-
-use payhuk_stack_tests::{postgrest_rpc, stack, user_token};
+use payhuk_stack_tests::{concurrently, postgrest_rpc, stack, user_token};
 
 const CUSTOMERS: [&str; 5] = [
     "22222222-2222-4222-8222-000000000001",
@@ -27,16 +25,14 @@ fn concurrent_orders_never_drive_stock_below_zero() {
 
     // Twenty customers' requests race for five units, through PostgREST as each user.
     let body = format!(r#"{{"items": [{{"product_id": "{product}", "quantity": 1}}]}}"#);
-    let replies: Vec<_> = (0..20)
-        .map(|i| {
-            let token = user_token(CUSTOMERS[i % CUSTOMERS.len()]);
-            let body = body.clone();
-            thread::spawn(move || postgrest_rpc("iad1", "create_order", &token, &body))
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|h| h.join().unwrap())
-        .collect();
+    let replies = concurrently(20, move |i| {
+        postgrest_rpc(
+            "iad1",
+            "create_order",
+            &user_token(CUSTOMERS[i % CUSTOMERS.len()]),
+            &body,
+        )
+    });
 
     let placed = replies.iter().filter(|r| r.status == 200).count();
     assert_eq!(placed, stock, "{replies:#?}");

@@ -1,6 +1,4 @@
-use std::thread;
-
-use payhuk_stack_tests::{partitions_scanned, postgrest_rpc, stack};
+use payhuk_stack_tests::{concurrently, partitions_scanned, postgrest_rpc, stack, utc_month};
 use xtask::topology;
 
 #[test]
@@ -17,16 +15,9 @@ fn concurrent_maintenance_calls_create_a_missing_partition_once() {
     stack.sql("iad1", &format!("drop table {missing}")).unwrap();
 
     let service = topology::service_role_key();
-    let runs: Vec<_> = (0..2)
-        .map(|_| {
-            let key = service.clone();
-            thread::spawn(move || postgrest_rpc("iad1", "maintain_partitions", &key, "{}"))
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|h| h.join().unwrap())
-        .collect();
-
+    let runs = concurrently(2, move |_| {
+        postgrest_rpc("iad1", "maintain_partitions", &service, "{}")
+    });
     let mut creations = 0;
     for run in &runs {
         assert_eq!(run.status, 200, "{}", run.body);
@@ -86,14 +77,7 @@ fn seed_adds_exactly_the_orders_asked_and_pruning_still_holds() {
         "generated history lands in monthly partitions"
     );
 
-    let bounds = stack
-        .sql(
-            "iad1",
-            "select to_char(m, 'YYYY-MM-DD') || ' ' || to_char(m + interval '1 month', 'YYYY-MM-DD') \
-             from (select date_trunc('month', now() at time zone 'UTC') - interval '6 months' as m) x",
-        )
-        .unwrap();
-    let (from, to) = bounds.split_once(' ').unwrap();
+    let (from, to, suffix) = utc_month(&stack, -6);
     let scanned = partitions_scanned(
         &stack,
         "iad1",
@@ -101,8 +85,5 @@ fn seed_adds_exactly_the_orders_asked_and_pruning_still_holds() {
             "select sum(total_minor) from public.orders where created_at >= '{from} 00:00+00' and created_at < '{to} 00:00+00'"
         ),
     );
-    assert_eq!(
-        scanned,
-        [format!("orders_p{}", from[..7].replace('-', "_"))]
-    );
+    assert_eq!(scanned, [format!("orders_p{suffix}")]);
 }

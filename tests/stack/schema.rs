@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use payhuk_stack_tests::{eventually, partitions_scanned, stack};
+use payhuk_stack_tests::{eventually, partitions_scanned, stack, utc_month};
 
 const PARTITIONED: [&str; 4] = [
     "orders",
@@ -97,15 +97,7 @@ fn a_one_month_query_prunes_to_one_partition_on_every_node() {
     let stack = stack();
     // This month: every partitioned table has its partition (orders' past months are
     // checked by the seed test).
-    let bounds = stack
-        .sql(
-            "iad1",
-            "select to_char(m, 'YYYY-MM-DD') || ' ' || to_char(m + interval '1 month', 'YYYY-MM-DD') \
-             from (select date_trunc('month', now() at time zone 'UTC') as m) x",
-        )
-        .unwrap();
-    let (from, to) = bounds.split_once(' ').unwrap();
-    let suffix = from[..7].replace('-', "_");
+    let (from, to, suffix) = utc_month(&stack, 0);
     for node in NODES {
         for table in PARTITIONED {
             let scanned = partitions_scanned(

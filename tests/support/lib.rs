@@ -162,6 +162,40 @@ pub fn postgrest_rpc(region: &str, function: &str, bearer: &str, body: &str) -> 
     )
 }
 
+/// Runs `call` on `n` threads at once and returns the results in order.
+pub fn concurrently<T: Send + 'static>(
+    n: usize,
+    call: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let call = std::sync::Arc::new(call);
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let call = call.clone();
+            std::thread::spawn(move || call(i))
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("thread panicked"))
+        .collect()
+}
+
+/// The UTC month `offset` months from now: `(first day, first day of the next month,
+/// partition suffix like 2026_11)`.
+pub fn utc_month(stack: &Stack, offset: i32) -> (String, String, String) {
+    let bounds = stack
+        .sql(
+            "iad1",
+            &format!(
+                "select to_char(m, 'YYYY-MM-DD') || ' ' || to_char(m + interval '1 month', 'YYYY-MM-DD') \
+                 from (select date_trunc('month', now() at time zone 'UTC') + interval '{offset} months' as m) x"
+            ),
+        )
+        .expect("month bounds");
+    let (from, to) = bounds.split_once(' ').expect("two dates");
+    (from.to_owned(), to.to_owned(), from[..7].replace('-', "_"))
+}
+
 /// The partitions a query on `region` scans, from its JSON plan.
 pub fn partitions_scanned(stack: &Stack, region: &str, query: &str) -> Vec<String> {
     let plan = stack

@@ -38,7 +38,7 @@ from public.profiles pr
 where not exists (select from public.stores s where s.owner_id = pr.id);
 
 create temp table gen_orders on commit drop as
-select gen_random_uuid() as id,
+select public.uuid_v7() as id,
        now() - random() * interval '365 days' as created_at,
        floor(random() * (select count(*) from gen_catalogs))::int as catalog_idx,
        floor(random() * (select count(*) from gen_customers))::int as customer_idx,
@@ -74,6 +74,7 @@ join (select order_id, sum(price_minor * quantity) as subtotal from gen_items gr
 insert into public.order_items (order_id, order_created_at, product_id, quantity,
                                 unit_price_minor, line_total_minor)
 select order_id, created_at, product_id, quantity, price_minor, price_minor * quantity
-from gen_items;
+from gen_items
+order by order_id;
 
 commit;
