@@ -15,6 +15,12 @@
 //! | `ALLOW_REGION_OVERRIDE` | no | `true` lets `x-payhuk-edge-region` pick the edge region; default `false` |
 //! | `ALLOWED_ORIGINS` | no | comma-separated browser origins, or `*`; default none |
 //! | `UPSTREAM_TIMEOUT_MS` | no | time budget of one upstream call, 100..=60000; default 3000 |
+//! | `USE_CF_LOCATION` | no | locate the edge from `request.cf`; default `true` (`false` under offline `wrangler dev`) |
+//! | `HEALTH_TTL_MS` | no | how long a region health snapshot is trusted, 100..=60000; default 2000 |
+//! | `MAX_REPLICA_LAG` | no | replicas further behind are skipped for reads: `30s`, `16MiB`, or both `30s,16MiB` (the default); `none` disables |
+//! | `READ_ONLY_RPCS` | no | comma-separated functions whose `POST /rest/v1/rpc/<fn>` may go to replicas |
+//! | `JWT_AUDIENCE` | no | when set, tokens with another `aud` are refused (as PostgREST's `jwt-aud`) |
+//! | `CONSISTENCY_TTL_SECONDS` | no | lifetime of read-your-writes tokens, 10..=86400; default 300 |
 
 use std::collections::HashMap;
 use std::fmt;
@@ -42,6 +48,12 @@ impl<S: BuildHasher> ConfigSource for HashMap<&str, &str, S> {
 }
 
 pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u32 = 3000;
+pub const DEFAULT_HEALTH_TTL_MS: u32 = 2000;
+pub const DEFAULT_CONSISTENCY_TTL_SECONDS: u32 = 300;
+pub const DEFAULT_MAX_REPLICA_LAG: MaxLag = MaxLag {
+    seconds: Some(30.0),
+    bytes: Some(16 * 1024 * 1024),
+};
 const MIN_JWT_SECRET_LEN: usize = 32;
 
 #[derive(Debug, Clone)]
@@ -54,6 +66,76 @@ pub struct Config {
     pub service_role_key: Secret,
     pub allowed_origins: AllowedOrigins,
     pub upstream_timeout_ms: u32,
+    pub use_cf_location: bool,
+    pub health_ttl_ms: u32,
+    pub max_replica_lag: MaxLag,
+    pub read_only_rpcs: Vec<String>,
+    pub jwt_audience: Option<String>,
+    pub consistency_ttl_seconds: u32,
+}
+
+/// How far behind a replica may be and still serve reads; `None` parts do not limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MaxLag {
+    pub seconds: Option<f64>,
+    pub bytes: Option<u64>,
+}
+
+impl MaxLag {
+    /// Parses `30s`, `500ms`, `16MiB`, `64kB`, `1GB`, `30s,16MiB`, or `none`.
+    pub fn parse(raw: &str) -> Result<MaxLag, String> {
+        let mut lag = MaxLag {
+            seconds: None,
+            bytes: None,
+        };
+        if raw.trim().eq_ignore_ascii_case("none") {
+            return Ok(lag);
+        }
+        for part in raw.split(',').map(str::trim) {
+            let split = part
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(part.len());
+            let (number, unit) = part.split_at(split);
+            let value: f64 = number
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| format!("`{part}` does not start with a number"))?;
+            let bytes_per = |unit: &str| -> Option<f64> {
+                Some(match unit {
+                    "B" => 1.0,
+                    "kB" | "KB" => 1e3,
+                    "KiB" => 1024.0,
+                    "MB" => 1e6,
+                    "MiB" => 1024.0 * 1024.0,
+                    "GB" => 1e9,
+                    "GiB" => 1024.0 * 1024.0 * 1024.0,
+                    _ => return None,
+                })
+            };
+            match unit.trim() {
+                "s" => set_once(&mut lag.seconds, value, part)?,
+                "ms" => set_once(&mut lag.seconds, value / 1000.0, part)?,
+                other => match bytes_per(other) {
+                    Some(factor) => set_once(&mut lag.bytes, (value * factor) as u64, part)?,
+                    None => {
+                        return Err(format!(
+                            "`{part}`: unit must be s, ms, B, kB, KiB, MB, MiB, GB or GiB"
+                        ));
+                    }
+                },
+            }
+        }
+        Ok(lag)
+    }
+}
+
+fn set_once<T>(slot: &mut Option<T>, value: T, part: &str) -> Result<(), String> {
+    if slot.is_some() {
+        return Err(format!("`{part}` repeats a limit already given"));
+    }
+    *slot = Some(value);
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -131,7 +213,31 @@ impl Config {
         let jwt_secret = p.jwt_secret();
         let service_role_key = p.service_role_key(jwt_secret.as_ref());
         let allowed_origins = p.allowed_origins();
-        let upstream_timeout_ms = p.upstream_timeout_ms();
+        let upstream_timeout_ms = p.bounded(
+            "UPSTREAM_TIMEOUT_MS",
+            100,
+            60_000,
+            DEFAULT_UPSTREAM_TIMEOUT_MS,
+            "milliseconds",
+        );
+        let use_cf_location = p.bool_or("USE_CF_LOCATION", true);
+        let health_ttl_ms = p.bounded(
+            "HEALTH_TTL_MS",
+            100,
+            60_000,
+            DEFAULT_HEALTH_TTL_MS,
+            "milliseconds",
+        );
+        let max_replica_lag = p.max_replica_lag();
+        let read_only_rpcs = p.read_only_rpcs();
+        let jwt_audience = p.get("JWT_AUDIENCE");
+        let consistency_ttl_seconds = p.bounded(
+            "CONSISTENCY_TTL_SECONDS",
+            10,
+            86_400,
+            DEFAULT_CONSISTENCY_TTL_SECONDS,
+            "seconds",
+        );
 
         match (default_region, jwt_secret, service_role_key) {
             (Some(default_region), Some(jwt_secret), Some(service_role_key))
@@ -145,6 +251,12 @@ impl Config {
                     service_role_key,
                     allowed_origins,
                     upstream_timeout_ms,
+                    use_cf_location,
+                    health_ttl_ms,
+                    max_replica_lag,
+                    read_only_rpcs,
+                    jwt_audience,
+                    consistency_ttl_seconds,
                 })
             }
             _ => Err(ConfigErrors(p.errors)),
@@ -326,20 +438,51 @@ impl<S: ConfigSource> Parser<'_, S> {
         AllowedOrigins::List(origins)
     }
 
-    fn upstream_timeout_ms(&mut self) -> u32 {
-        let Some(raw) = self.get("UPSTREAM_TIMEOUT_MS") else {
-            return DEFAULT_UPSTREAM_TIMEOUT_MS;
+    /// A whole number in `min..=max`, or `default` when unset.
+    fn bounded(&mut self, key: &str, min: u32, max: u32, default: u32, unit: &str) -> u32 {
+        let Some(raw) = self.get(key) else {
+            return default;
         };
         match raw.parse::<u32>() {
-            Ok(ms) if (100..=60_000).contains(&ms) => ms,
+            Ok(n) if (min..=max).contains(&n) => n,
             _ => {
                 self.fail(
-                    "UPSTREAM_TIMEOUT_MS",
-                    format!("`{raw}` is not a number of milliseconds in 100..=60000"),
+                    key,
+                    format!("`{raw}` is not a number of {unit} in {min}..={max}"),
                 );
-                DEFAULT_UPSTREAM_TIMEOUT_MS
+                default
             }
         }
+    }
+
+    fn max_replica_lag(&mut self) -> MaxLag {
+        let Some(raw) = self.get("MAX_REPLICA_LAG") else {
+            return DEFAULT_MAX_REPLICA_LAG;
+        };
+        MaxLag::parse(&raw).unwrap_or_else(|problem| {
+            self.fail("MAX_REPLICA_LAG", problem);
+            DEFAULT_MAX_REPLICA_LAG
+        })
+    }
+
+    fn read_only_rpcs(&mut self) -> Vec<String> {
+        let Some(raw) = self.get("READ_ONLY_RPCS") else {
+            return Vec::new();
+        };
+        let mut names = Vec::new();
+        for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let valid = name.len() <= 63
+                && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if valid {
+                names.push(name.to_owned());
+            } else {
+                self.fail("READ_ONLY_RPCS", format!("`{name}` is not a function name"));
+            }
+        }
+        names
     }
 }
 
@@ -530,6 +673,87 @@ mod tests {
             Config::from_source(&vars).unwrap().allowed_origins,
             AllowedOrigins::Any
         );
+    }
+
+    #[test]
+    fn routing_settings() {
+        let config = Config::from_source(&base()).unwrap();
+        assert!(config.use_cf_location);
+        assert_eq!(config.health_ttl_ms, DEFAULT_HEALTH_TTL_MS);
+        assert_eq!(config.max_replica_lag, DEFAULT_MAX_REPLICA_LAG);
+        assert!(config.read_only_rpcs.is_empty());
+        assert_eq!(config.jwt_audience, None);
+
+        let mut vars = base();
+        vars.insert("USE_CF_LOCATION".into(), "false".into());
+        vars.insert("HEALTH_TTL_MS".into(), "500".into());
+        vars.insert("MAX_REPLICA_LAG".into(), "2s".into());
+        vars.insert(
+            "READ_ONLY_RPCS".into(),
+            "search_products, node_status".into(),
+        );
+        vars.insert("JWT_AUDIENCE".into(), "authenticated".into());
+        let config = Config::from_source(&vars).unwrap();
+        assert!(!config.use_cf_location);
+        assert_eq!(config.health_ttl_ms, 500);
+        assert_eq!(
+            config.max_replica_lag,
+            MaxLag {
+                seconds: Some(2.0),
+                bytes: None
+            }
+        );
+        assert_eq!(config.read_only_rpcs, ["search_products", "node_status"]);
+        assert_eq!(config.jwt_audience.as_deref(), Some("authenticated"));
+
+        vars.insert("READ_ONLY_RPCS".into(), "ok_fn,Drop Table".into());
+        vars.insert("MAX_REPLICA_LAG".into(), "fast".into());
+        vars.insert("HEALTH_TTL_MS".into(), "0".into());
+        let keys: Vec<String> = problems(&vars).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["HEALTH_TTL_MS", "MAX_REPLICA_LAG", "READ_ONLY_RPCS"]);
+    }
+
+    #[test]
+    fn max_lag_forms() {
+        let lag = |raw: &str| MaxLag::parse(raw);
+        assert_eq!(
+            lag("30s").unwrap(),
+            MaxLag {
+                seconds: Some(30.0),
+                bytes: None
+            }
+        );
+        assert_eq!(
+            lag("500ms").unwrap(),
+            MaxLag {
+                seconds: Some(0.5),
+                bytes: None
+            }
+        );
+        assert_eq!(
+            lag("16MiB").unwrap(),
+            MaxLag {
+                seconds: None,
+                bytes: Some(16 << 20)
+            }
+        );
+        assert_eq!(
+            lag("64kB, 2.5s").unwrap(),
+            MaxLag {
+                seconds: Some(2.5),
+                bytes: Some(64_000)
+            }
+        );
+        assert_eq!(
+            lag("none").unwrap(),
+            MaxLag {
+                seconds: None,
+                bytes: None
+            }
+        );
+        for bad in ["", "s", "30", "30 parsecs", "1s,2s", "-1s", "1MB,2MB"] {
+            assert!(lag(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub enum AppError {
         message: String,
         details: Option<String>,
     },
+    /// 401: the caller's token is missing where required, forged, expired or not for us.
+    Unauthorized { reason: String },
+    /// 413: the body is larger than the gateway forwards.
+    PayloadTooLarge { limit_bytes: usize },
     /// 502: the upstream could not be reached (connection refused, DNS, TLS).
     UpstreamUnreachable { upstream: String, cause: String },
     /// 504: the upstream did not answer within the time budget.
@@ -61,7 +65,9 @@ impl AppError {
         match self {
             AppError::NotFound { .. }
             | AppError::MethodNotAllowed { .. }
-            | AppError::BadRequest { .. } => Origin::Client,
+            | AppError::BadRequest { .. }
+            | AppError::Unauthorized { .. }
+            | AppError::PayloadTooLarge { .. } => Origin::Client,
             AppError::UpstreamUnreachable { .. }
             | AppError::UpstreamTimeout { .. }
             | AppError::UpstreamBadResponse { .. }
@@ -75,6 +81,8 @@ impl AppError {
             AppError::NotFound { .. } => 404,
             AppError::MethodNotAllowed { .. } => 405,
             AppError::BadRequest { .. } => 400,
+            AppError::Unauthorized { .. } => 401,
+            AppError::PayloadTooLarge { .. } => 413,
             AppError::UpstreamUnreachable { .. } | AppError::UpstreamBadResponse { .. } => 502,
             AppError::Unavailable { .. } => 503,
             AppError::UpstreamTimeout { .. } => 504,
@@ -88,6 +96,8 @@ impl AppError {
             AppError::NotFound { .. } => "PHK404",
             AppError::MethodNotAllowed { .. } => "PHK405",
             AppError::BadRequest { .. } => "PHK400",
+            AppError::Unauthorized { .. } => "PHK401",
+            AppError::PayloadTooLarge { .. } => "PHK413",
             AppError::UpstreamUnreachable { .. } => "PHK502",
             AppError::UpstreamBadResponse { .. } => "PHK520",
             AppError::Unavailable { .. } => "PHK503",
@@ -110,6 +120,16 @@ impl AppError {
                 Some(format!("allowed: {}", allow.join(", "))),
             ),
             AppError::BadRequest { message, details } => (message.clone(), details.clone(), None),
+            AppError::Unauthorized { reason } => (
+                format!("invalid token: {reason}"),
+                None,
+                Some("send a JWT issued for this project as `Authorization: Bearer <token>` or `apikey`".to_owned()),
+            ),
+            AppError::PayloadTooLarge { limit_bytes } => (
+                format!("the body is larger than {limit_bytes} bytes"),
+                None,
+                None,
+            ),
             AppError::UpstreamUnreachable { upstream, cause } => (
                 format!("upstream {upstream} is unreachable"),
                 Some(cause.clone()),
@@ -155,6 +175,13 @@ impl AppError {
             AppError::Unavailable {
                 retry_after_secs, ..
             } => vec![("retry-after", retry_after_secs.to_string())],
+            AppError::Unauthorized { reason } => vec![(
+                "www-authenticate",
+                format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    reason.replace('"', "'")
+                ),
+            )],
             _ => Vec::new(),
         }
     }

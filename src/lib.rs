@@ -6,10 +6,12 @@
 
 pub mod auth;
 pub mod config;
+pub mod consistency;
 pub mod error;
 pub mod http;
 pub mod region;
 pub mod router;
+pub mod routing;
 pub mod services;
 pub mod upstream;
 

@@ -5,10 +5,14 @@ use crate::error::AppError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Health,
+    /// `/rest/v1` and everything under it.
+    Rest,
 }
 
 enum Pattern {
     Exact(&'static str),
+    /// The path itself or anything below it.
+    Prefix(&'static str),
 }
 
 struct Entry {
@@ -17,16 +21,26 @@ struct Entry {
     route: Route,
 }
 
-const ROUTES: &[Entry] = &[Entry {
-    pattern: Pattern::Exact("/health"),
-    methods: &["GET", "HEAD"],
-    route: Route::Health,
-}];
+const ROUTES: &[Entry] = &[
+    Entry {
+        pattern: Pattern::Exact("/health"),
+        methods: &["GET", "HEAD"],
+        route: Route::Health,
+    },
+    Entry {
+        pattern: Pattern::Prefix("/rest/v1"),
+        methods: &["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"],
+        route: Route::Rest,
+    },
+];
 
 impl Pattern {
     fn matches(&self, path: &str) -> bool {
         match self {
             Pattern::Exact(p) => *p == path,
+            Pattern::Prefix(p) => path
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
         }
     }
 }
@@ -64,6 +78,25 @@ mod tests {
         assert_eq!(resolve("GET", "/health").unwrap(), Route::Health);
         assert_eq!(resolve("HEAD", "/health").unwrap(), Route::Health);
         assert_eq!(resolve("GET", "/health/").unwrap(), Route::Health);
+    }
+
+    #[test]
+    fn rest_prefix() {
+        for path in [
+            "/rest/v1",
+            "/rest/v1/",
+            "/rest/v1/products",
+            "/rest/v1/rpc/create_order",
+        ] {
+            assert_eq!(resolve("PATCH", path).unwrap(), Route::Rest, "{path}");
+        }
+        assert_eq!(resolve("GET", "/rest/v1x").unwrap_err().status(), 404);
+        assert_eq!(
+            resolve("OPTIONS", "/rest/v1/products")
+                .unwrap_err()
+                .status(),
+            405
+        );
     }
 
     #[test]

@@ -1,3 +1,4 @@
 //! Authentication: Supabase-style JWTs (HS256) shared with PostgREST.
 
 pub mod jwt;
+pub mod request;

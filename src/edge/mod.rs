@@ -1,19 +1,22 @@
 //! The Workers glue: the fetch entry point and the adapters between `worker` types
-//! and the pure modules. Request handling is a short list of named phases.
+//! and the pure modules. Request handling is a short list of named phases:
+//! configuration, edge location, route, dispatch, finish.
 
+mod cluster;
 mod env;
 mod response;
+mod rest;
 pub(crate) mod upstream;
 
 use std::cell::OnceCell;
 use std::rc::Rc;
 
-use worker::{Context, Env, Request, Response, console_error, event};
+use worker::{Context, Date, Env, Request, Response, console_error, event};
 
 use crate::config::{Config, ConfigErrors};
 use crate::error::AppError;
 use crate::http::ApiResponse;
-use crate::region::{self, EdgeLocation, HeaderLookup};
+use crate::region::{self, EdgeLocation, HeaderLookup, PlatformHints};
 use crate::router::{self, Route};
 use crate::services::health;
 
@@ -23,46 +26,62 @@ thread_local! {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     console_error_panic_hook::set_once();
     let head = req.method() == worker::Method::Head;
-    let (edge, result) = handle(&req, &env).await;
-    let mut response = result.unwrap_or_else(|err| {
-        if let Some(line) = err.log_line() {
-            console_error!("{} {}: {line}", req.method(), req.path());
+    let (edge, result) = handle(&mut req, &env, &ctx).await;
+    let mut response = match result {
+        Ok(response) => response,
+        Err(err) => {
+            if let Some(line) = err.log_line() {
+                console_error!("{} {}: {line}", req.method(), req.path());
+            }
+            response::into_worker(ApiResponse::from(&err), head)?
         }
-        ApiResponse::from(&err)
-    });
+    };
     if let Some(edge) = edge {
-        response = response.with_header("x-payhuk-region", edge.region.as_str());
+        response
+            .headers_mut()
+            .set("x-payhuk-region", edge.region.as_str())?;
     }
-    response::into_worker(response, head)
+    Ok(response)
 }
 
-async fn handle(req: &Request, env: &Env) -> (Option<EdgeLocation>, Result<ApiResponse, AppError>) {
+async fn handle(
+    req: &mut Request,
+    env: &Env,
+    ctx: &Context,
+) -> (Option<EdgeLocation>, Result<Response, AppError>) {
     let config = match load_config(env) {
         Ok(config) => config,
         Err(errors) => return (None, Err(errors.into())),
     };
-    let edge = match region::locate_edge(&RequestHeaders(req), &config) {
+    let edge = match region::locate_edge(&RequestHeaders(req), &platform_hints(req), &config) {
         Ok(edge) => edge,
         Err(err) => return (None, Err(err)),
     };
-    let result = dispatch(req, &config, edge.clone()).await;
+    let result = dispatch(req, &config, &edge, ctx).await;
     (Some(edge), result)
 }
 
 async fn dispatch(
-    req: &Request,
-    config: &Config,
-    edge: EdgeLocation,
-) -> Result<ApiResponse, AppError> {
-    let method = req.method();
-    match router::resolve(method.as_ref(), &req.path())? {
+    req: &mut Request,
+    config: &Rc<Config>,
+    edge: &EdgeLocation,
+    ctx: &Context,
+) -> Result<Response, AppError> {
+    let head = req.method() == worker::Method::Head;
+    match router::resolve(req.method().as_ref(), &req.path())? {
         Route::Health => {
             let upstream = upstream::PostgrestUpstream::new(config.upstream_timeout_ms);
-            health::api::get_health(config, edge, &upstream, now_rfc3339()).await
+            let reply =
+                health::api::get_health(config, edge.clone(), &upstream, now_rfc3339(), |probes| {
+                    cluster::ingest(config, probes)
+                })
+                .await?;
+            response::into_worker(reply, head).map_err(glue_error)
         }
+        Route::Rest => rest::forward(req, config, edge, ctx).await,
     }
 }
 
@@ -73,8 +92,29 @@ fn load_config(env: &Env) -> Result<Rc<Config>, ConfigErrors> {
     })
 }
 
+fn platform_hints(req: &Request) -> PlatformHints {
+    match req.cf() {
+        Some(cf) => PlatformHints {
+            cf_colo: Some(cf.colo()),
+            cf_coordinates: cf
+                .coordinates()
+                .map(|(lat, lon)| (f64::from(lat), f64::from(lon))),
+        },
+        None => PlatformHints::default(),
+    }
+}
+
 fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn now_ms() -> u64 {
+    Date::now().as_millis()
+}
+
+/// A failure of the Workers runtime itself.
+fn glue_error(err: worker::Error) -> AppError {
+    AppError::Internal(format!("workers runtime: {err}"))
 }
 
 struct RequestHeaders<'a>(&'a Request);

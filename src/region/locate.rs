@@ -1,9 +1,20 @@
-//! Which region this edge counts as for one request.
+//! Where this edge is for one request, and which configured region it counts as.
+//!
+//! Sources, first match wins:
+//! 1. `x-payhuk-edge-region: <region>`, only when `ALLOW_REGION_OVERRIDE` is true;
+//! 2. Cloudflare's `request.cf.colo`, through the colo table;
+//! 3. Cloudflare's `request.cf` latitude/longitude;
+//! 4. Vercel's `x-vercel-id` (the function region it names);
+//! 5. Vercel's `x-vercel-ip-latitude` / `x-vercel-ip-longitude`;
+//! 6. `DEFAULT_REGION`.
+//!
+//! (2) and (3) are skipped when `USE_CF_LOCATION` is false: offline, `wrangler dev`
+//! fills `request.cf` with a placeholder.
 
 use serde::Serialize;
 
-use super::RegionCode;
-use crate::config::Config;
+use super::{GeoPoint, RegionCode, colo_location};
+use crate::config::{Config, RegionConfig};
 use crate::error::AppError;
 
 /// Lets a developer (or a test) play any edge region; honoured only when the
@@ -15,45 +26,66 @@ pub trait HeaderLookup {
     fn header(&self, name: &str) -> Option<String>;
 }
 
+/// What Cloudflare's `request.cf` says about where the request entered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlatformHints {
+    pub cf_colo: Option<String>,
+    pub cf_coordinates: Option<(f64, f64)>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeSource {
-    /// The `x-payhuk-edge-region` header.
     Override,
-    /// Vercel's `x-vercel-id` header.
+    CfColo,
+    CfCoordinates,
     Vercel,
-    /// `DEFAULT_REGION`.
+    VercelIp,
     Default,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EdgeLocation {
+    /// The configured region this edge counts as: the one named, or the nearest.
     pub region: RegionCode,
+    /// Where distances to the regions are measured from.
+    pub point: GeoPoint,
     pub source: EdgeSource,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub colo: Option<String>,
 }
 
-pub fn locate_edge(headers: &impl HeaderLookup, config: &Config) -> Result<EdgeLocation, AppError> {
+pub fn locate_edge(
+    headers: &impl HeaderLookup,
+    hints: &PlatformHints,
+    config: &Config,
+) -> Result<EdgeLocation, AppError> {
     if config.allow_region_override
         && let Some(raw) = headers.header(EDGE_REGION_OVERRIDE_HEADER)
     {
-        return match RegionCode::parse(&raw) {
-            Ok(code) if config.region(code.as_str()).is_some() => Ok(EdgeLocation {
-                region: code,
-                source: EdgeSource::Override,
-            }),
-            _ => Err(AppError::BadRequest {
-                message: format!("{EDGE_REGION_OVERRIDE_HEADER} names no configured region"),
-                details: Some(format!(
-                    "got `{raw}`; configured: {}",
-                    config
-                        .regions
-                        .iter()
-                        .map(|r| r.code.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            }),
-        };
+        let region = RegionCode::parse(&raw)
+            .ok()
+            .and_then(|code| config.region(code.as_str()))
+            .ok_or_else(|| unknown_override(&raw, config))?;
+        return Ok(at_region(region, EdgeSource::Override, None));
+    }
+
+    if config.use_cf_location {
+        if let Some(colo) = &hints.cf_colo
+            && let Some(point) = colo_location(colo)
+        {
+            return Ok(at_point(
+                point,
+                EdgeSource::CfColo,
+                Some(colo.to_ascii_uppercase()),
+                config,
+            ));
+        }
+        if let Some((lat, lon)) = hints.cf_coordinates
+            && let Ok(point) = GeoPoint::new(lat, lon)
+        {
+            return Ok(at_point(point, EdgeSource::CfCoordinates, None, config));
+        }
     }
 
     // `x-vercel-id` is `<edge pop>::<function region>::<request id>`; the function
@@ -61,22 +93,74 @@ pub fn locate_edge(headers: &impl HeaderLookup, config: &Config) -> Result<EdgeL
     if let Some(id) = headers.header("x-vercel-id") {
         let mut segments: Vec<&str> = id.split("::").collect();
         segments.pop();
-        if let Some(code) = segments
-            .iter()
-            .rev()
-            .find_map(|s| config.region(s).map(|r| r.code.clone()))
-        {
-            return Ok(EdgeLocation {
-                region: code,
-                source: EdgeSource::Vercel,
-            });
+        if let Some(region) = segments.iter().rev().find_map(|s| config.region(s)) {
+            return Ok(at_region(region, EdgeSource::Vercel, None));
         }
     }
+    if let (Some(lat), Some(lon)) = (
+        headers.header("x-vercel-ip-latitude"),
+        headers.header("x-vercel-ip-longitude"),
+    ) && let (Ok(lat), Ok(lon)) = (lat.trim().parse::<f64>(), lon.trim().parse::<f64>())
+        && let Ok(point) = GeoPoint::new(lat, lon)
+    {
+        return Ok(at_point(point, EdgeSource::VercelIp, None, config));
+    }
 
-    Ok(EdgeLocation {
-        region: config.default_region.clone(),
-        source: EdgeSource::Default,
-    })
+    let default = config
+        .region(config.default_region.as_str())
+        .expect("config guarantees DEFAULT_REGION is configured");
+    Ok(at_region(default, EdgeSource::Default, None))
+}
+
+fn at_region(region: &RegionConfig, source: EdgeSource, colo: Option<String>) -> EdgeLocation {
+    EdgeLocation {
+        region: region.code.clone(),
+        point: region.location,
+        source,
+        colo,
+    }
+}
+
+fn at_point(
+    point: GeoPoint,
+    source: EdgeSource,
+    colo: Option<String>,
+    config: &Config,
+) -> EdgeLocation {
+    EdgeLocation {
+        region: nearest_region(&point, &config.regions).code.clone(),
+        point,
+        source,
+        colo,
+    }
+}
+
+/// The configured region nearest to `point`; ties go to the smaller code.
+pub fn nearest_region<'a>(point: &GeoPoint, regions: &'a [RegionConfig]) -> &'a RegionConfig {
+    regions
+        .iter()
+        .min_by(|a, b| {
+            point
+                .distance_km(&a.location)
+                .total_cmp(&point.distance_km(&b.location))
+                .then_with(|| a.code.cmp(&b.code))
+        })
+        .expect("config guarantees at least one region")
+}
+
+fn unknown_override(raw: &str, config: &Config) -> AppError {
+    AppError::BadRequest {
+        message: format!("{EDGE_REGION_OVERRIDE_HEADER} names no configured region"),
+        details: Some(format!(
+            "got `{raw}`; configured: {}",
+            config
+                .regions
+                .iter()
+                .map(|r| r.code.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -94,13 +178,14 @@ mod tests {
         }
     }
 
-    fn config(allow_override: bool) -> Config {
+    fn config(allow_override: bool, use_cf: bool) -> Config {
         let secret = "locate-test-secret-that-is-long-enough-000";
         let key = sign_hs256(
             &Claims::new("service_role", "t", 0, i64::MAX),
             secret.as_bytes(),
         );
         let allow = allow_override.to_string();
+        let cf = use_cf.to_string();
         let vars: HashMap<&str, &str> = HashMap::from([
             ("REGIONS", "iad1,sfo1,fra1"),
             ("REGION_IAD1_POSTGREST_URL", "http://127.0.0.1:3001"),
@@ -110,26 +195,80 @@ mod tests {
             ("JWT_SECRET", secret),
             ("SERVICE_ROLE_KEY", key.as_str()),
             ("ALLOW_REGION_OVERRIDE", allow.as_str()),
+            ("USE_CF_LOCATION", cf.as_str()),
         ]);
         Config::from_source(&vars).unwrap()
     }
 
     fn locate(
         allow: bool,
+        use_cf: bool,
         headers: &[(&'static str, &'static str)],
+        hints: PlatformHints,
     ) -> Result<EdgeLocation, AppError> {
-        locate_edge(&Headers(headers.iter().copied().collect()), &config(allow))
+        locate_edge(
+            &Headers(headers.iter().copied().collect()),
+            &hints,
+            &config(allow, use_cf),
+        )
+    }
+
+    fn dakar() -> PlatformHints {
+        PlatformHints {
+            cf_colo: Some("DKR".into()),
+            cf_coordinates: Some((14.7, -17.4)),
+        }
     }
 
     #[test]
-    fn override_only_when_allowed() {
+    fn override_wins_only_when_allowed() {
         let headers = [(EDGE_REGION_OVERRIDE_HEADER, "fra1")];
-        let found = locate(true, &headers).unwrap();
+        let found = locate(true, true, &headers, dakar()).unwrap();
         assert_eq!(
             (found.region.as_str(), found.source),
             ("fra1", EdgeSource::Override)
         );
-        let found = locate(false, &headers).unwrap();
+        let found = locate(false, true, &headers, dakar()).unwrap();
+        assert_eq!(found.source, EdgeSource::CfColo);
+    }
+
+    #[test]
+    fn unknown_override_is_a_client_error() {
+        let err = locate(
+            true,
+            true,
+            &[(EDGE_REGION_OVERRIDE_HEADER, "cdg1")],
+            PlatformHints::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert!(err.body().details.unwrap().contains("iad1, sfo1, fra1"));
+    }
+
+    #[test]
+    fn a_west_african_colo_counts_as_frankfurt() {
+        let found = locate(false, true, &[], dakar()).unwrap();
+        assert_eq!(found.region.as_str(), "fra1");
+        assert_eq!(found.colo.as_deref(), Some("DKR"));
+        assert_eq!(found.point, colo_location("DKR").unwrap());
+    }
+
+    #[test]
+    fn cf_coordinates_when_the_colo_is_unknown() {
+        let hints = PlatformHints {
+            cf_colo: Some("ZZZ".into()),
+            cf_coordinates: Some((45.5, -122.6)),
+        };
+        let found = locate(false, true, &[], hints).unwrap();
+        assert_eq!(
+            (found.region.as_str(), found.source),
+            ("sfo1", EdgeSource::CfCoordinates)
+        );
+    }
+
+    #[test]
+    fn cf_is_ignored_when_configured_so() {
+        let found = locate(false, false, &[], dakar()).unwrap();
         assert_eq!(
             (found.region.as_str(), found.source),
             ("sfo1", EdgeSource::Default)
@@ -137,28 +276,55 @@ mod tests {
     }
 
     #[test]
-    fn unknown_override_is_a_client_error() {
-        let err = locate(true, &[(EDGE_REGION_OVERRIDE_HEADER, "cdg1")]).unwrap_err();
-        assert_eq!(err.status(), 400);
-        assert!(err.body().details.unwrap().contains("iad1, sfo1, fra1"));
-    }
-
-    #[test]
-    fn vercel_function_region_wins_over_default() {
+    fn vercel_headers() {
         let found = locate(
             false,
+            false,
             &[("x-vercel-id", "cdg1::fra1::abcde-1700000000000-0123")],
+            dakar(),
         )
         .unwrap();
         assert_eq!(
             (found.region.as_str(), found.source),
             ("fra1", EdgeSource::Vercel)
         );
-        // An id naming no configured region falls back to the default.
-        let found = locate(false, &[("x-vercel-id", "cdg1::hnd1::abcde")]).unwrap();
+        // An id naming no configured region, then the client's coordinates.
+        let found = locate(
+            false,
+            false,
+            &[
+                ("x-vercel-id", "cdg1::hnd1::abcde"),
+                ("x-vercel-ip-latitude", "40.7"),
+                ("x-vercel-ip-longitude", "-74.0"),
+            ],
+            PlatformHints::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (found.region.as_str(), found.source),
+            ("iad1", EdgeSource::VercelIp)
+        );
+        // The request id is never taken for a region; bad coordinates are ignored.
+        let found = locate(
+            false,
+            false,
+            &[
+                ("x-vercel-id", "fra1"),
+                ("x-vercel-ip-latitude", "north"),
+                ("x-vercel-ip-longitude", "1"),
+            ],
+            PlatformHints::default(),
+        )
+        .unwrap();
         assert_eq!(found.source, EdgeSource::Default);
-        // The request id is never taken for a region.
-        let found = locate(false, &[("x-vercel-id", "fra1")]).unwrap();
-        assert_eq!(found.source, EdgeSource::Default);
+    }
+
+    #[test]
+    fn nearest_region_breaks_ties_by_code() {
+        let config = config(false, false);
+        let mut regions = config.regions.clone();
+        regions[1].location = regions[0].location; // sfo1 placed exactly at iad1
+        let nearest = nearest_region(&regions[0].location, &regions);
+        assert_eq!(nearest.code.as_str(), "iad1");
     }
 }

@@ -1,13 +1,18 @@
 //! Regions: their codes, where they are, and which one this edge counts as.
 
 mod code;
-mod known;
+mod colos;
+mod geo;
 mod locate;
 mod lsn;
+mod vercel;
 
 pub use code::RegionCode;
-pub use known::{GeoPoint, known_location};
+pub use colos::colo_location;
+pub use geo::GeoPoint;
 pub use locate::{
-    EDGE_REGION_OVERRIDE_HEADER, EdgeLocation, EdgeSource, HeaderLookup, locate_edge,
+    EDGE_REGION_OVERRIDE_HEADER, EdgeLocation, EdgeSource, HeaderLookup, PlatformHints,
+    locate_edge, nearest_region,
 };
 pub use lsn::Lsn;
+pub use vercel::known_location;

@@ -2,3 +2,4 @@
 //! (its rules, pure) and `model.rs` (its types).
 
 pub mod health;
+pub mod rest;

@@ -8,5 +8,6 @@ mod migrations;
 mod orders;
 mod partitions;
 mod replication;
+mod routing;
 mod schema;
 mod stack_commands;

@@ -221,3 +221,72 @@ fn collect_relations(value: &Value, names: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// A request through the gateway as seen from `edge` (the local override header).
+pub fn via_edge(
+    edge: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Reply {
+    let mut all: Vec<(&str, &str)> = vec![("x-payhuk-edge-region", edge)];
+    all.extend_from_slice(headers);
+    request(
+        method,
+        &format!("{}{path}", topology::gateway_url()),
+        &all,
+        body,
+    )
+}
+
+impl Reply {
+    /// `x-payhuk-upstream`: which node served it.
+    pub fn upstream(&self) -> &str {
+        self.header("x-payhuk-upstream")
+            .unwrap_or_else(|| panic!("no x-payhuk-upstream on {} {}", self.status, self.body))
+    }
+}
+
+/// Waits until `region`'s standby has replayed everything the primary has written.
+pub fn caught_up(stack: &Stack, region: &str) {
+    let target = stack
+        .sql("iad1", "select pg_current_wal_lsn()")
+        .expect("primary LSN");
+    eventually(
+        &format!("{region} to replay up to {target}"),
+        Duration::from_secs(20),
+        || {
+            let replayed = stack
+                .sql(
+                    region,
+                    &format!("select pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"),
+                )
+                .ok()?;
+            (replayed == "t").then_some(())
+        },
+    );
+}
+
+/// A standby's WAL replay, paused for real; resumed when dropped, even if the test fails.
+pub struct ReplayPaused<'a> {
+    stack: &'a Stack,
+    region: &'static str,
+}
+
+impl<'a> ReplayPaused<'a> {
+    pub fn new(stack: &'a Stack, region: &'static str) -> Self {
+        stack
+            .sql(region, "select pg_wal_replay_pause()")
+            .expect("pausing replay");
+        ReplayPaused { stack, region }
+    }
+}
+
+impl Drop for ReplayPaused<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.stack.sql(self.region, "select pg_wal_replay_resume()") {
+            eprintln!("could not resume replay on {}: {e:#}", self.region);
+        }
+    }
+}

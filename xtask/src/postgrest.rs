@@ -77,9 +77,11 @@ pub fn is_ready(node: &Node) -> bool {
         .unwrap_or(false)
 }
 
-/// Makes a running PostgREST reload its schema cache (after migrations).
-pub fn reload_schema(stack: &StackPaths, node: &Node) -> anyhow::Result<()> {
+/// Makes a running PostgREST reload its in-database configuration and its schema
+/// cache (after migrations). Standbys' PostgREST cannot LISTEN, hence signals.
+pub fn reload(stack: &StackPaths, node: &Node) -> anyhow::Result<()> {
     if let Some(pid) = service(stack, node).running_pid() {
+        process::signal_pid(pid, Signal::SIGUSR2)?;
         process::signal_pid(pid, Signal::SIGUSR1)?;
     }
     Ok(())

@@ -91,7 +91,7 @@ impl Stack {
             let svc = postgrest::service(&self.dirs, node);
             if svc.running_pid().is_some() {
                 if applied > 0 {
-                    postgrest::reload_schema(&self.dirs, node)?;
+                    postgrest::reload(&self.dirs, node)?;
                 }
                 ui::detail(&format!("{} already running", svc.name));
                 continue;

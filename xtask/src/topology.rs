@@ -34,6 +34,10 @@ pub const NODES: [Node; 3] = [
 ];
 
 pub const GATEWAY_PORT: u16 = 8787;
+/// The gateway's health cache lifetime locally: short, so fault tests settle fast.
+pub const LOCAL_HEALTH_TTL_MS: u32 = 1000;
+/// Replicas further behind than this are skipped for reads in the local stack.
+pub const LOCAL_MAX_REPLICA_LAG: &str = "30s,1MiB";
 pub const GATEWAY_INSPECTOR_PORT: u16 = 9329;
 pub const DATABASE: &str = "postgres";
 pub const SUPERUSER: &str = "postgres";
@@ -110,8 +114,12 @@ pub fn gateway_env() -> String {
     lines.extend([
         format!("DEFAULT_REGION={}", primary().region),
         "ALLOW_REGION_OVERRIDE=true".to_owned(),
+        // Offline, wrangler's request.cf is a placeholder (colo DFW).
+        "USE_CF_LOCATION=false".to_owned(),
         "ALLOWED_ORIGINS=*".to_owned(),
         "UPSTREAM_TIMEOUT_MS=2000".to_owned(),
+        format!("HEALTH_TTL_MS={LOCAL_HEALTH_TTL_MS}"),
+        format!("MAX_REPLICA_LAG={LOCAL_MAX_REPLICA_LAG}"),
         format!("JWT_SECRET={JWT_SECRET}"),
         format!("SERVICE_ROLE_KEY={}", service_role_key()),
     ]);

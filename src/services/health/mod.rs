@@ -2,5 +2,6 @@
 //! PostgreSQL node, as the nodes report it themselves.
 
 pub mod api;
+pub mod lag;
 pub mod model;
 pub mod service;

@@ -1,5 +1,6 @@
 use futures::future::join_all;
 
+use super::lag::LagTracker;
 use super::model::{
     HealthReport, NodeStatus, OverallStatus, RegionHealth, ReplicationHealth, Role,
 };
@@ -66,9 +67,11 @@ fn parse_reply(reply: &UpstreamReply) -> Result<NodeStatus, ProbeFailure> {
     })
 }
 
-pub fn build_report(edge: EdgeLocation, checked_at: String, probes: Vec<Probe>) -> HealthReport {
-    // Replica lag in bytes is measured against the primary's position when exactly one
-    // node says it is primary; with none or several there is nothing sound to compare to.
+/// Each region's health from the probes. Replica lag is measured against the primary
+/// when exactly one node says it is primary: in bytes from its current position, in
+/// seconds from `lag`'s samples of it. With none or several there is nothing sound to
+/// compare to, and each replica's own view is used.
+pub fn region_healths(probes: Vec<Probe>, lag: &mut LagTracker, now_ms: u64) -> Vec<RegionHealth> {
     let primaries: Vec<Lsn> = probes
         .iter()
         .filter_map(|p| match &p.outcome {
@@ -81,12 +84,33 @@ pub fn build_report(edge: EdgeLocation, checked_at: String, probes: Vec<Probe>) 
         [only] => Some(*only),
         _ => None,
     };
-
-    let regions: Vec<RegionHealth> = probes
+    if let Some(lsn) = primary_lsn {
+        lag.record(now_ms, lsn);
+    }
+    probes
         .into_iter()
-        .map(|probe| region_health(probe, primary_lsn))
-        .collect();
+        .map(|probe| {
+            let mut health = region_health(probe, primary_lsn);
+            let replayed = health.lsn;
+            if let (Some(_), Some(replication)) = (primary_lsn, health.replication.as_mut()) {
+                replication.lag_seconds = if replication.lag_bytes == 0 {
+                    0.0
+                } else {
+                    replayed
+                        .and_then(|r| lag.seconds_behind(now_ms, r))
+                        .unwrap_or(replication.lag_seconds)
+                };
+            }
+            health
+        })
+        .collect()
+}
 
+pub fn build_report(
+    edge: EdgeLocation,
+    checked_at: String,
+    regions: Vec<RegionHealth>,
+) -> HealthReport {
     let primary_count = regions
         .iter()
         .filter(|r| r.role == Some(Role::Primary))
@@ -187,7 +211,9 @@ mod tests {
     fn edge() -> EdgeLocation {
         EdgeLocation {
             region: RegionCode::parse("fra1").unwrap(),
+            point: GeoPoint::new(50.11, 8.68).unwrap(),
             source: EdgeSource::Override,
+            colo: None,
         }
     }
 
@@ -223,10 +249,18 @@ mod tests {
     const PAUSED: &str = r#"{"in_recovery":true,"current_lsn":null,"receive_lsn":"0/5000100","replay_lsn":"0/5000000","replay_paused":true,"lag_seconds":12.5,"lag_bytes":256,"wal_receiver":"streaming"}"#;
 
     fn report(table: &[(&'static str, (u16, &'static str))]) -> HealthReport {
+        report_at(table, &mut LagTracker::default(), 1000)
+    }
+
+    fn report_at(
+        table: &[(&'static str, (u16, &'static str))],
+        lag: &mut LagTracker,
+        now_ms: u64,
+    ) -> HealthReport {
         let upstream = Scripted(table.iter().copied().collect());
         let regions = [region("iad1"), region("sfo1"), region("fra1")];
         let probes = block_on(probe_all(&upstream, &regions, "service-key"));
-        build_report(edge(), "now".into(), probes)
+        build_report(edge(), "now".into(), region_healths(probes, lag, now_ms))
     }
 
     #[test]
@@ -269,11 +303,18 @@ mod tests {
 
     #[test]
     fn paused_replica_lag_is_measured_against_the_primary() {
-        let report = report(&[
-            ("iad1", (200, PRIMARY)),
-            ("sfo1", (200, STREAMING)),
-            ("fra1", (200, PAUSED)),
-        ]);
+        // The primary was first seen past fra1's replay position 12.5 s ago.
+        let mut lag = LagTracker::default();
+        lag.record(1000, Lsn(0x0500_0100));
+        let report = report_at(
+            &[
+                ("iad1", (200, PRIMARY)),
+                ("sfo1", (200, STREAMING)),
+                ("fra1", (200, PAUSED)),
+            ],
+            &mut lag,
+            13_500,
+        );
         assert_eq!(report.status, OverallStatus::Degraded);
         let rep = report.regions[2].replication.as_ref().unwrap();
         assert!(rep.replay_paused);

@@ -1,36 +1,4 @@
-use serde::Serialize;
-
-/// A point on Earth in decimal degrees.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct GeoPoint {
-    pub lat: f64,
-    pub lon: f64,
-}
-
-impl GeoPoint {
-    pub fn new(lat: f64, lon: f64) -> Result<Self, String> {
-        if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-            return Err(format!(
-                "{lat},{lon} is not a coordinate (latitude -90..90, longitude -180..180)"
-            ));
-        }
-        Ok(GeoPoint { lat, lon })
-    }
-
-    /// Parses `"lat,lon"`, as written in `REGION_<CODE>_LOCATION`.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let parts: Vec<&str> = raw.split(',').map(str::trim).collect();
-        let [lat, lon] = parts.as_slice() else {
-            return Err(format!("`{raw}` is not `latitude,longitude`"));
-        };
-        match (lat.parse::<f64>(), lon.parse::<f64>()) {
-            (Ok(lat), Ok(lon)) if lat.is_finite() && lon.is_finite() => GeoPoint::new(lat, lon),
-            _ => Err(format!(
-                "`{raw}` is not `latitude,longitude` in decimal degrees"
-            )),
-        }
-    }
-}
+use super::GeoPoint;
 
 /// Where Vercel's function regions are, so a deployment only has to name them.
 const VERCEL_REGIONS: &[(&str, f64, f64)] = &[
@@ -66,28 +34,6 @@ pub fn known_location(code: &str) -> Option<GeoPoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_lat_lon() {
-        assert_eq!(
-            GeoPoint::parse("50.11, 8.68").unwrap(),
-            GeoPoint {
-                lat: 50.11,
-                lon: 8.68
-            }
-        );
-        for bad in [
-            "",
-            "50.11",
-            "50.11,8.68,1",
-            "north,east",
-            "91,0",
-            "0,181",
-            "NaN,0",
-        ] {
-            assert!(GeoPoint::parse(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn knows_the_three_payhuk_regions() {

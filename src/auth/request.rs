@@ -1,0 +1,209 @@
+//! Who is calling: the JWT from `Authorization: Bearer` or Supabase's `apikey` header,
+//! verified at the edge as PostgREST would, so a bad token never costs an upstream call.
+
+use crate::auth::jwt::{self, Claims};
+use crate::config::Config;
+use crate::error::AppError;
+use crate::region::HeaderLookup;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    /// The verified token, to pass on so PostgREST applies RLS for this role.
+    pub token: Option<String>,
+    pub claims: Option<Claims>,
+}
+
+/// No token at all is an anonymous caller (PostgREST's anon role); a token that is
+/// there but forged, expired or for another audience is a 401.
+pub fn authenticate(
+    headers: &impl HeaderLookup,
+    config: &Config,
+    now: i64,
+) -> Result<Caller, AppError> {
+    let bearer = match headers.header("authorization") {
+        Some(value) => {
+            let (scheme, token) =
+                value
+                    .trim()
+                    .split_once(' ')
+                    .ok_or_else(|| AppError::Unauthorized {
+                        reason: "Authorization must be `Bearer <token>`".into(),
+                    })?;
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return Err(AppError::Unauthorized {
+                    reason: "Authorization must be `Bearer <token>`".into(),
+                });
+            }
+            Some(token.trim().to_owned())
+        }
+        // supabase-js sends the anon key as `apikey` and as the bearer; alone, it is the bearer.
+        None => headers.header("apikey").map(|k| k.trim().to_owned()),
+    };
+    let Some(token) = bearer.filter(|t| !t.is_empty()) else {
+        return Ok(Caller {
+            token: None,
+            claims: None,
+        });
+    };
+    let claims = jwt::verify(&token, config.jwt_secret.expose().as_bytes(), now).map_err(|e| {
+        AppError::Unauthorized {
+            reason: e.to_string(),
+        }
+    })?;
+    if let Some(expected) = &config.jwt_audience
+        && let Some(aud) = claims.extra.get("aud")
+        && !audience_matches(aud, expected)
+    {
+        return Err(AppError::Unauthorized {
+            reason: format!("token audience is not `{expected}`"),
+        });
+    }
+    Ok(Caller {
+        token: Some(token),
+        claims: Some(claims),
+    })
+}
+
+/// `aud` may be a string or a list of strings (RFC 7519).
+fn audience_matches(aud: &serde_json::Value, expected: &str) -> bool {
+    match aud {
+        serde_json::Value::String(one) => one == expected,
+        serde_json::Value::Array(many) => many.iter().any(|a| a.as_str() == Some(expected)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::auth::jwt::sign_hs256;
+
+    const SECRET: &str = "request-auth-test-secret-long-enough-00000";
+
+    struct Headers(HashMap<&'static str, String>);
+    impl HeaderLookup for Headers {
+        fn header(&self, name: &str) -> Option<String> {
+            self.0.get(name).cloned()
+        }
+    }
+
+    fn config(audience: Option<&str>) -> Config {
+        let key = sign_hs256(
+            &Claims::new("service_role", "t", 0, i64::MAX),
+            SECRET.as_bytes(),
+        );
+        let mut vars: HashMap<&str, &str> = HashMap::from([
+            ("REGIONS", "iad1"),
+            ("REGION_IAD1_POSTGREST_URL", "http://127.0.0.1:3001"),
+            ("JWT_SECRET", SECRET),
+            ("SERVICE_ROLE_KEY", key.as_str()),
+        ]);
+        if let Some(aud) = audience {
+            vars.insert("JWT_AUDIENCE", aud);
+        }
+        Config::from_source(&vars).unwrap()
+    }
+
+    fn token(role: &str, exp: i64, aud: Option<serde_json::Value>, secret: &str) -> String {
+        let mut claims = Claims::new(role, "t", 0, exp);
+        if let Some(aud) = aud {
+            claims.extra.insert("aud".into(), aud);
+        }
+        sign_hs256(&claims, secret.as_bytes())
+    }
+
+    fn auth(
+        headers: &[(&'static str, String)],
+        audience: Option<&str>,
+    ) -> Result<Caller, AppError> {
+        authenticate(
+            &Headers(headers.iter().cloned().collect()),
+            &config(audience),
+            1000,
+        )
+    }
+
+    #[test]
+    fn no_token_is_anonymous() {
+        let caller = auth(&[], None).unwrap();
+        assert_eq!(
+            caller,
+            Caller {
+                token: None,
+                claims: None
+            }
+        );
+    }
+
+    #[test]
+    fn bearer_or_apikey() {
+        let t = token("authenticated", 2000, None, SECRET);
+        let caller = auth(&[("authorization", format!("Bearer {t}"))], None).unwrap();
+        assert_eq!(caller.claims.unwrap().role, "authenticated");
+        let caller = auth(&[("apikey", t.clone())], None).unwrap();
+        assert_eq!(caller.token.as_deref(), Some(t.as_str()));
+        // Both: the bearer decides.
+        let anon = token("anon", 2000, None, SECRET);
+        let caller = auth(
+            &[("authorization", format!("bearer {t}")), ("apikey", anon)],
+            None,
+        )
+        .unwrap();
+        assert_eq!(caller.claims.unwrap().role, "authenticated");
+    }
+
+    #[test]
+    fn bad_tokens_are_401() {
+        let forged = token(
+            "service_role",
+            2000,
+            None,
+            "some-other-secret-long-enough-000000000",
+        );
+        let expired = token("anon", 999, None, SECRET);
+        for headers in [
+            vec![("authorization", format!("Bearer {forged}"))],
+            vec![("authorization", format!("Bearer {expired}"))],
+            vec![("authorization", "Basic dXNlcjpwdw==".to_owned())],
+            vec![("authorization", "Bearer not.a.jwt".to_owned())],
+            vec![("apikey", forged.clone())],
+        ] {
+            let err = auth(&headers, None).unwrap_err();
+            assert_eq!(err.status(), 401, "{headers:?}");
+            assert!(
+                err.headers()[0]
+                    .1
+                    .starts_with("Bearer error=\"invalid_token\"")
+            );
+        }
+    }
+
+    #[test]
+    fn audience_is_checked_when_configured() {
+        let user = token("authenticated", 2000, Some("authenticated".into()), SECRET);
+        let other = token("authenticated", 2000, Some("other-app".into()), SECRET);
+        let listed = token(
+            "authenticated",
+            2000,
+            Some(serde_json::json!(["x", "authenticated"])),
+            SECRET,
+        );
+        let no_aud = token("anon", 2000, None, SECRET);
+        let bearer = |t: &str| vec![("authorization", format!("Bearer {t}"))];
+        assert!(auth(&bearer(&user), Some("authenticated")).is_ok());
+        assert!(auth(&bearer(&listed), Some("authenticated")).is_ok());
+        assert!(
+            auth(&bearer(&no_aud), Some("authenticated")).is_ok(),
+            "as PostgREST: no aud, no check"
+        );
+        assert_eq!(
+            auth(&bearer(&other), Some("authenticated"))
+                .unwrap_err()
+                .status(),
+            401
+        );
+        assert!(auth(&bearer(&other), None).is_ok());
+    }
+}

@@ -1,0 +1,10 @@
+//! Where a request goes: the region policy (nearest healthy replica for reads, the
+//! node that reports itself primary for writes), the per-isolate health cache it
+//! decides from, and the fallback loop that retries reads on the next target.
+
+pub mod cache;
+pub mod fallback;
+pub mod policy;
+
+pub use cache::{Freshness, HealthCache};
+pub use policy::{NoWriteTarget, NodeView, Target, read_targets, write_target};
