@@ -93,6 +93,14 @@ pub async fn forward(
                 retry_after_secs: 2,
             })?;
             match send(config, &target, &outgoing).await {
+                // PostgREST cannot reach its database: nothing was written.
+                Ok(upstream) if upstream.response.status_code() == 503 => {
+                    cluster::mark_down(config, target.region());
+                    return Err(AppError::Unavailable {
+                        reason: format!("{target} cannot reach its database"),
+                        retry_after_secs: 2,
+                    });
+                }
                 Ok(upstream) => (target, upstream),
                 // Refused before anything reached PostgREST: safe to say "try again".
                 Err(AppError::UpstreamUnreachable { upstream, cause }) => {

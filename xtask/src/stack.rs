@@ -317,6 +317,37 @@ impl Stack {
         postgrest::start(&self.paths, &self.dirs, node, !node.starts_as_primary)
     }
 
+    /// Stops a region's PostgreSQL (fast shutdown, by pid).
+    pub fn stop_postgres(&self, region: &str) -> anyhow::Result<()> {
+        self.pg.stop(topology::node(region)?)?;
+        Ok(())
+    }
+
+    /// Points a standby at another primary (and its slot there), as after a failover.
+    pub fn repoint_standby(&self, standby: &str, new_primary: &str) -> anyhow::Result<()> {
+        let (standby, primary) = (topology::node(standby)?, topology::node(new_primary)?);
+        self.pg.sql(
+            primary,
+            &format!(
+                "select pg_create_physical_replication_slot('{0}') \
+                 where not exists (select from pg_replication_slots where slot_name = '{0}')",
+                standby.region
+            ),
+        )?;
+        self.pg.sql(
+            standby,
+            &format!(
+                "alter system set primary_conninfo = \
+                 'host=127.0.0.1 port={} user=replicator password={} application_name={}'",
+                primary.pg_port,
+                topology::REPLICATOR_PASSWORD,
+                standby.region
+            ),
+        )?;
+        self.pg.sql(standby, "select pg_reload_conf()")?;
+        Ok(())
+    }
+
     /// Runs SQL as the superuser on a region's node.
     pub fn sql(&self, region: &str, sql: &str) -> anyhow::Result<String> {
         self.pg.sql(topology::node(region)?, sql)

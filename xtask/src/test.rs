@@ -136,5 +136,16 @@ fn sql(paths: &Paths, stack: &Stack) -> anyhow::Result<()> {
 }
 
 fn integration(paths: &Paths) -> anyhow::Result<()> {
-    cmd::run(cargo(paths).args(["test", "-p", "payhuk-stack-tests", "--", "--test-threads=1"]))
+    let stack_tests = ["test", "-p", "payhuk-stack-tests", "--test"];
+    cmd::run(
+        cargo(paths)
+            .args(stack_tests)
+            .args(["stack", "--", "--test-threads=1"]),
+    )?;
+    // Last: it promotes a standby, then leaves a rebuilt stack.
+    cmd::run(
+        cargo(paths)
+            .args(stack_tests)
+            .args(["failover", "--", "--test-threads=1"]),
+    )
 }

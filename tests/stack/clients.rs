@@ -1,0 +1,32 @@
+//! Clients written for Supabase work against the gateway unchanged.
+
+use std::process::Command;
+
+use payhuk_stack_tests::{stack, user_token};
+use xtask::topology;
+
+#[test]
+fn supabase_js_works_unchanged_against_the_gateway() {
+    let stack = stack();
+    let script = stack.paths.root.join("tests/js/supabase-js.test.mjs");
+    let out = Command::new("node")
+        .arg("--test")
+        .arg(&script)
+        .current_dir(&stack.paths.root)
+        .env("GATEWAY_URL", topology::gateway_url())
+        .env("ANON_KEY", topology::anon_key())
+        .env("SERVICE_ROLE_KEY", topology::service_role_key())
+        .env(
+            "CUSTOMER_KEY",
+            user_token("22222222-2222-4222-8222-000000000005"),
+        )
+        .output()
+        .expect("node runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "supabase-js tests failed:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(report.contains("# pass 5"), "all five ran:\n{report}");
+}
