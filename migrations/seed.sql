@@ -16,6 +16,10 @@ insert into public.profiles (id, email, display_name) values
   ('22222222-2222-4222-8222-000000000004', 'fatou@payhuk.test', 'Fatou Ndiaye'),
   ('22222222-2222-4222-8222-000000000005', 'emily@payhuk.test', 'Emily Carter');
 
+-- Every demo account signs in with the password `payhuk-demo-password`.
+insert into payhuk_auth.credentials (user_id, password_hash)
+select id, extensions.crypt('payhuk-demo-password', extensions.gen_salt('bf', 10)) from public.profiles;
+
 insert into public.stores (id, owner_id, name, slug, default_currency) values
   ('33333333-3333-4333-8333-000000000001', '11111111-1111-4111-8111-000000000001', 'Awa Digital', 'awa-digital', 'XOF'),
   ('33333333-3333-4333-8333-000000000002', '11111111-1111-4111-8111-000000000002', 'Kofi Crafts', 'kofi-crafts', 'EUR'),

@@ -21,6 +21,11 @@
 //! | `READ_ONLY_RPCS` | no | comma-separated functions whose `POST /rest/v1/rpc/<fn>` may go to replicas |
 //! | `JWT_AUDIENCE` | no | when set, tokens with another `aud` are refused (as PostgREST's `jwt-aud`) |
 //! | `CONSISTENCY_TTL_SECONDS` | no | lifetime of read-your-writes tokens, 10..=86400; default 300 |
+//! | `ACCESS_TOKEN_TTL_SECONDS` | no | lifetime of access tokens the auth service issues, 60..=86400; default 3600 |
+//! | `REFRESH_TOKEN_TTL_SECONDS` | no | lifetime of refresh tokens, 300..=31536000; default 2592000 (30 days) |
+//! | `LOGIN_FAILURE_WINDOW_SECONDS` | no | failed logins count this long, 1..=86400; default 900 |
+//! | `LOGIN_MAX_FAILURES_PER_ACCOUNT` | no | failures in the window before an account waits, 1..=1000; default 5 |
+//! | `LOGIN_MAX_FAILURES_PER_CLIENT` | no | failures in the window before a client address waits, 1..=10000; default 20 |
 
 use std::collections::HashMap;
 use std::fmt;
@@ -72,6 +77,17 @@ pub struct Config {
     pub read_only_rpcs: Vec<String>,
     pub jwt_audience: Option<String>,
     pub consistency_ttl_seconds: u32,
+    pub access_token_ttl_seconds: u32,
+    pub refresh_token_ttl_seconds: u32,
+    pub login_limits: LoginLimits,
+}
+
+/// When failed logins lock an account or a client out for a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    pub window_seconds: u32,
+    pub per_account: u32,
+    pub per_client: u32,
 }
 
 /// How far behind a replica may be and still serve reads; `None` parts do not limit.
@@ -238,6 +254,20 @@ impl Config {
             DEFAULT_CONSISTENCY_TTL_SECONDS,
             "seconds",
         );
+        let access_token_ttl_seconds =
+            p.bounded("ACCESS_TOKEN_TTL_SECONDS", 60, 86_400, 3600, "seconds");
+        let refresh_token_ttl_seconds = p.bounded(
+            "REFRESH_TOKEN_TTL_SECONDS",
+            300,
+            31_536_000,
+            30 * 86_400,
+            "seconds",
+        );
+        let login_limits = LoginLimits {
+            window_seconds: p.bounded("LOGIN_FAILURE_WINDOW_SECONDS", 1, 86_400, 900, "seconds"),
+            per_account: p.bounded("LOGIN_MAX_FAILURES_PER_ACCOUNT", 1, 1000, 5, "failures"),
+            per_client: p.bounded("LOGIN_MAX_FAILURES_PER_CLIENT", 1, 10_000, 20, "failures"),
+        };
 
         match (default_region, jwt_secret, service_role_key) {
             (Some(default_region), Some(jwt_secret), Some(service_role_key))
@@ -257,6 +287,9 @@ impl Config {
                     read_only_rpcs,
                     jwt_audience,
                     consistency_ttl_seconds,
+                    access_token_ttl_seconds,
+                    refresh_token_ttl_seconds,
+                    login_limits,
                 })
             }
             _ => Err(ConfigErrors(p.errors)),

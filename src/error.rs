@@ -23,7 +23,8 @@ pub enum AppError {
     /// 405: the path exists but not for this method; `Allow` lists the methods that are.
     MethodNotAllowed {
         method: String,
-        allow: &'static [&'static str],
+        /// `GET, HEAD`, as the `Allow` header lists them.
+        allow: String,
     },
     /// 400: the request itself is wrong.
     BadRequest {
@@ -32,8 +33,30 @@ pub enum AppError {
     },
     /// 401: the caller's token is missing where required, forged, expired or not for us.
     Unauthorized { reason: String },
+    /// 401: a login or a refresh token was refused; `hint` is a stable key.
+    CredentialsRefused {
+        credential: Credential,
+        reason: String,
+        hint: &'static str,
+    },
     /// 413: the body is larger than the gateway forwards.
     PayloadTooLarge { limit_bytes: usize },
+    /// 422: input that does not pass validation; every problem, by field.
+    Validation(Vec<FieldProblem>),
+    /// 403/404/409/422/...: the database refused the request for the client's own
+    /// reasons (RLS, a unique key, a rule in a SQL function); its error is passed on.
+    Rejected {
+        status: u16,
+        code: String,
+        message: String,
+        details: Option<String>,
+        hint: Option<String>,
+    },
+    /// 429: too many attempts; retry after the given time.
+    TooManyRequests {
+        reason: String,
+        retry_after_secs: u32,
+    },
     /// 502: the upstream could not be reached (connection refused, DNS, TLS).
     UpstreamUnreachable { upstream: String, cause: String },
     /// 504: the upstream did not answer within the time budget.
@@ -51,10 +74,33 @@ pub enum AppError {
     Internal(String),
 }
 
+/// What a client presented to sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    Password,
+    RefreshToken,
+}
+
+/// One input field that failed validation, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub problem: String,
+}
+
+impl FieldProblem {
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        FieldProblem {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
 /// The JSON body of every error, in PostgREST's shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorBody {
-    pub code: &'static str,
+    pub code: String,
     pub message: String,
     pub details: Option<String>,
     pub hint: Option<String>,
@@ -67,7 +113,11 @@ impl AppError {
             | AppError::MethodNotAllowed { .. }
             | AppError::BadRequest { .. }
             | AppError::Unauthorized { .. }
-            | AppError::PayloadTooLarge { .. } => Origin::Client,
+            | AppError::CredentialsRefused { .. }
+            | AppError::PayloadTooLarge { .. }
+            | AppError::Validation(_)
+            | AppError::Rejected { .. }
+            | AppError::TooManyRequests { .. } => Origin::Client,
             AppError::UpstreamUnreachable { .. }
             | AppError::UpstreamTimeout { .. }
             | AppError::UpstreamBadResponse { .. }
@@ -81,8 +131,11 @@ impl AppError {
             AppError::NotFound { .. } => 404,
             AppError::MethodNotAllowed { .. } => 405,
             AppError::BadRequest { .. } => 400,
-            AppError::Unauthorized { .. } => 401,
+            AppError::Unauthorized { .. } | AppError::CredentialsRefused { .. } => 401,
             AppError::PayloadTooLarge { .. } => 413,
+            AppError::Validation(_) => 422,
+            AppError::Rejected { status, .. } => *status,
+            AppError::TooManyRequests { .. } => 429,
             AppError::UpstreamUnreachable { .. } | AppError::UpstreamBadResponse { .. } => 502,
             AppError::Unavailable { .. } => 503,
             AppError::UpstreamTimeout { .. } => 504,
@@ -90,21 +143,34 @@ impl AppError {
         }
     }
 
-    /// Stable machine-readable code; the README lists them.
-    pub fn code(&self) -> &'static str {
-        match self {
+    /// Stable machine-readable code; the README lists them. A database refusal keeps
+    /// the database's code.
+    pub fn code(&self) -> String {
+        let ours = match self {
+            AppError::Rejected { code, .. } => return code.clone(),
             AppError::NotFound { .. } => "PHK404",
             AppError::MethodNotAllowed { .. } => "PHK405",
             AppError::BadRequest { .. } => "PHK400",
             AppError::Unauthorized { .. } => "PHK401",
+            AppError::CredentialsRefused {
+                credential: Credential::Password,
+                ..
+            } => "PHK440",
+            AppError::CredentialsRefused {
+                credential: Credential::RefreshToken,
+                ..
+            } => "PHK441",
             AppError::PayloadTooLarge { .. } => "PHK413",
+            AppError::Validation(_) => "PHK422",
+            AppError::TooManyRequests { .. } => "PHK429",
             AppError::UpstreamUnreachable { .. } => "PHK502",
             AppError::UpstreamBadResponse { .. } => "PHK520",
             AppError::Unavailable { .. } => "PHK503",
             AppError::UpstreamTimeout { .. } => "PHK504",
             AppError::Misconfigured(_) => "PHK510",
             AppError::Internal(_) => "PHK500",
-        }
+        };
+        ours.to_owned()
     }
 
     pub fn body(&self) -> ErrorBody {
@@ -117,9 +183,10 @@ impl AppError {
             AppError::MethodNotAllowed { method, allow } => (
                 format!("method {method} is not allowed here"),
                 None,
-                Some(format!("allowed: {}", allow.join(", "))),
+                Some(format!("allowed: {allow}")),
             ),
             AppError::BadRequest { message, details } => (message.clone(), details.clone(), None),
+            AppError::CredentialsRefused { reason, hint, .. } => (reason.clone(), None, Some((*hint).to_owned())),
             AppError::Unauthorized { reason } => (
                 format!("invalid token: {reason}"),
                 None,
@@ -129,6 +196,28 @@ impl AppError {
                 format!("the body is larger than {limit_bytes} bytes"),
                 None,
                 None,
+            ),
+            AppError::Validation(problems) => (
+                match problems.as_slice() {
+                    [one] => format!("invalid {}: {}", one.field, one.problem),
+                    _ => format!("{} fields are invalid", problems.len()),
+                },
+                Some(serde_json::to_string(problems).expect("problems serialize")),
+                None,
+            ),
+            AppError::Rejected {
+                message,
+                details,
+                hint,
+                ..
+            } => (message.clone(), details.clone(), hint.clone()),
+            AppError::TooManyRequests {
+                reason,
+                retry_after_secs,
+            } => (
+                format!("too many attempts: {reason}"),
+                None,
+                Some(format!("retry after {retry_after_secs} s")),
             ),
             AppError::UpstreamUnreachable { upstream, cause } => (
                 format!("upstream {upstream} is unreachable"),
@@ -171,8 +260,11 @@ impl AppError {
     /// Headers the status itself calls for (`Allow` with 405, `Retry-After` with 503).
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
-            AppError::MethodNotAllowed { allow, .. } => vec![("allow", allow.join(", "))],
+            AppError::MethodNotAllowed { allow, .. } => vec![("allow", allow.clone())],
             AppError::Unavailable {
+                retry_after_secs, ..
+            }
+            | AppError::TooManyRequests {
                 retry_after_secs, ..
             } => vec![("retry-after", retry_after_secs.to_string())],
             AppError::Unauthorized { reason } => vec![(
@@ -234,7 +326,7 @@ mod tests {
             AppError::NotFound { path: "/x".into() },
             AppError::MethodNotAllowed {
                 method: "PUT".into(),
-                allow: &["GET", "HEAD"],
+                allow: "GET, HEAD".into(),
             },
             AppError::BadRequest {
                 message: "bad".into(),
@@ -278,7 +370,7 @@ mod tests {
 
     #[test]
     fn codes_are_unique() {
-        let mut codes: Vec<_> = every_variant().iter().map(AppError::code).collect();
+        let mut codes: Vec<String> = every_variant().iter().map(AppError::code).collect();
         let n = codes.len();
         codes.sort();
         codes.dedup();
@@ -303,7 +395,7 @@ mod tests {
     fn status_headers() {
         let err = AppError::MethodNotAllowed {
             method: "POST".into(),
-            allow: &["GET", "HEAD"],
+            allow: "GET, HEAD".into(),
         };
         assert_eq!(err.headers(), vec![("allow", "GET, HEAD".to_owned())]);
         let err = AppError::Unavailable {
@@ -311,6 +403,39 @@ mod tests {
             retry_after_secs: 3,
         };
         assert_eq!(err.headers(), vec![("retry-after", "3".to_owned())]);
+    }
+
+    #[test]
+    fn validation_lists_every_field_and_rejections_keep_their_code() {
+        let one = AppError::Validation(vec![FieldProblem::new(
+            "items[0].quantity",
+            "must be 1 to 1000",
+        )]);
+        assert_eq!(
+            one.body().message,
+            "invalid items[0].quantity: must be 1 to 1000"
+        );
+        let two = AppError::Validation(vec![
+            FieldProblem::new("email", "is required"),
+            FieldProblem::new("password", "must be 8 to 72 bytes"),
+        ]);
+        assert_eq!(two.status(), 422);
+        let details: serde_json::Value =
+            serde_json::from_str(&two.body().details.unwrap()).unwrap();
+        assert_eq!(details[1]["field"], "password");
+
+        let rejected = AppError::Rejected {
+            status: 409,
+            code: "PT409".into(),
+            message: "only 2 left".into(),
+            details: None,
+            hint: Some("insufficient_stock".into()),
+        };
+        assert_eq!(
+            (rejected.status(), rejected.code(), rejected.origin()),
+            (409, "PT409".to_owned(), Origin::Client)
+        );
+        assert_eq!(rejected.body().hint.as_deref(), Some("insufficient_stock"));
     }
 
     #[test]

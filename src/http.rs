@@ -57,7 +57,7 @@ mod tests {
     fn errors_render_as_json_with_their_headers() {
         let err = AppError::MethodNotAllowed {
             method: "DELETE".into(),
-            allow: &["GET", "HEAD"],
+            allow: "GET, HEAD".into(),
         };
         let resp = ApiResponse::from(&err);
         assert_eq!(resp.status, 405);

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod config;
 pub mod consistency;
+pub mod db;
 pub mod error;
 pub mod http;
 pub mod region;
@@ -16,3 +17,5 @@ pub mod services;
 pub mod upstream;
 
 mod edge;
+#[cfg(test)]
+mod test_support;

@@ -7,65 +7,159 @@ pub enum Route {
     Health,
     /// `/rest/v1` and everything under it.
     Rest,
+    AuthSignup,
+    AuthLogin,
+    AuthRefresh,
+    AuthLogout,
+    AuthMe,
+    ListProducts,
+    CreateProduct,
+    GetProduct,
+    UpdateProduct,
+    DeleteProduct,
+    ListOrders,
+    PlaceOrder,
+    GetOrder,
+    ListStoreOrders,
+}
+
+/// A route and the values of its `{param}` segments, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    pub route: Route,
+    pub params: Vec<String>,
 }
 
 enum Pattern {
-    Exact(&'static str),
+    /// Segments; `{}` matches any one non-empty segment and captures it.
+    Path(&'static str),
     /// The path itself or anything below it.
     Prefix(&'static str),
 }
 
 struct Entry {
     pattern: Pattern,
-    methods: &'static [&'static str],
-    route: Route,
+    methods: &'static [(&'static str, Route)],
 }
 
 const ROUTES: &[Entry] = &[
     Entry {
-        pattern: Pattern::Exact("/health"),
-        methods: &["GET", "HEAD"],
-        route: Route::Health,
+        pattern: Pattern::Path("/health"),
+        methods: &[("GET", Route::Health), ("HEAD", Route::Health)],
     },
     Entry {
         pattern: Pattern::Prefix("/rest/v1"),
-        methods: &["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"],
-        route: Route::Rest,
+        methods: &[
+            ("GET", Route::Rest),
+            ("HEAD", Route::Rest),
+            ("POST", Route::Rest),
+            ("PATCH", Route::Rest),
+            ("PUT", Route::Rest),
+            ("DELETE", Route::Rest),
+        ],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/auth/signup"),
+        methods: &[("POST", Route::AuthSignup)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/auth/login"),
+        methods: &[("POST", Route::AuthLogin)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/auth/refresh"),
+        methods: &[("POST", Route::AuthRefresh)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/auth/logout"),
+        methods: &[("POST", Route::AuthLogout)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/auth/me"),
+        methods: &[("GET", Route::AuthMe)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/products"),
+        methods: &[("GET", Route::ListProducts), ("POST", Route::CreateProduct)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/products/{}"),
+        methods: &[
+            ("GET", Route::GetProduct),
+            ("PATCH", Route::UpdateProduct),
+            ("DELETE", Route::DeleteProduct),
+        ],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/orders"),
+        methods: &[("GET", Route::ListOrders), ("POST", Route::PlaceOrder)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/orders/{}"),
+        methods: &[("GET", Route::GetOrder)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/stores/{}/orders"),
+        methods: &[("GET", Route::ListStoreOrders)],
     },
 ];
 
 impl Pattern {
-    fn matches(&self, path: &str) -> bool {
+    /// The captured segments when `path` matches.
+    fn captures(&self, path: &str) -> Option<Vec<String>> {
         match self {
-            Pattern::Exact(p) => *p == path,
             Pattern::Prefix(p) => path
                 .strip_prefix(p)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+                .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+                .map(|_| Vec::new()),
+            Pattern::Path(p) => {
+                let (want, got): (Vec<&str>, Vec<&str>) =
+                    (p.split('/').collect(), path.split('/').collect());
+                if want.len() != got.len() {
+                    return None;
+                }
+                let mut params = Vec::new();
+                for (w, g) in want.iter().zip(&got) {
+                    match *w {
+                        "{}" if !g.is_empty() => params.push((*g).to_owned()),
+                        literal if literal == *g => {}
+                        _ => return None,
+                    }
+                }
+                Some(params)
+            }
         }
     }
 }
 
 /// Finds the route for `method` and `path`: 404 when no route has the path, 405 with
 /// the allowed methods when the path exists for other methods.
-pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
+pub fn resolve(method: &str, path: &str) -> Result<Matched, AppError> {
     // `/health/` is `/health`; `/` stays `/`.
     let normalized = match path.trim_end_matches('/') {
         "" => "/",
         trimmed => trimmed,
     };
-    let entry = ROUTES
+    let (entry, params) = ROUTES
         .iter()
-        .find(|e| e.pattern.matches(normalized))
+        .find_map(|e| e.pattern.captures(normalized).map(|params| (e, params)))
         .ok_or_else(|| AppError::NotFound {
             path: path.to_owned(),
         })?;
-    if entry.methods.contains(&method) {
-        Ok(entry.route)
-    } else {
-        Err(AppError::MethodNotAllowed {
+    match entry.methods.iter().find(|(m, _)| *m == method) {
+        Some((_, route)) => Ok(Matched {
+            route: *route,
+            params,
+        }),
+        None => Err(AppError::MethodNotAllowed {
             method: method.to_owned(),
-            allow: entry.methods,
-        })
+            allow: entry
+                .methods
+                .iter()
+                .map(|(m, _)| *m)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
     }
 }
 
@@ -73,11 +167,15 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
 mod tests {
     use super::*;
 
+    fn route(method: &str, path: &str) -> Route {
+        resolve(method, path).unwrap().route
+    }
+
     #[test]
     fn health_is_routed_for_get_and_head() {
-        assert_eq!(resolve("GET", "/health").unwrap(), Route::Health);
-        assert_eq!(resolve("HEAD", "/health").unwrap(), Route::Health);
-        assert_eq!(resolve("GET", "/health/").unwrap(), Route::Health);
+        assert_eq!(route("GET", "/health"), Route::Health);
+        assert_eq!(route("HEAD", "/health"), Route::Health);
+        assert_eq!(route("GET", "/health/"), Route::Health);
     }
 
     #[test]
@@ -88,7 +186,7 @@ mod tests {
             "/rest/v1/products",
             "/rest/v1/rpc/create_order",
         ] {
-            assert_eq!(resolve("PATCH", path).unwrap(), Route::Rest, "{path}");
+            assert_eq!(route("PATCH", path), Route::Rest, "{path}");
         }
         assert_eq!(resolve("GET", "/rest/v1x").unwrap_err().status(), 404);
         assert_eq!(
@@ -100,8 +198,43 @@ mod tests {
     }
 
     #[test]
+    fn services_with_path_parameters() {
+        let matched = resolve(
+            "PATCH",
+            "/api/v1/products/44444444-4444-4444-8444-000000000101",
+        )
+        .unwrap();
+        assert_eq!(matched.route, Route::UpdateProduct);
+        assert_eq!(matched.params, ["44444444-4444-4444-8444-000000000101"]);
+        let matched = resolve("GET", "/api/v1/stores/abc/orders").unwrap();
+        assert_eq!(
+            (matched.route, matched.params),
+            (Route::ListStoreOrders, vec!["abc".to_owned()])
+        );
+        assert_eq!(route("POST", "/api/v1/orders"), Route::PlaceOrder);
+        assert_eq!(route("GET", "/api/v1/orders"), Route::ListOrders);
+        assert_eq!(route("GET", "/api/v1/auth/me"), Route::AuthMe);
+        assert_eq!(
+            resolve("GET", "/api/v1/products//x").unwrap_err().status(),
+            404
+        );
+        assert_eq!(
+            resolve("GET", "/api/v1/stores//orders")
+                .unwrap_err()
+                .status(),
+            404
+        );
+    }
+
+    #[test]
     fn unknown_path_is_404() {
-        for path in ["/", "/healthz", "/health/x", "/rest/v2/orders"] {
+        for path in [
+            "/",
+            "/healthz",
+            "/health/x",
+            "/rest/v2/orders",
+            "/api/v1/products/a/b",
+        ] {
             let err = resolve("GET", path).unwrap_err();
             assert_eq!(err.status(), 404, "{path}");
         }
@@ -112,5 +245,10 @@ mod tests {
         let err = resolve("POST", "/health").unwrap_err();
         assert_eq!(err.status(), 405);
         assert_eq!(err.headers(), vec![("allow", "GET, HEAD".to_owned())]);
+        let err = resolve("PUT", "/api/v1/products/x").unwrap_err();
+        assert_eq!(
+            err.headers(),
+            vec![("allow", "GET, PATCH, DELETE".to_owned())]
+        );
     }
 }

@@ -10,6 +10,8 @@
 
 pub mod token;
 
+use cookie::{Cookie, SameSite};
+
 pub use token::{ConsistencyToken, TokenError, token_key};
 
 /// Response and request header carrying the token.
@@ -22,3 +24,104 @@ pub const MIN_XID_HEADER: &str = "x-payhuk-min-xid";
 pub const WRITE_XID_HEADER: &str = "x-payhuk-xid";
 /// The status a replica answers when it has not replayed those transactions yet.
 pub const REPLICA_BEHIND_STATUS: u16 = 425;
+
+/// `Set-Cookie` for a token (`None` clears the cookie).
+pub fn token_cookie(token: Option<&str>, max_age_secs: i64) -> String {
+    Cookie::build((COOKIE, token.unwrap_or("").to_owned()))
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(if token.is_some() {
+            max_age_secs
+        } else {
+            0
+        }))
+        .to_string()
+}
+
+/// The headers a response carries about read-your-writes: a new token (header and
+/// cookie) after a write that reported its transaction, and a visible note (and a
+/// cleared cookie) when the token the client presented could not be trusted.
+pub fn response_headers(
+    presented: Option<&Result<ConsistencyToken, TokenError>>,
+    written_xid: Option<u64>,
+    key: &[u8; 32],
+    now: i64,
+    ttl_secs: i64,
+) -> Vec<(&'static str, String)> {
+    let mut headers = Vec::new();
+    let previous = match presented {
+        Some(Ok(token)) => Some(token.clone()),
+        Some(Err(why)) => {
+            headers.push(("x-payhuk-consistency-ignored", why.to_string()));
+            if written_xid.is_none() {
+                headers.push(("set-cookie", token_cookie(None, 0)));
+            }
+            None
+        }
+        None => None,
+    };
+    if let Some(xid) = written_xid {
+        let token = ConsistencyToken::after_write(previous, xid, now, ttl_secs).encode(key);
+        headers.push(("set-cookie", token_cookie(Some(&token), ttl_secs)));
+        headers.push((HEADER, token));
+    }
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_attributes() {
+        let set = token_cookie(Some("v1.9.60.sig"), 300);
+        for part in [
+            "payhuk_consistency=v1.9.60.sig",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Path=/",
+            "Max-Age=300",
+        ] {
+            assert!(set.contains(part), "{set}");
+        }
+        assert!(token_cookie(None, 300).contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn a_write_extends_the_presented_token() {
+        let key = token_key(b"consistency-headers-secret-long-enough-00");
+        let presented = Ok(ConsistencyToken::after_write(None, 5, 0, 60));
+        let headers = response_headers(Some(&presented), Some(9), &key, 10, 60);
+        let token = &headers.iter().find(|(n, _)| *n == HEADER).unwrap().1;
+        assert_eq!(
+            ConsistencyToken::decode(token, &key, 11).unwrap().xids,
+            [5, 9]
+        );
+        assert!(
+            headers
+                .iter()
+                .any(|(n, v)| *n == "set-cookie" && v.contains(token.as_str()))
+        );
+        assert!(
+            response_headers(Some(&presented), None, &key, 10, 60).is_empty(),
+            "a read changes nothing"
+        );
+    }
+
+    #[test]
+    fn an_untrusted_token_is_dropped_visibly() {
+        let key = token_key(b"consistency-headers-secret-long-enough-00");
+        let headers = response_headers(Some(&Err(TokenError::BadSignature)), None, &key, 0, 60);
+        assert_eq!(
+            headers[0],
+            (
+                "x-payhuk-consistency-ignored",
+                "signature does not match".to_owned()
+            )
+        );
+        assert!(headers[1].1.contains("Max-Age=0"));
+    }
+}

@@ -26,18 +26,19 @@ fn with_cache<T>(config: &Config, f: impl FnOnce(&mut HealthCache) -> T) -> T {
     })
 }
 
-/// The nodes as the policy should see them now.
-pub async fn nodes(config: &Rc<Config>, ctx: &Context) -> Vec<NodeView> {
+/// The nodes as the policy should see them now. A stale view is refreshed in the
+/// background through `ctx`, or inline when there is none to schedule with.
+pub async fn nodes(config: &Rc<Config>, ctx: Option<&Context>) -> Vec<NodeView> {
     let now = now_ms();
-    match with_cache(config, |c| c.freshness(now)) {
-        Freshness::Fresh => {}
-        Freshness::Stale => {
+    match (with_cache(config, |c| c.freshness(now)), ctx) {
+        (Freshness::Fresh, _) => {}
+        (Freshness::Stale, Some(ctx)) => {
             if with_cache(config, |c| c.begin_refresh(now)) {
                 let config = config.clone();
                 ctx.wait_until(async move { refresh(&config).await });
             }
         }
-        Freshness::Missing => refresh(config).await,
+        (Freshness::Stale, None) | (Freshness::Missing, _) => refresh(config).await,
     }
     with_cache(config, |c| c.nodes(&config.regions, now_ms()))
 }

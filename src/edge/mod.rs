@@ -6,6 +6,8 @@ mod cluster;
 mod env;
 mod response;
 mod rest;
+mod routed;
+mod services;
 pub(crate) mod upstream;
 
 use std::cell::OnceCell;
@@ -71,7 +73,8 @@ async fn dispatch(
     ctx: &Context,
 ) -> Result<Response, AppError> {
     let head = req.method() == worker::Method::Head;
-    match router::resolve(req.method().as_ref(), &req.path())? {
+    let matched = router::resolve(req.method().as_ref(), &req.path())?;
+    match matched.route {
         Route::Health => {
             let upstream = upstream::PostgrestUpstream::new(config.upstream_timeout_ms);
             let reply =
@@ -82,6 +85,7 @@ async fn dispatch(
             response::into_worker(reply, head).map_err(glue_error)
         }
         Route::Rest => rest::forward(req, config, edge, ctx).await,
+        _ => services::serve(req, &matched, config, edge, ctx).await,
     }
 }
 

@@ -7,4 +7,13 @@ pub mod fallback;
 pub mod policy;
 
 pub use cache::{Freshness, HealthCache};
+
+/// Whether a request may be served by a replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// May be served by a replica (and is, by the nearest usable one).
+    Read,
+    /// Must go to the primary, once.
+    Write,
+}
 pub use policy::{NoWriteTarget, NodeView, Target, read_targets, write_target};

@@ -11,4 +11,5 @@ mod partitions;
 mod replication;
 mod routing;
 mod schema;
+mod services;
 mod stack_commands;

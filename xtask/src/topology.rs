@@ -36,6 +36,8 @@ pub const NODES: [Node; 3] = [
 pub const GATEWAY_PORT: u16 = 8787;
 /// The gateway's health cache lifetime locally: short, so fault tests settle fast.
 pub const LOCAL_HEALTH_TTL_MS: u32 = 1000;
+/// Failed logins count this long in the local stack.
+pub const LOCAL_LOGIN_FAILURE_WINDOW_SECONDS: u32 = 6;
 /// Replicas further behind than this are skipped for reads in the local stack.
 pub const LOCAL_MAX_REPLICA_LAG: &str = "30s,1MiB";
 pub const GATEWAY_INSPECTOR_PORT: u16 = 9329;
@@ -120,6 +122,8 @@ pub fn gateway_env() -> String {
         "UPSTREAM_TIMEOUT_MS=2000".to_owned(),
         format!("HEALTH_TTL_MS={LOCAL_HEALTH_TTL_MS}"),
         format!("MAX_REPLICA_LAG={LOCAL_MAX_REPLICA_LAG}"),
+        // Short, so the lockout tests see it engage and release.
+        format!("LOGIN_FAILURE_WINDOW_SECONDS={LOCAL_LOGIN_FAILURE_WINDOW_SECONDS}"),
         format!("JWT_SECRET={JWT_SECRET}"),
         format!("SERVICE_ROLE_KEY={}", service_role_key()),
     ]);

@@ -1,23 +1,15 @@
 use std::collections::HashSet;
 
-use cookie::{Cookie, SameSite};
+use cookie::Cookie;
 
 use crate::consistency::{self, ConsistencyToken, TokenError};
 use crate::region::HeaderLookup;
-use crate::routing::Target;
+use crate::routing::{Access, Target};
 
 pub const PREFIX: &str = "/rest/v1";
 
 /// Largest request body forwarded (bodies are kept for retrying reads on another node).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// May be served by a replica.
-    Read,
-    /// Must go to the primary, once.
-    Write,
-}
 
 /// GET and HEAD read; so does `POST /rpc/<fn>` for a function listed read-only.
 /// Everything else writes.
@@ -120,21 +112,6 @@ pub fn write_xid(upstream: &[(String, String)]) -> Option<u64> {
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(consistency::WRITE_XID_HEADER))
         .and_then(|(_, v)| v.trim().parse().ok())
-}
-
-/// `Set-Cookie` for a token (`None` clears the cookie).
-pub fn token_cookie(token: Option<&str>, max_age_secs: i64) -> String {
-    let cookie = Cookie::build((consistency::COOKIE, token.unwrap_or("").to_owned()))
-        .http_only(true)
-        .secure(true)
-        .same_site(SameSite::Lax)
-        .path("/")
-        .max_age(cookie::time::Duration::seconds(if token.is_some() {
-            max_age_secs
-        } else {
-            0
-        }));
-    cookie.to_string()
 }
 
 /// `Server-Timing` naming the upstream and its time.
@@ -266,19 +243,7 @@ mod tests {
     }
 
     #[test]
-    fn cookie_and_timing_headers() {
-        let set = token_cookie(Some("v1.9.60.sig"), 300);
-        for part in [
-            "payhuk_consistency=v1.9.60.sig",
-            "HttpOnly",
-            "SameSite=Lax",
-            "Secure",
-            "Path=/",
-            "Max-Age=300",
-        ] {
-            assert!(set.contains(part), "{set}");
-        }
-        assert!(token_cookie(None, 300).contains("Max-Age=0"));
+    fn timing_header() {
         let target = Target::Replica(RegionCode::parse("fra1").unwrap());
         assert_eq!(
             server_timing(&target, 12),

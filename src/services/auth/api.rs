@@ -1,0 +1,390 @@
+use serde_json::json;
+
+use super::model::{Account, LoginBody, PasswordCheck, RefreshBody, Rotation, SignupBody};
+use super::service::{
+    hash_refresh_token, new_refresh_token, session, validate_login, validate_signup,
+};
+use crate::config::Config;
+use crate::db::{Db, DbRequest, Role};
+use crate::error::{AppError, Credential};
+use crate::http::ApiResponse;
+use crate::routing::Access;
+use crate::services::request::ApiRequest;
+
+fn no_store(response: ApiResponse) -> ApiResponse {
+    response.with_header("cache-control", "no-store")
+}
+
+/// Starts a session for `account`: a new refresh-token family on the primary.
+async fn start_session(
+    db: &impl Db,
+    config: &Config,
+    account: &Account,
+    now: i64,
+    status: u16,
+) -> Result<ApiResponse, AppError> {
+    let (refresh_token, hash) = new_refresh_token()?;
+    let args = json!({
+        "user_id": account.user_id,
+        "email": account.email,
+        "token_hash": hash,
+        "ttl_seconds": config.refresh_token_ttl_seconds,
+    });
+    let account: Account = db
+        .send(DbRequest::rpc(
+            "auth_start_session",
+            &args,
+            Access::Write,
+            Role::Service,
+        )?)
+        .await?
+        .json()?;
+    Ok(no_store(ApiResponse::json(
+        status,
+        &session(account, refresh_token, config, now),
+    )?))
+}
+
+/// `POST /api/v1/auth/signup` -> 201 with a session.
+pub async fn signup(
+    req: &ApiRequest,
+    config: &Config,
+    db: &impl Db,
+) -> Result<ApiResponse, AppError> {
+    let body: SignupBody = req.json()?;
+    validate_signup(&body)?;
+    let args = json!({
+        "email": body.email,
+        "password": body.password,
+        "display_name": body.display_name,
+        "store": body.store,
+    });
+    let account: Account = db
+        .send(DbRequest::rpc(
+            "auth_signup",
+            &args,
+            Access::Write,
+            Role::Service,
+        )?)
+        .await?
+        .json()?;
+    start_session(db, config, &account, req.now, 201).await
+}
+
+/// `POST /api/v1/auth/login` -> 200 with a session; 401 for a wrong email or password
+/// (the same answer for both); 429 while the account or the client is locked out.
+pub async fn login(
+    req: &ApiRequest,
+    config: &Config,
+    db: &impl Db,
+) -> Result<ApiResponse, AppError> {
+    let body: LoginBody = req.json()?;
+    validate_login(&body)?;
+    let client = req.client_address();
+    let limits = config.login_limits;
+
+    let wait_args = json!({
+        "email": body.email,
+        "client": client,
+        "window_seconds": limits.window_seconds,
+        "account_limit": limits.per_account,
+        "client_limit": limits.per_client,
+    });
+    let wait: u32 = db
+        .send(DbRequest::rpc(
+            "auth_login_wait",
+            &wait_args,
+            Access::Read,
+            Role::Service,
+        )?)
+        .await?
+        .json()?;
+    if wait > 0 {
+        return Err(AppError::TooManyRequests {
+            reason: "too many failed logins for this account or client".into(),
+            retry_after_secs: wait,
+        });
+    }
+
+    let check_args = json!({"email": body.email, "password": body.password});
+    let mut check: PasswordCheck = db
+        .send(DbRequest::rpc(
+            "auth_check_password",
+            &check_args,
+            Access::Read,
+            Role::Service,
+        )?)
+        .await?
+        .json()?;
+    if matches!(check, PasswordCheck::UnknownEmail) {
+        // The account may be newer than the replica that answered: ask the primary.
+        check = db
+            .send(DbRequest::rpc(
+                "auth_check_password",
+                &check_args,
+                Access::Write,
+                Role::Service,
+            )?)
+            .await?
+            .json()?;
+    }
+    match check {
+        PasswordCheck::Ok { account } => start_session(db, config, &account, req.now, 200).await,
+        PasswordCheck::UnknownEmail | PasswordCheck::WrongPassword => {
+            let failed = json!({"email": body.email, "client": client});
+            db.send(DbRequest::rpc(
+                "auth_login_failed",
+                &failed,
+                Access::Write,
+                Role::Service,
+            )?)
+            .await?
+            .success()?;
+            Err(AppError::CredentialsRefused {
+                credential: Credential::Password,
+                reason: "email or password is wrong".into(),
+                hint: "invalid_credentials",
+            })
+        }
+    }
+}
+
+/// `POST /api/v1/auth/refresh` -> 200 with a new session; the presented token is used
+/// up. Presenting a used token again revokes every token of its family.
+pub async fn refresh(
+    req: &ApiRequest,
+    config: &Config,
+    db: &impl Db,
+) -> Result<ApiResponse, AppError> {
+    let body: RefreshBody = req.json()?;
+    let (refresh_token, new_hash) = new_refresh_token()?;
+    let args = json!({
+        "old_hash": hash_refresh_token(body.refresh_token.trim()),
+        "new_hash": new_hash,
+        "ttl_seconds": config.refresh_token_ttl_seconds,
+    });
+    let rotation: Rotation = db
+        .send(DbRequest::rpc(
+            "auth_rotate_refresh",
+            &args,
+            Access::Write,
+            Role::Service,
+        )?)
+        .await?
+        .json()?;
+    let refused = |reason: &str, hint: &'static str| AppError::CredentialsRefused {
+        credential: Credential::RefreshToken,
+        reason: reason.into(),
+        hint,
+    };
+    match rotation {
+        Rotation::Ok { account } => Ok(no_store(ApiResponse::json(
+            200,
+            &session(account, refresh_token, config, req.now),
+        )?)),
+        Rotation::Reused => Err(refused(
+            "this refresh token was already used; every session it belongs to is now signed out",
+            "refresh_token_reused",
+        )),
+        Rotation::Expired => Err(refused(
+            "this refresh token has expired",
+            "refresh_token_expired",
+        )),
+        Rotation::Invalid => Err(refused(
+            "this refresh token is not valid",
+            "refresh_token_invalid",
+        )),
+    }
+}
+
+/// `POST /api/v1/auth/logout` -> 204; the refresh token's whole family is revoked.
+pub async fn logout(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
+    let body: RefreshBody = req.json()?;
+    let args = json!({"token_hash": hash_refresh_token(body.refresh_token.trim())});
+    db.send(DbRequest::rpc(
+        "auth_logout",
+        &args,
+        Access::Write,
+        Role::Service,
+    )?)
+    .await?
+    .success()?;
+    Ok(ApiResponse {
+        status: 204,
+        headers: vec![],
+        body: vec![],
+    })
+}
+
+/// `GET /api/v1/auth/me` -> the signed-in account, from the nearest replica.
+pub async fn me(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
+    let user_id = req.user_id()?;
+    let args = json!({"user_id": user_id});
+    let account: Option<Account> = db
+        .send(DbRequest::rpc(
+            "auth_account",
+            &args,
+            Access::Read,
+            Role::Service,
+        )?)
+        .await?
+        .json()?;
+    match account {
+        Some(account) => Ok(no_store(ApiResponse::json(200, &account)?)),
+        None => Err(AppError::NotFound {
+            path: "/api/v1/auth/me".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::test_support::{ScriptedDb, config};
+
+    fn account() -> serde_json::Value {
+        json!({"user_id": "22222222-2222-4222-8222-000000000001", "email": "aminata@payhuk.test",
+               "display_name": "Aminata", "stores": []})
+    }
+
+    fn login_request(password: &str) -> ApiRequest {
+        ApiRequest {
+            body: json!({"email": "aminata@payhuk.test", "password": password})
+                .to_string()
+                .into_bytes(),
+            headers: vec![("cf-connecting-ip".into(), "198.51.100.7".into())],
+            now: 1000,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_good_login_checks_on_a_replica_and_starts_a_session_on_the_primary() {
+        let db = ScriptedDb::default()
+            .answer("/rpc/auth_login_wait", 200, json!(0))
+            .answer(
+                "/rpc/auth_check_password",
+                200,
+                json!({"status": "ok", "account": account()}),
+            )
+            .answer("/rpc/auth_start_session", 200, account());
+        let response = block_on(login(
+            &login_request("payhuk-demo-password"),
+            &config(),
+            &db,
+        ))
+        .unwrap();
+        assert_eq!(response.status, 200);
+        let session: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(session["user"]["email"], "aminata@payhuk.test");
+        assert_eq!(session["token_type"], "bearer");
+        let seen = db.seen.borrow();
+        let routes: Vec<(&str, Access)> = seen
+            .iter()
+            .map(|r| (r.path_and_query.as_str(), r.access))
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                ("/rpc/auth_login_wait", Access::Read),
+                ("/rpc/auth_check_password", Access::Read),
+                ("/rpc/auth_start_session", Access::Write),
+            ]
+        );
+        // Only the hash of the refresh token reaches the database.
+        let stored: serde_json::Value =
+            serde_json::from_slice(seen[2].body.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            stored["token_hash"],
+            hash_refresh_token(session["refresh_token"].as_str().unwrap())
+        );
+    }
+
+    #[test]
+    fn a_wrong_password_is_counted_and_refused() {
+        let db = ScriptedDb::default()
+            .answer("/rpc/auth_login_wait", 200, json!(0))
+            .answer(
+                "/rpc/auth_check_password",
+                200,
+                json!({"status": "wrong_password"}),
+            )
+            .answer("/rpc/auth_login_failed", 204, json!(null));
+        let err = block_on(login(&login_request("nope-nope"), &config(), &db)).unwrap_err();
+        assert_eq!((err.status(), err.code()), (401, "PHK440".to_owned()));
+        let failed = db.seen.borrow()[2].body.clone().unwrap();
+        let failed: serde_json::Value = serde_json::from_slice(&failed).unwrap();
+        assert_eq!(failed["client"], "198.51.100.7");
+    }
+
+    #[test]
+    fn an_unknown_email_on_a_replica_is_asked_again_on_the_primary() {
+        let db = ScriptedDb::default()
+            .answer("/rpc/auth_login_wait", 200, json!(0))
+            .answer(
+                "/rpc/auth_check_password",
+                200,
+                json!({"status": "unknown_email"}),
+            )
+            .answer("/rpc/auth_login_failed", 204, json!(null));
+        block_on(login(&login_request("whatever1"), &config(), &db)).unwrap_err();
+        let seen = db.seen.borrow();
+        assert_eq!(
+            (seen[1].access, seen[2].access),
+            (Access::Read, Access::Write)
+        );
+        assert_eq!(seen[2].path_and_query, "/rpc/auth_check_password");
+    }
+
+    #[test]
+    fn a_locked_out_login_is_429_without_checking_the_password() {
+        let db = ScriptedDb::default().answer("/rpc/auth_login_wait", 200, json!(42));
+        let err = block_on(login(&login_request("whatever1"), &config(), &db)).unwrap_err();
+        assert_eq!(err.status(), 429);
+        assert_eq!(err.headers(), vec![("retry-after", "42".to_owned())]);
+        assert_eq!(db.seen.borrow().len(), 1);
+    }
+
+    #[test]
+    fn refresh_rotation_outcomes() {
+        let req = ApiRequest {
+            body: br#"{"refresh_token": "abc"}"#.to_vec(),
+            ..Default::default()
+        };
+        let reused = ScriptedDb::default().answer(
+            "/rpc/auth_rotate_refresh",
+            200,
+            json!({"status": "reused"}),
+        );
+        let err = block_on(refresh(&req, &config(), &reused)).unwrap_err();
+        assert_eq!(
+            (err.status(), err.body().hint.as_deref()),
+            (401, Some("refresh_token_reused"))
+        );
+        let ok = ScriptedDb::default().answer(
+            "/rpc/auth_rotate_refresh",
+            200,
+            json!({"status": "ok", "account": account()}),
+        );
+        let response = block_on(refresh(&req, &config(), &ok)).unwrap();
+        let session: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_ne!(session["refresh_token"], "abc");
+        let sent: serde_json::Value =
+            serde_json::from_slice(ok.seen.borrow()[0].body.as_ref().unwrap()).unwrap();
+        assert_eq!(sent["old_hash"], hash_refresh_token("abc"));
+    }
+
+    #[test]
+    fn signup_validates_before_touching_the_database() {
+        let req = ApiRequest {
+            body: br#"{"email": "x", "password": "short"}"#.to_vec(),
+            ..Default::default()
+        };
+        let db = ScriptedDb::default();
+        let err = block_on(signup(&req, &config(), &db)).unwrap_err();
+        assert_eq!(err.status(), 422);
+        assert!(db.seen.borrow().is_empty());
+    }
+}

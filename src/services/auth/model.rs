@@ -1,0 +1,78 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignupBody {
+    pub email: String,
+    pub password: String,
+    pub display_name: Option<String>,
+    /// Signing up as a merchant opens a store.
+    pub store: Option<StoreInput>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreInput {
+    pub name: String,
+    pub slug: String,
+    pub default_currency: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    pub refresh_token: String,
+}
+
+/// An account as the database reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub user_id: String,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub stores: Vec<StoreRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreRef {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+}
+
+/// What signup, login and refresh answer (the shape of Supabase's token response).
+#[derive(Debug, Serialize)]
+pub struct Session {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u32,
+    pub expires_at: i64,
+    pub refresh_token: String,
+    pub user: Account,
+}
+
+/// `auth_check_password`'s answer.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PasswordCheck {
+    Ok { account: Account },
+    UnknownEmail,
+    WrongPassword,
+}
+
+/// `auth_rotate_refresh`'s answer.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Rotation {
+    Ok { account: Account },
+    Reused,
+    Invalid,
+    Expired,
+}

@@ -1,0 +1,240 @@
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+use super::model::{Account, LoginBody, Session, SignupBody};
+use crate::auth::jwt::{Claims, sign_hs256};
+use crate::config::Config;
+use crate::error::AppError;
+use crate::services::request::Problems;
+
+pub const ISSUER: &str = "payhuk-edge";
+/// `aud` of user tokens, as Supabase issues them.
+pub const AUDIENCE: &str = "authenticated";
+
+fn looks_like_email(email: &str) -> bool {
+    let email = email.trim();
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(char::is_whitespace)
+                && email.len() <= 254
+        }
+        None => false,
+    }
+}
+
+fn check_password(problems: &mut Problems, password: &str) {
+    // bcrypt reads at most 72 bytes; a longer password would be silently cut.
+    problems.check(
+        (8..=72).contains(&password.len()),
+        "password",
+        "must be 8 to 72 bytes long",
+    );
+}
+
+pub fn validate_signup(body: &SignupBody) -> Result<(), AppError> {
+    let mut p = Problems::default();
+    p.check(
+        looks_like_email(&body.email),
+        "email",
+        "is not an email address",
+    );
+    check_password(&mut p, &body.password);
+    if let Some(name) = &body.display_name {
+        p.check(
+            name.chars().count() <= 120,
+            "display_name",
+            "must be at most 120 characters",
+        );
+    }
+    if let Some(store) = &body.store {
+        p.check(
+            (1..=120).contains(&store.name.chars().count()),
+            "store.name",
+            "must be 1 to 120 characters",
+        );
+        let slug_ok = store.slug.len() <= 60
+            && !store.slug.is_empty()
+            && store.slug.split('-').all(|part| {
+                !part.is_empty()
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            });
+        p.check(
+            slug_ok,
+            "store.slug",
+            "must be lowercase letters and digits in words joined by -",
+        );
+        if let Some(currency) = &store.default_currency {
+            p.check(
+                currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase()),
+                "store.default_currency",
+                "must be an ISO 4217 code such as XOF",
+            );
+        }
+    }
+    p.finish()
+}
+
+pub fn validate_login(body: &LoginBody) -> Result<(), AppError> {
+    let mut p = Problems::default();
+    p.check(
+        looks_like_email(&body.email),
+        "email",
+        "is not an email address",
+    );
+    p.check(
+        !body.password.is_empty() && body.password.len() <= 72,
+        "password",
+        "must be 1 to 72 bytes long",
+    );
+    p.finish()
+}
+
+/// An HS256 access token PostgREST accepts: `role: authenticated`, the user in `sub`,
+/// the stores they own in `store_ids`.
+pub fn access_token(account: &Account, config: &Config, now: i64) -> (String, i64) {
+    let expires_at = now + i64::from(config.access_token_ttl_seconds);
+    let mut claims = Claims::new("authenticated", ISSUER, now, expires_at);
+    claims.sub = Some(account.user_id.clone());
+    claims.extra.insert("aud".into(), AUDIENCE.into());
+    claims
+        .extra
+        .insert("email".into(), account.email.clone().into());
+    claims.extra.insert(
+        "store_ids".into(),
+        account
+            .stores
+            .iter()
+            .map(|s| serde_json::Value::from(s.id.clone()))
+            .collect(),
+    );
+    (
+        sign_hs256(&claims, config.jwt_secret.expose().as_bytes()),
+        expires_at,
+    )
+}
+
+/// A new opaque refresh token and the SHA-256 the database keeps of it.
+pub fn new_refresh_token() -> Result<(String, String), AppError> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash_refresh_token(&token);
+    Ok((token, hash))
+}
+
+pub fn hash_refresh_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub fn session(account: Account, refresh_token: String, config: &Config, now: i64) -> Session {
+    let (access_token, expires_at) = access_token(&account, config, now);
+    Session {
+        access_token,
+        token_type: "bearer",
+        expires_in: config.access_token_ttl_seconds,
+        expires_at,
+        refresh_token,
+        user: account,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::jwt::verify;
+    use crate::services::auth::model::{StoreInput, StoreRef};
+    use crate::test_support::config;
+
+    fn signup(email: &str, password: &str, store: Option<StoreInput>) -> SignupBody {
+        SignupBody {
+            email: email.into(),
+            password: password.into(),
+            display_name: None,
+            store,
+        }
+    }
+
+    #[test]
+    fn signup_validation_names_each_field() {
+        assert!(validate_signup(&signup("ada@payhuk.test", "correct horse", None)).is_ok());
+        let store = StoreInput {
+            name: "".into(),
+            slug: "Bad Slug".into(),
+            default_currency: Some("xof".into()),
+        };
+        let err = validate_signup(&signup("not-an-email", "short", Some(store))).unwrap_err();
+        let details: serde_json::Value =
+            serde_json::from_str(&err.body().details.unwrap()).unwrap();
+        let fields: Vec<&str> = details
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "email",
+                "password",
+                "store.name",
+                "store.slug",
+                "store.default_currency"
+            ]
+        );
+        let long = "x".repeat(73);
+        assert!(
+            validate_signup(&signup("a@b.co", &long, None)).is_err(),
+            "over bcrypt's 72 bytes"
+        );
+    }
+
+    #[test]
+    fn access_tokens_carry_user_role_audience_and_stores() {
+        let config = config();
+        let account = Account {
+            user_id: "11111111-1111-4111-8111-000000000001".into(),
+            email: "awa@payhuk.test".into(),
+            display_name: None,
+            stores: vec![StoreRef {
+                id: "33333333-3333-4333-8333-000000000001".into(),
+                name: "Awa".into(),
+                slug: "awa".into(),
+            }],
+        };
+        let (token, exp) = access_token(&account, &config, 1000);
+        assert_eq!(exp, 1000 + i64::from(config.access_token_ttl_seconds));
+        let claims = verify(&token, config.jwt_secret.expose().as_bytes(), 1001).unwrap();
+        assert_eq!(claims.role, "authenticated");
+        assert_eq!(
+            claims.sub.as_deref(),
+            Some("11111111-1111-4111-8111-000000000001")
+        );
+        assert_eq!(claims.extra["aud"], "authenticated");
+        assert_eq!(
+            claims.extra["store_ids"][0],
+            "33333333-3333-4333-8333-000000000001"
+        );
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_stored_hashed() {
+        let (a, hash_a) = new_refresh_token().unwrap();
+        let (b, _) = new_refresh_token().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(hash_a, hash_refresh_token(&a));
+        assert_eq!(hash_a.len(), 64);
+        assert!(!hash_a.contains(&a));
+    }
+}

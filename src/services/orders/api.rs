@@ -1,0 +1,214 @@
+use serde_json::{Value, json};
+
+use super::service::{COLUMNS, PlaceOrderBody, idempotency_key, lines, request_hash};
+use crate::db::{Db, DbRequest, Role};
+use crate::error::AppError;
+use crate::http::ApiResponse;
+use crate::routing::Access;
+use crate::services::page::{Cursor, Page, page_params};
+use crate::services::request::{ApiRequest, Problems};
+
+/// `POST /api/v1/orders` with `Idempotency-Key` -> 201 with the order; the same key and
+/// lines again -> 200 with the same order; the same key with other lines -> 409.
+pub async fn place(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
+    req.user_id()?;
+    let key = idempotency_key(req)?;
+    let body: PlaceOrderBody = req.json()?;
+    let lines = lines(&body)?;
+    let args =
+        json!({"idempotency_key": key, "request_hash": request_hash(&lines), "items": lines});
+    let mut order: Value = db
+        .send(DbRequest::rpc(
+            "place_order",
+            &args,
+            Access::Write,
+            Role::Caller,
+        )?)
+        .await?
+        .json()?;
+    let replayed = order
+        .as_object_mut()
+        .and_then(|o| o.remove("replayed"))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    Ok(ApiResponse::json(if replayed { 200 } else { 201 }, &order)?
+        .with_header("idempotency-replayed", replayed.to_string()))
+}
+
+async fn page_of_orders(
+    req: &ApiRequest,
+    db: &impl Db,
+    column: &str,
+    value: String,
+) -> Result<ApiResponse, AppError> {
+    let mut p = Problems::default();
+    let (limit, cursor) = page_params(req, &mut p);
+    p.finish()?;
+    let builder = DbRequest::client()
+        .from("orders")
+        .select(COLUMNS)
+        .eq(column, value)
+        .order("created_at.desc,id.desc")
+        .limit(limit + 1);
+    let builder = Cursor::after(cursor.as_ref(), builder);
+    let rows: Vec<Value> = db
+        .send(DbRequest::from_builder(
+            builder,
+            Access::Read,
+            Role::Caller,
+        )?)
+        .await?
+        .json()?;
+    ApiResponse::json(200, &Page::from_rows(rows, limit))
+}
+
+/// `GET /api/v1/orders` -> the caller's own orders, newest first.
+pub async fn list_mine(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
+    let user = req.user_id()?;
+    page_of_orders(req, db, "customer_id", user.to_string()).await
+}
+
+/// `GET /api/v1/orders/{id}` -> one order the caller may see (theirs, or their
+/// store's), else 404.
+pub async fn get(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
+    req.user_id()?;
+    let path = format!(
+        "/api/v1/orders/{}",
+        req.params.first().map_or("", String::as_str)
+    );
+    let id = req.id_param(0, &path)?;
+    let builder = DbRequest::client()
+        .from("orders")
+        .select(COLUMNS)
+        .eq("id", id.to_string());
+    let rows: Vec<Value> = db
+        .send(DbRequest::from_builder(
+            builder,
+            Access::Read,
+            Role::Caller,
+        )?)
+        .await?
+        .json()?;
+    let order = rows.into_iter().next().ok_or(AppError::NotFound { path })?;
+    ApiResponse::json(200, &order)
+}
+
+/// `GET /api/v1/stores/{id}/orders` -> the store's orders, for its owner only (404
+/// for anyone else, as if the store had none to show).
+pub async fn list_for_store(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
+    let user = req.user_id()?;
+    let path = format!(
+        "/api/v1/stores/{}/orders",
+        req.params.first().map_or("", String::as_str)
+    );
+    let store = req.id_param(0, &path)?;
+    let builder = DbRequest::client()
+        .from("stores")
+        .select("id")
+        .eq("id", store.to_string())
+        .eq("owner_id", user.to_string());
+    let owned: Vec<Value> = db
+        .send(DbRequest::from_builder(
+            builder,
+            Access::Read,
+            Role::Caller,
+        )?)
+        .await?
+        .json()?;
+    if owned.is_empty() {
+        return Err(AppError::NotFound { path });
+    }
+    page_of_orders(req, db, "store_id", store.to_string()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::auth::jwt::Claims;
+    use crate::auth::request::Caller;
+    use crate::test_support::ScriptedDb;
+
+    fn customer(body: Value, headers: &[(&str, &str)], params: &[&str]) -> ApiRequest {
+        let mut claims = Claims::new("authenticated", "t", 0, 10);
+        claims.sub = Some("22222222-2222-4222-8222-000000000001".into());
+        ApiRequest {
+            params: params.iter().map(|p| (*p).to_owned()).collect(),
+            headers: headers
+                .iter()
+                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+                .collect(),
+            body: body.to_string().into_bytes(),
+            caller: Some(Caller {
+                token: Some("t".into()),
+                claims: Some(claims),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn placing_is_201_and_a_replay_is_200() {
+        let items = json!({"items": [{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 1}]});
+        let req = customer(items, &[("idempotency-key", "k-1")], &[]);
+        let first = ScriptedDb::default().answer(
+            "/rpc/place_order",
+            200,
+            json!({"id": "o", "replayed": false}),
+        );
+        let response = block_on(place(&req, &first)).unwrap();
+        assert_eq!(response.status, 201);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&response.body).unwrap(),
+            json!({"id": "o"})
+        );
+        let sent: Value =
+            serde_json::from_slice(first.seen.borrow()[0].body.as_ref().unwrap()).unwrap();
+        assert_eq!(sent["idempotency_key"], "k-1");
+        assert_eq!(sent["request_hash"].as_str().unwrap().len(), 64);
+
+        let again = ScriptedDb::default().answer(
+            "/rpc/place_order",
+            200,
+            json!({"id": "o", "replayed": true}),
+        );
+        let response = block_on(place(&req, &again)).unwrap();
+        assert_eq!(
+            (response.status, response.header("idempotency-replayed")),
+            (200, Some("true"))
+        );
+    }
+
+    #[test]
+    fn another_stores_orders_are_404() {
+        let db = ScriptedDb::default().answer("/stores?", 200, json!([]));
+        let req = customer(json!(null), &[], &["33333333-3333-4333-8333-000000000002"]);
+        assert_eq!(
+            block_on(list_for_store(&req, &db)).unwrap_err().status(),
+            404
+        );
+        assert_eq!(
+            db.seen.borrow().len(),
+            1,
+            "the orders are not even asked for"
+        );
+    }
+
+    #[test]
+    fn my_orders_filter_on_me_newest_first() {
+        let db = ScriptedDb::default().answer("/orders?", 200, json!([]));
+        let req = customer(json!(null), &[], &[]);
+        let response = block_on(list_mine(&req, &db)).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&response.body).unwrap(),
+            json!({"items": [], "next_cursor": null})
+        );
+        let url = db.seen.borrow()[0].path_and_query.clone();
+        assert!(
+            url.contains("customer_id=eq.22222222-2222-4222-8222-000000000001"),
+            "{url}"
+        );
+        assert!(url.contains("order=created_at.desc%2Cid.desc"), "{url}");
+    }
+}

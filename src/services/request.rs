@@ -1,0 +1,162 @@
+//! The HTTP request as the services see it: plain data, so they are tested natively.
+
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::auth::request::Caller;
+use crate::error::{AppError, FieldProblem};
+
+#[derive(Debug, Clone, Default)]
+pub struct ApiRequest {
+    /// The `{param}` segments of the route, in order.
+    pub params: Vec<String>,
+    pub query: Vec<(String, String)>,
+    /// Names in lowercase.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub caller: Option<Caller>,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+impl ApiRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON, or a 400 saying what is wrong with it.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, AppError> {
+        if self.body.is_empty() {
+            return Err(AppError::BadRequest {
+                message: "a JSON body is required".into(),
+                details: None,
+            });
+        }
+        serde_json::from_slice(&self.body).map_err(|e| AppError::BadRequest {
+            message: "the body is not the JSON this endpoint takes".into(),
+            details: Some(e.to_string()),
+        })
+    }
+
+    /// The signed-in user's id (the JWT's `sub`), or 401.
+    pub fn user_id(&self) -> Result<Uuid, AppError> {
+        self.caller
+            .as_ref()
+            .and_then(|c| c.claims.as_ref())
+            .and_then(|claims| claims.sub.as_deref())
+            .and_then(|sub| Uuid::parse_str(sub).ok())
+            .ok_or_else(|| AppError::Unauthorized {
+                reason: "sign in first: this needs a user's access token".into(),
+            })
+    }
+
+    /// The uuid in path parameter `index`, or 404 (a malformed id names nothing).
+    pub fn id_param(&self, index: usize, path: &str) -> Result<Uuid, AppError> {
+        self.params
+            .get(index)
+            .and_then(|raw| Uuid::parse_str(raw).ok())
+            .ok_or_else(|| AppError::NotFound {
+                path: path.to_owned(),
+            })
+    }
+
+    /// The client's address, for per-client login limits.
+    pub fn client_address(&self) -> String {
+        self.header("cf-connecting-ip")
+            .or_else(|| {
+                self.header("x-forwarded-for")
+                    .and_then(|v| v.split(',').next())
+            })
+            .or_else(|| self.header("x-real-ip"))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty() && v.len() <= 64)
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+}
+
+/// Collects validation problems, so a client learns of all of them at once.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<FieldProblem>);
+
+impl Problems {
+    pub fn add(&mut self, field: impl Into<String>, problem: impl Into<String>) {
+        self.0.push(FieldProblem::new(field, problem));
+    }
+
+    pub fn check(&mut self, ok: bool, field: impl Into<String>, problem: impl Into<String>) {
+        if !ok {
+            self.add(field, problem);
+        }
+    }
+
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(self.0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::jwt::Claims;
+
+    #[test]
+    fn json_bodies_and_users() {
+        let mut req = ApiRequest {
+            body: br#"{"a": 1}"#.to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(req.json::<serde_json::Value>().unwrap()["a"], 1);
+        req.body = b"{not json".to_vec();
+        assert_eq!(req.json::<serde_json::Value>().unwrap_err().status(), 400);
+        assert_eq!(req.user_id().unwrap_err().status(), 401);
+
+        let mut claims = Claims::new("authenticated", "t", 0, 10);
+        claims.sub = Some("22222222-2222-4222-8222-000000000001".into());
+        req.caller = Some(Caller {
+            token: Some("t".into()),
+            claims: Some(claims),
+        });
+        assert_eq!(
+            req.user_id().unwrap().to_string(),
+            "22222222-2222-4222-8222-000000000001"
+        );
+    }
+
+    #[test]
+    fn client_address_prefers_cloudflare() {
+        let mut req = ApiRequest::default();
+        assert_eq!(req.client_address(), "unknown");
+        req.headers
+            .push(("x-forwarded-for".into(), "203.0.113.9, 10.0.0.1".into()));
+        assert_eq!(req.client_address(), "203.0.113.9");
+        req.headers
+            .push(("cf-connecting-ip".into(), "198.51.100.7".into()));
+        assert_eq!(req.client_address(), "198.51.100.7");
+    }
+
+    #[test]
+    fn problems_are_reported_together() {
+        let mut p = Problems::default();
+        p.check(true, "a", "fine");
+        assert!(Problems::default().finish().is_ok());
+        p.check(false, "email", "is required");
+        p.add("password", "is too short");
+        let err = p.finish().unwrap_err();
+        assert_eq!(err.status(), 422);
+        assert_eq!(err.body().message, "2 fields are invalid");
+    }
+}

@@ -1,0 +1,49 @@
+-- The auth functions: who may call them, how passwords and refresh tokens are kept,
+-- rotation and reuse, lockout arithmetic.
+begin;
+select plan(16);
+
+select ok(not has_schema_privilege('anon', 'payhuk_auth', 'usage')
+          and not has_schema_privilege('authenticated', 'payhuk_auth', 'usage'),
+  'API roles cannot reach credentials or refresh tokens');
+select ok(
+  (select bool_and(has_function_privilege('service_role', p.oid, 'execute')
+                   and not has_function_privilege('anon', p.oid, 'execute')
+                   and not has_function_privilege('authenticated', p.oid, 'execute'))
+     from pg_proc p where p.pronamespace = 'public'::regnamespace and p.proname like 'auth\_%'),
+  'every auth_* function is for the service role only');
+select ok(has_function_privilege('authenticated', 'public.place_order(text, text, jsonb)', 'execute')
+          and not has_function_privilege('anon', 'public.place_order(text, text, jsonb)', 'execute'),
+  'place_order is for signed-in users');
+
+select lives_ok($$ select public.auth_signup('Tap.User@Payhuk.test', 'tap password 1', 'Tap', null) $$, 'signup');
+select is((select email from public.profiles where email = 'tap.user@payhuk.test'), 'tap.user@payhuk.test',
+  'emails are stored lowercase');
+select ok((select password_hash like '$2a$10$%' from payhuk_auth.credentials c
+             join public.profiles p on p.id = c.user_id where p.email = 'tap.user@payhuk.test'),
+  'the password is kept as a bcrypt hash');
+select throws_ok($$ select public.auth_signup('tap.user@payhuk.test', 'tap password 2') $$,
+  'PT409', 'an account with this email exists', 'one account per email');
+select throws_ok($$ select public.auth_signup('tap2@payhuk.test', 'short') $$, 'PT422', null, 'short passwords are refused');
+
+select is(public.auth_check_password('TAP.user@payhuk.test', 'tap password 1') ->> 'status', 'ok', 'the right password');
+select is(public.auth_check_password('tap.user@payhuk.test', 'tap password 0') ->> 'status', 'wrong_password', 'a wrong one');
+select is(public.auth_check_password('nobody@payhuk.test', 'tap password 1') ->> 'status', 'unknown_email', 'an unknown email');
+
+-- Refresh tokens: one rotation, then reuse of the first revokes the family.
+select public.auth_start_session((select id from public.profiles where email = 'tap.user@payhuk.test'),
+  'tap.user@payhuk.test', repeat('a', 64), 3600);
+select is(public.auth_rotate_refresh(repeat('a', 64), repeat('b', 64), 3600) ->> 'status', 'ok', 'a fresh token rotates');
+select is(public.auth_rotate_refresh(repeat('a', 64), repeat('c', 64), 3600) ->> 'status', 'reused', 'the used one is reuse');
+select is(public.auth_rotate_refresh(repeat('b', 64), repeat('d', 64), 3600) ->> 'status', 'invalid',
+  'and its successor was revoked with the family');
+
+-- Lockout: the third failure in a 60 s window with a limit of 3 makes the account wait.
+select public.auth_login_failed('lock@payhuk.test', '192.0.2.1') from generate_series(1, 2);
+select is(public.auth_login_wait('lock@payhuk.test', '192.0.2.1', 60, 3, 100), 0, 'two failures: no wait');
+select public.auth_login_failed('lock@payhuk.test', '192.0.2.1');
+select ok(public.auth_login_wait('lock@payhuk.test', '192.0.2.1', 60, 3, 100) between 59 and 60,
+  'three: wait until the oldest leaves the window');
+
+select * from finish();
+rollback;
