@@ -147,6 +147,31 @@ pub trait Db {
     async fn send(&self, request: DbRequest) -> Result<DbReply, AppError>;
 }
 
+/// Calls `function` with `args` and decodes its JSON answer.
+pub async fn rpc<T: serde::de::DeserializeOwned>(
+    db: &impl Db,
+    function: &str,
+    args: &serde_json::Value,
+    access: Access,
+    role: Role,
+) -> Result<T, AppError> {
+    db.send(DbRequest::rpc(function, args, access, role)?)
+        .await?
+        .json()
+}
+
+/// The rows `builder` selects (or, for a write, returns).
+pub async fn rows(
+    db: &impl Db,
+    builder: postgrest::Builder,
+    access: Access,
+    role: Role,
+) -> Result<Vec<serde_json::Value>, AppError> {
+    db.send(DbRequest::from_builder(builder, access, role)?)
+        .await?
+        .json()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,56 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::auth::jwt::{Claims, sign_hs256};
+use crate::auth::request::Caller;
 use crate::config::Config;
 use crate::db::{Db, DbReply, DbRequest};
 use crate::error::AppError;
+use crate::region::HeaderLookup;
+use crate::services::request::ApiRequest;
+
+impl HeaderLookup for HashMap<&'static str, String> {
+    fn header(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+impl HeaderLookup for HashMap<&'static str, &'static str> {
+    fn header(&self, name: &str) -> Option<String> {
+        self.get(name).map(|v| (*v).to_owned())
+    }
+}
+
+/// A request from the signed-in user `sub`, with a JSON body and path parameters.
+pub fn signed_in(sub: &str, body: serde_json::Value, params: &[&str]) -> ApiRequest {
+    let mut claims = Claims::new("authenticated", "t", 0, 10);
+    claims.sub = Some(sub.to_owned());
+    ApiRequest {
+        params: params.iter().map(|p| (*p).to_owned()).collect(),
+        body: body.to_string().into_bytes(),
+        caller: Some(Caller {
+            token: Some("t".into()),
+            claims: Some(claims),
+        }),
+        ..Default::default()
+    }
+}
+
+/// The fields a validation error names, in order.
+pub fn problem_fields(err: &AppError) -> Vec<String> {
+    let details = err.body().details.expect("a validation error has details");
+    let problems: serde_json::Value = serde_json::from_str(&details).expect("details are JSON");
+    problems
+        .as_array()
+        .expect("a list of problems")
+        .iter()
+        .map(|p| {
+            p["field"]
+                .as_str()
+                .expect("each names its field")
+                .to_owned()
+        })
+        .collect()
+}
 
 pub const SECRET: &str = "test-support-secret-that-is-long-enough-0000";
 

@@ -79,31 +79,13 @@ mod tests {
 
     use super::*;
     use crate::auth::jwt::sign_hs256;
-
-    const SECRET: &str = "request-auth-test-secret-long-enough-00000";
-
-    struct Headers(HashMap<&'static str, String>);
-    impl HeaderLookup for Headers {
-        fn header(&self, name: &str) -> Option<String> {
-            self.0.get(name).cloned()
-        }
-    }
+    use crate::test_support::{SECRET, config_with};
 
     fn config(audience: Option<&str>) -> Config {
-        let key = sign_hs256(
-            &Claims::new("service_role", "t", 0, i64::MAX),
-            SECRET.as_bytes(),
-        );
-        let mut vars: HashMap<&str, &str> = HashMap::from([
-            ("REGIONS", "iad1"),
-            ("REGION_IAD1_POSTGREST_URL", "http://127.0.0.1:3001"),
-            ("JWT_SECRET", SECRET),
-            ("SERVICE_ROLE_KEY", key.as_str()),
-        ]);
-        if let Some(aud) = audience {
-            vars.insert("JWT_AUDIENCE", aud);
+        match audience {
+            Some(aud) => config_with(&[("JWT_AUDIENCE", aud)]),
+            None => config_with(&[]),
         }
-        Config::from_source(&vars).unwrap()
     }
 
     fn token(role: &str, exp: i64, aud: Option<serde_json::Value>, secret: &str) -> String {
@@ -119,7 +101,7 @@ mod tests {
         audience: Option<&str>,
     ) -> Result<Caller, AppError> {
         authenticate(
-            &Headers(headers.iter().cloned().collect()),
+            &headers.iter().cloned().collect::<HashMap<_, _>>(),
             &config(audience),
             1000,
         )

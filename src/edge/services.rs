@@ -89,15 +89,8 @@ pub async fn serve(
         });
     let mut response = response::into_worker(answer, false).map_err(glue_error)?;
     let trail = db.trail.borrow();
+    name_upstream(&mut response, &trail)?;
     let headers = response.headers_mut();
-    if let Some((target, elapsed)) = &trail.last {
-        headers
-            .set("x-payhuk-upstream", &target.to_string())
-            .map_err(glue_error)?;
-        headers
-            .set("server-timing", &server_timing(target, *elapsed))
-            .map_err(glue_error)?;
-    }
     for (name, value) in consistency::response_headers(
         presented.as_ref(),
         trail.written_xid,
@@ -190,7 +183,17 @@ async fn cached(
             let _ = store(&url, answer).await;
         });
     }
-    if let Some((target, elapsed)) = &db.trail.borrow().last {
+    name_upstream(&mut response, &db.trail.borrow())?;
+    response
+        .headers_mut()
+        .set("x-payhuk-cache", "miss")
+        .map_err(glue_error)?;
+    Ok(response)
+}
+
+/// `x-payhuk-upstream` and `Server-Timing` for the last upstream that answered.
+fn name_upstream(response: &mut Response, trail: &Trail) -> Result<(), AppError> {
+    if let Some((target, elapsed)) = &trail.last {
         let headers = response.headers_mut();
         headers
             .set("x-payhuk-upstream", &target.to_string())
@@ -199,11 +202,7 @@ async fn cached(
             .set("server-timing", &server_timing(target, *elapsed))
             .map_err(glue_error)?;
     }
-    response
-        .headers_mut()
-        .set("x-payhuk-cache", "miss")
-        .map_err(glue_error)?;
-    Ok(response)
+    Ok(())
 }
 
 async fn store(url: &str, answer: ApiResponse) -> worker::Result<()> {

@@ -168,36 +168,17 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::auth::jwt::{Claims, sign_hs256};
-
-    struct Headers(HashMap<&'static str, &'static str>);
-
-    impl HeaderLookup for Headers {
-        fn header(&self, name: &str) -> Option<String> {
-            self.0.get(name).map(|v| (*v).to_owned())
-        }
-    }
+    use crate::test_support::config_with;
 
     fn config(allow_override: bool, use_cf: bool) -> Config {
-        let secret = "locate-test-secret-that-is-long-enough-000";
-        let key = sign_hs256(
-            &Claims::new("service_role", "t", 0, i64::MAX),
-            secret.as_bytes(),
-        );
-        let allow = allow_override.to_string();
-        let cf = use_cf.to_string();
-        let vars: HashMap<&str, &str> = HashMap::from([
-            ("REGIONS", "iad1,sfo1,fra1"),
-            ("REGION_IAD1_POSTGREST_URL", "http://127.0.0.1:3001"),
-            ("REGION_SFO1_POSTGREST_URL", "http://127.0.0.1:3002"),
-            ("REGION_FRA1_POSTGREST_URL", "http://127.0.0.1:3003"),
+        config_with(&[
             ("DEFAULT_REGION", "sfo1"),
-            ("JWT_SECRET", secret),
-            ("SERVICE_ROLE_KEY", key.as_str()),
-            ("ALLOW_REGION_OVERRIDE", allow.as_str()),
-            ("USE_CF_LOCATION", cf.as_str()),
-        ]);
-        Config::from_source(&vars).unwrap()
+            (
+                "ALLOW_REGION_OVERRIDE",
+                if allow_override { "true" } else { "false" },
+            ),
+            ("USE_CF_LOCATION", if use_cf { "true" } else { "false" }),
+        ])
     }
 
     fn locate(
@@ -207,7 +188,7 @@ mod tests {
         hints: PlatformHints,
     ) -> Result<EdgeLocation, AppError> {
         locate_edge(
-            &Headers(headers.iter().copied().collect()),
+            &headers.iter().copied().collect::<HashMap<_, _>>(),
             &hints,
             &config(allow, use_cf),
         )

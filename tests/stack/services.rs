@@ -85,6 +85,22 @@ impl Client {
     }
 }
 
+/// `POST /api/v1/orders` as a user, from any thread.
+fn post_order(edge: &str, access_token: &str, key: &str, body: &str) -> Reply {
+    let bearer = format!("Bearer {access_token}");
+    via_edge(
+        edge,
+        "POST",
+        "/api/v1/orders",
+        &[
+            ("authorization", bearer.as_str()),
+            ("idempotency-key", key),
+            ("content-type", "application/json"),
+        ],
+        Some(body),
+    )
+}
+
 fn unique(prefix: &str) -> String {
     format!(
         "{prefix}-{}-{}",
@@ -349,20 +365,7 @@ fn orders_are_idempotent_private_and_read_back_through_a_paused_replica() {
     let body = items.to_string();
     let replies = concurrently(20, {
         let key = key.clone();
-        move |_| {
-            let bearer = format!("Bearer {token}");
-            via_edge(
-                "fra1",
-                "POST",
-                "/api/v1/orders",
-                &[
-                    ("authorization", bearer.as_str()),
-                    ("idempotency-key", key.as_str()),
-                    ("content-type", "application/json"),
-                ],
-                Some(&body),
-            )
-        }
+        move |_| post_order("fra1", &token, &key, &body)
     });
     let ids: Vec<String> = replies
         .iter()
@@ -466,18 +469,11 @@ fn concurrent_orders_for_the_last_units_never_oversell() {
     let token = customer.access.clone().unwrap();
     let body = json!({"items": [{"product_id": product, "quantity": 1}]}).to_string();
     let replies = concurrently(12, move |i| {
-        let bearer = format!("Bearer {token}");
-        let key = format!("last-units-{i}-{}", std::process::id());
-        via_edge(
+        post_order(
             "sfo1",
-            "POST",
-            "/api/v1/orders",
-            &[
-                ("authorization", bearer.as_str()),
-                ("idempotency-key", key.as_str()),
-                ("content-type", "application/json"),
-            ],
-            Some(&body),
+            &token,
+            &format!("last-units-{i}-{}", std::process::id()),
+            &body,
         )
     });
     assert_eq!(

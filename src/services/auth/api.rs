@@ -5,7 +5,7 @@ use super::service::{
     hash_refresh_token, new_refresh_token, session, validate_login, validate_signup,
 };
 use crate::config::Config;
-use crate::db::{Db, DbRequest, Role};
+use crate::db::{Db, DbRequest, Role, rpc};
 use crate::error::{AppError, Credential};
 use crate::http::ApiResponse;
 use crate::routing::Access;
@@ -30,15 +30,14 @@ async fn start_session(
         "token_hash": hash,
         "ttl_seconds": config.refresh_token_ttl_seconds,
     });
-    let account: Account = db
-        .send(DbRequest::rpc(
-            "auth_start_session",
-            &args,
-            Access::Write,
-            Role::Service,
-        )?)
-        .await?
-        .json()?;
+    let account: Account = rpc(
+        db,
+        "auth_start_session",
+        &args,
+        Access::Write,
+        Role::Service,
+    )
+    .await?;
     Ok(no_store(ApiResponse::json(
         status,
         &session(account, refresh_token, config, now),
@@ -59,15 +58,7 @@ pub async fn signup(
         "display_name": body.display_name,
         "store": body.store,
     });
-    let account: Account = db
-        .send(DbRequest::rpc(
-            "auth_signup",
-            &args,
-            Access::Write,
-            Role::Service,
-        )?)
-        .await?
-        .json()?;
+    let account: Account = rpc(db, "auth_signup", &args, Access::Write, Role::Service).await?;
     start_session(db, config, &account, req.now, 201).await
 }
 
@@ -90,15 +81,14 @@ pub async fn login(
         "account_limit": limits.per_account,
         "client_limit": limits.per_client,
     });
-    let wait: u32 = db
-        .send(DbRequest::rpc(
-            "auth_login_wait",
-            &wait_args,
-            Access::Read,
-            Role::Service,
-        )?)
-        .await?
-        .json()?;
+    let wait: u32 = rpc(
+        db,
+        "auth_login_wait",
+        &wait_args,
+        Access::Read,
+        Role::Service,
+    )
+    .await?;
     if wait > 0 {
         return Err(AppError::TooManyRequests {
             reason: "too many failed logins for this account or client".into(),
@@ -107,26 +97,24 @@ pub async fn login(
     }
 
     let check_args = json!({"email": body.email, "password": body.password});
-    let mut check: PasswordCheck = db
-        .send(DbRequest::rpc(
-            "auth_check_password",
-            &check_args,
-            Access::Read,
-            Role::Service,
-        )?)
-        .await?
-        .json()?;
+    let mut check: PasswordCheck = rpc(
+        db,
+        "auth_check_password",
+        &check_args,
+        Access::Read,
+        Role::Service,
+    )
+    .await?;
     if matches!(check, PasswordCheck::UnknownEmail) {
         // The account may be newer than the replica that answered: ask the primary.
-        check = db
-            .send(DbRequest::rpc(
-                "auth_check_password",
-                &check_args,
-                Access::Write,
-                Role::Service,
-            )?)
-            .await?
-            .json()?;
+        check = rpc(
+            db,
+            "auth_check_password",
+            &check_args,
+            Access::Write,
+            Role::Service,
+        )
+        .await?;
     }
     match check {
         PasswordCheck::Ok { account } => start_session(db, config, &account, req.now, 200).await,
@@ -163,15 +151,14 @@ pub async fn refresh(
         "new_hash": new_hash,
         "ttl_seconds": config.refresh_token_ttl_seconds,
     });
-    let rotation: Rotation = db
-        .send(DbRequest::rpc(
-            "auth_rotate_refresh",
-            &args,
-            Access::Write,
-            Role::Service,
-        )?)
-        .await?
-        .json()?;
+    let rotation: Rotation = rpc(
+        db,
+        "auth_rotate_refresh",
+        &args,
+        Access::Write,
+        Role::Service,
+    )
+    .await?;
     let refused = |reason: &str, hint: &'static str| AppError::CredentialsRefused {
         credential: Credential::RefreshToken,
         reason: reason.into(),
@@ -220,15 +207,8 @@ pub async fn logout(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
 pub async fn me(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
     let user_id = req.user_id()?;
     let args = json!({"user_id": user_id});
-    let account: Option<Account> = db
-        .send(DbRequest::rpc(
-            "auth_account",
-            &args,
-            Access::Read,
-            Role::Service,
-        )?)
-        .await?
-        .json()?;
+    let account: Option<Account> =
+        rpc(db, "auth_account", &args, Access::Read, Role::Service).await?;
     match account {
         Some(account) => Ok(no_store(ApiResponse::json(200, &account)?)),
         None => Err(AppError::NotFound {

@@ -155,6 +155,7 @@ mod tests {
     use crate::auth::jwt::verify;
     use crate::services::auth::model::{StoreInput, StoreRef};
     use crate::test_support::config;
+    use crate::test_support::problem_fields;
 
     fn signup(email: &str, password: &str, store: Option<StoreInput>) -> SignupBody {
         SignupBody {
@@ -174,14 +175,7 @@ mod tests {
             default_currency: Some("xof".into()),
         };
         let err = validate_signup(&signup("not-an-email", "short", Some(store))).unwrap_err();
-        let details: serde_json::Value =
-            serde_json::from_str(&err.body().details.unwrap()).unwrap();
-        let fields: Vec<&str> = details
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["field"].as_str().unwrap())
-            .collect();
+        let fields = problem_fields(&err);
         assert_eq!(
             fields,
             [

@@ -1,7 +1,7 @@
 use serde_json::{Value, json};
 
 use super::service::{COLUMNS, PlaceOrderBody, idempotency_key, lines, request_hash};
-use crate::db::{Db, DbRequest, Role};
+use crate::db::{Db, DbRequest, Role, rows, rpc};
 use crate::error::AppError;
 use crate::http::ApiResponse;
 use crate::routing::Access;
@@ -17,15 +17,7 @@ pub async fn place(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppErr
     let lines = lines(&body)?;
     let args =
         json!({"idempotency_key": key, "request_hash": request_hash(&lines), "items": lines});
-    let mut order: Value = db
-        .send(DbRequest::rpc(
-            "place_order",
-            &args,
-            Access::Write,
-            Role::Caller,
-        )?)
-        .await?
-        .json()?;
+    let mut order: Value = rpc(db, "place_order", &args, Access::Write, Role::Caller).await?;
     let replayed = order
         .as_object_mut()
         .and_then(|o| o.remove("replayed"))
@@ -51,15 +43,8 @@ async fn page_of_orders(
         .order("created_at.desc,id.desc")
         .limit(limit + 1);
     let builder = Cursor::after(cursor.as_ref(), builder);
-    let rows: Vec<Value> = db
-        .send(DbRequest::from_builder(
-            builder,
-            Access::Read,
-            Role::Caller,
-        )?)
-        .await?
-        .json()?;
-    ApiResponse::json(200, &Page::from_rows(rows, limit))
+    let found: Vec<Value> = rows(db, builder, Access::Read, Role::Caller).await?;
+    ApiResponse::json(200, &Page::from_rows(found, limit))
 }
 
 /// `GET /api/v1/orders` -> the caller's own orders, newest first.
@@ -81,15 +66,11 @@ pub async fn get(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError
         .from("orders")
         .select(COLUMNS)
         .eq("id", id.to_string());
-    let rows: Vec<Value> = db
-        .send(DbRequest::from_builder(
-            builder,
-            Access::Read,
-            Role::Caller,
-        )?)
-        .await?
-        .json()?;
-    let order = rows.into_iter().next().ok_or(AppError::NotFound { path })?;
+    let found: Vec<Value> = rows(db, builder, Access::Read, Role::Caller).await?;
+    let order = found
+        .into_iter()
+        .next()
+        .ok_or(AppError::NotFound { path })?;
     ApiResponse::json(200, &order)
 }
 
@@ -107,14 +88,7 @@ pub async fn list_for_store(req: &ApiRequest, db: &impl Db) -> Result<ApiRespons
         .select("id")
         .eq("id", store.to_string())
         .eq("owner_id", user.to_string());
-    let owned: Vec<Value> = db
-        .send(DbRequest::from_builder(
-            builder,
-            Access::Read,
-            Role::Caller,
-        )?)
-        .await?
-        .json()?;
+    let owned: Vec<Value> = rows(db, builder, Access::Read, Role::Caller).await?;
     if owned.is_empty() {
         return Err(AppError::NotFound { path });
     }
@@ -126,26 +100,15 @@ mod tests {
     use futures::executor::block_on;
 
     use super::*;
-    use crate::auth::jwt::Claims;
-    use crate::auth::request::Caller;
-    use crate::test_support::ScriptedDb;
+    use crate::test_support::{ScriptedDb, signed_in};
 
     fn customer(body: Value, headers: &[(&str, &str)], params: &[&str]) -> ApiRequest {
-        let mut claims = Claims::new("authenticated", "t", 0, 10);
-        claims.sub = Some("22222222-2222-4222-8222-000000000001".into());
-        ApiRequest {
-            params: params.iter().map(|p| (*p).to_owned()).collect(),
-            headers: headers
-                .iter()
-                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-                .collect(),
-            body: body.to_string().into_bytes(),
-            caller: Some(Caller {
-                token: Some("t".into()),
-                claims: Some(claims),
-            }),
-            ..Default::default()
-        }
+        let mut req = signed_in("22222222-2222-4222-8222-000000000001", body, params);
+        req.headers = headers
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect();
+        req
     }
 
     #[test]

@@ -106,6 +106,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::test_support::problem_fields;
 
     fn body(items: serde_json::Value) -> PlaceOrderBody {
         serde_json::from_value(json!({ "items": items })).unwrap()
@@ -124,14 +125,7 @@ mod tests {
             "junk"
         ])))
         .unwrap_err();
-        let details: serde_json::Value =
-            serde_json::from_str(&err.body().details.unwrap()).unwrap();
-        let fields: Vec<&str> = details
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["field"].as_str().unwrap())
-            .collect();
+        let fields = problem_fields(&err);
         assert_eq!(
             fields,
             [

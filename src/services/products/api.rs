@@ -1,7 +1,7 @@
 use serde_json::{Map, Value};
 
 use super::service::{COLUMNS, list_request, parse_list_query, validate_product};
-use crate::db::{Db, DbRequest, Role};
+use crate::db::{Db, DbRequest, Role, rows};
 use crate::error::AppError;
 use crate::http::ApiResponse;
 use crate::routing::Access;
@@ -49,15 +49,8 @@ pub async fn get(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError
         .from("products")
         .select(COLUMNS)
         .eq("id", id.to_string());
-    let rows: Vec<Value> = db
-        .send(DbRequest::from_builder(
-            builder,
-            Access::Read,
-            Role::Caller,
-        )?)
-        .await?
-        .json()?;
-    let product = rows.into_iter().next().ok_or_else(|| not_found(req))?;
+    let found: Vec<Value> = rows(db, builder, Access::Read, Role::Caller).await?;
+    let product = found.into_iter().next().ok_or_else(|| not_found(req))?;
     ApiResponse::json(200, &product)
 }
 
@@ -80,16 +73,10 @@ pub async fn create(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
         .from("products")
         .insert(Value::Object(body).to_string())
         .select(COLUMNS);
-    let rows: Vec<Value> = db
-        .send(DbRequest::from_builder(
-            builder,
-            Access::Write,
-            Role::Caller,
-        )?)
-        .await?
-        .json()
+    let found: Vec<Value> = rows(db, builder, Access::Write, Role::Caller)
+        .await
         .map_err(own_store_only)?;
-    let product = rows
+    let product = found
         .into_iter()
         .next()
         .ok_or_else(|| AppError::Internal("insert returned no row".into()))?;
@@ -108,16 +95,10 @@ pub async fn update(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
         .eq("id", id.to_string())
         .update(Value::Object(body).to_string())
         .select(COLUMNS);
-    let rows: Vec<Value> = db
-        .send(DbRequest::from_builder(
-            builder,
-            Access::Write,
-            Role::Caller,
-        )?)
-        .await?
-        .json()
+    let found: Vec<Value> = rows(db, builder, Access::Write, Role::Caller)
+        .await
         .map_err(own_store_only)?;
-    let product = rows.into_iter().next().ok_or_else(|| not_found(req))?;
+    let product = found.into_iter().next().ok_or_else(|| not_found(req))?;
     ApiResponse::json(200, &product)
 }
 
@@ -130,16 +111,10 @@ pub async fn delete(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
         .eq("id", id.to_string())
         .delete()
         .select("id");
-    let rows: Vec<Value> = db
-        .send(DbRequest::from_builder(
-            builder,
-            Access::Write,
-            Role::Caller,
-        )?)
-        .await?
-        .json()
+    let found: Vec<Value> = rows(db, builder, Access::Write, Role::Caller)
+        .await
         .map_err(own_store_only)?;
-    if rows.is_empty() {
+    if found.is_empty() {
         return Err(not_found(req));
     }
     Ok(ApiResponse {
@@ -155,22 +130,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::auth::jwt::Claims;
-    use crate::auth::request::Caller;
-    use crate::test_support::ScriptedDb;
+    use crate::test_support::{ScriptedDb, signed_in};
 
     fn merchant(body: Value, params: &[&str]) -> ApiRequest {
-        let mut claims = Claims::new("authenticated", "t", 0, 10);
-        claims.sub = Some("11111111-1111-4111-8111-000000000001".into());
-        ApiRequest {
-            params: params.iter().map(|p| (*p).to_owned()).collect(),
-            body: body.to_string().into_bytes(),
-            caller: Some(Caller {
-                token: Some("t".into()),
-                claims: Some(claims),
-            }),
-            ..Default::default()
-        }
+        signed_in("11111111-1111-4111-8111-000000000001", body, params)
     }
 
     #[test]

@@ -217,6 +217,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::test_support::problem_fields;
 
     fn req(query: &[(&str, &str)]) -> ApiRequest {
         ApiRequest {
@@ -286,13 +287,7 @@ mod tests {
         assert_eq!(err.body().message, "4 fields are invalid");
         let bad = json!({"price_minor": 19.99, "currency": "eur", "colour": "red", "store_id": "33333333-3333-4333-8333-000000000001"});
         let err = validate_product(bad.as_object().unwrap(), false).unwrap_err();
-        let details: Value = serde_json::from_str(&err.body().details.unwrap()).unwrap();
-        let fields: Vec<&str> = details
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["field"].as_str().unwrap())
-            .collect();
+        let fields = problem_fields(&err);
         assert_eq!(fields, ["colour", "store_id", "price_minor", "currency"]);
         assert!(
             validate_product(json!({}).as_object().unwrap(), false).is_err(),

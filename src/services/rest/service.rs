@@ -127,13 +127,6 @@ mod tests {
     use crate::consistency::token_key;
     use crate::region::RegionCode;
 
-    struct Headers(HashMap<&'static str, String>);
-    impl HeaderLookup for Headers {
-        fn header(&self, name: &str) -> Option<String> {
-            self.0.get(name).cloned()
-        }
-    }
-
     #[test]
     fn reads_and_writes() {
         let ro = vec!["search_products".to_owned()];
@@ -173,14 +166,14 @@ mod tests {
 
     #[test]
     fn only_postgrest_headers_go_upstream() {
-        let headers = Headers(HashMap::from([
+        let headers = HashMap::from([
             ("prefer", "return=representation".to_owned()),
             ("range", "0-9".to_owned()),
             ("cookie", "secret=1".to_owned()),
             ("connection", "keep-alive".to_owned()),
             ("x-payhuk-min-xid", "1".to_owned()),
             ("authorization", "Bearer x".to_owned()),
-        ]));
+        ]);
         let mut names: Vec<_> = forwarded_request_headers(&headers)
             .into_iter()
             .map(|(n, _)| n)
@@ -218,28 +211,25 @@ mod tests {
     fn token_from_header_or_cookie() {
         let key = token_key(b"rest-test-secret-that-is-long-enough-000");
         let raw = ConsistencyToken::after_write(None, 9, 0, 60).encode(&key);
-        let by_header = Headers(HashMap::from([("x-payhuk-consistency", raw.clone())]));
+        let by_header = HashMap::from([("x-payhuk-consistency", raw.clone())]);
         assert_eq!(
             presented_token(&by_header, &key, 1).unwrap().unwrap().xids,
             [9]
         );
-        let by_cookie = Headers(HashMap::from([(
+        let by_cookie = HashMap::from([(
             "cookie",
             format!("theme=dark; payhuk_consistency={raw}; x=y"),
-        )]));
+        )]);
         assert_eq!(
             presented_token(&by_cookie, &key, 1).unwrap().unwrap().xids,
             [9]
         );
-        let tampered = Headers(HashMap::from([(
-            "x-payhuk-consistency",
-            raw.replace("v1.9.", "v1.8."),
-        )]));
+        let tampered = HashMap::from([("x-payhuk-consistency", raw.replace("v1.9.", "v1.8."))]);
         assert_eq!(
             presented_token(&tampered, &key, 1).unwrap(),
             Err(TokenError::BadSignature)
         );
-        assert!(presented_token(&Headers(HashMap::new()), &key, 1).is_none());
+        assert!(presented_token(&HashMap::<&str, String>::new(), &key, 1).is_none());
     }
 
     #[test]
