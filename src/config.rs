@@ -26,6 +26,10 @@
 //! | `LOGIN_FAILURE_WINDOW_SECONDS` | no | failed logins count this long, 1..=86400; default 900 |
 //! | `LOGIN_MAX_FAILURES_PER_ACCOUNT` | no | failures in the window before an account waits, 1..=1000; default 5 |
 //! | `LOGIN_MAX_FAILURES_PER_CLIENT` | no | failures in the window before a client address waits, 1..=10000; default 20 |
+//! | `WEBHOOK_SECRET_<PROVIDER>` | per provider (secret) | signing secret of `fedapay`, `moneroo` or `test` notifications; unset disables that provider's webhook |
+//! | `WEBHOOK_TOLERANCE_SECONDS` | no | how old a signed notification may be, 10..=3600; default 300 |
+//! | `DOWNLOAD_LINK_TTL_SECONDS` | no | lifetime of download links, 60..=604800; default 86400 |
+//! | `DOWNLOAD_MAX_COUNT` | no | downloads one link allows, 1..=1000; default 5 |
 
 use std::collections::HashMap;
 use std::fmt;
@@ -80,7 +84,15 @@ pub struct Config {
     pub access_token_ttl_seconds: u32,
     pub refresh_token_ttl_seconds: u32,
     pub login_limits: LoginLimits,
+    /// By provider name, only those configured.
+    pub webhook_secrets: Vec<(String, Secret)>,
+    pub webhook_tolerance_seconds: u32,
+    pub download_link_ttl_seconds: u32,
+    pub download_max_count: u32,
 }
+
+/// Payment providers whose notifications the gateway can verify.
+pub const WEBHOOK_PROVIDERS: [&str; 3] = ["fedapay", "moneroo", "test"];
 
 /// When failed logins lock an account or a client out for a while.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,6 +275,23 @@ impl Config {
             30 * 86_400,
             "seconds",
         );
+        let webhook_secrets = WEBHOOK_PROVIDERS
+            .iter()
+            .filter_map(|name| {
+                let key = format!("WEBHOOK_SECRET_{}", name.to_ascii_uppercase());
+                let secret = p.get(&key)?;
+                if secret.len() < 16 {
+                    p.fail(&key, "must be at least 16 characters");
+                    return None;
+                }
+                Some(((*name).to_owned(), Secret(secret)))
+            })
+            .collect();
+        let webhook_tolerance_seconds =
+            p.bounded("WEBHOOK_TOLERANCE_SECONDS", 10, 3600, 300, "seconds");
+        let download_link_ttl_seconds =
+            p.bounded("DOWNLOAD_LINK_TTL_SECONDS", 60, 604_800, 86_400, "seconds");
+        let download_max_count = p.bounded("DOWNLOAD_MAX_COUNT", 1, 1000, 5, "downloads");
         let login_limits = LoginLimits {
             window_seconds: p.bounded("LOGIN_FAILURE_WINDOW_SECONDS", 1, 86_400, 900, "seconds"),
             per_account: p.bounded("LOGIN_MAX_FAILURES_PER_ACCOUNT", 1, 1000, 5, "failures"),
@@ -290,6 +319,10 @@ impl Config {
                     access_token_ttl_seconds,
                     refresh_token_ttl_seconds,
                     login_limits,
+                    webhook_secrets,
+                    webhook_tolerance_seconds,
+                    download_link_ttl_seconds,
+                    download_max_count,
                 })
             }
             _ => Err(ConfigErrors(p.errors)),
@@ -298,6 +331,13 @@ impl Config {
 
     pub fn region(&self, code: &str) -> Option<&RegionConfig> {
         self.regions.iter().find(|r| r.code.as_str() == code)
+    }
+
+    pub fn webhook_secret(&self, provider: &str) -> Option<&Secret> {
+        self.webhook_secrets
+            .iter()
+            .find(|(name, _)| name == provider)
+            .map(|(_, secret)| secret)
     }
 }
 

@@ -21,6 +21,18 @@ pub enum Route {
     PlaceOrder,
     GetOrder,
     ListStoreOrders,
+    CreatePayment,
+    GetPayment,
+    RefundPayment,
+    PaymentWebhook,
+    ShippingQuote,
+    CreateShipment,
+    GetShipment,
+    AddShipmentEvent,
+    CreateDownloadLink,
+    Download,
+    IngestAnalytics,
+    SalesReport,
 }
 
 /// A route and the values of its `{param}` segments, in order.
@@ -101,6 +113,54 @@ const ROUTES: &[Entry] = &[
     Entry {
         pattern: Pattern::Path("/api/v1/stores/{}/orders"),
         methods: &[("GET", Route::ListStoreOrders)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/payments"),
+        methods: &[("POST", Route::CreatePayment)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/payments/webhooks/{}"),
+        methods: &[("POST", Route::PaymentWebhook)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/payments/{}"),
+        methods: &[("GET", Route::GetPayment)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/payments/{}/refunds"),
+        methods: &[("POST", Route::RefundPayment)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/shipping/quote"),
+        methods: &[("POST", Route::ShippingQuote)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/shipments"),
+        methods: &[("POST", Route::CreateShipment)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/shipments/{}"),
+        methods: &[("GET", Route::GetShipment)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/shipments/{}/events"),
+        methods: &[("POST", Route::AddShipmentEvent)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/downloads/links"),
+        methods: &[("POST", Route::CreateDownloadLink)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/downloads/{}"),
+        methods: &[("GET", Route::Download)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/analytics/events"),
+        methods: &[("POST", Route::IngestAnalytics)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/analytics/sales"),
+        methods: &[("GET", Route::SalesReport)],
     },
 ];
 
@@ -214,6 +274,19 @@ mod tests {
         assert_eq!(route("POST", "/api/v1/orders"), Route::PlaceOrder);
         assert_eq!(route("GET", "/api/v1/orders"), Route::ListOrders);
         assert_eq!(route("GET", "/api/v1/auth/me"), Route::AuthMe);
+        // A literal segment wins over a parameter declared after it.
+        assert_eq!(
+            route("POST", "/api/v1/payments/webhooks/fedapay"),
+            Route::PaymentWebhook
+        );
+        assert_eq!(
+            route("POST", "/api/v1/downloads/links"),
+            Route::CreateDownloadLink
+        );
+        assert_eq!(
+            route("GET", "/api/v1/downloads/abc.123.sig"),
+            Route::Download
+        );
         assert_eq!(
             resolve("GET", "/api/v1/products//x").unwrap_err().status(),
             404

@@ -39,11 +39,9 @@ impl fmt::Display for TokenError {
     }
 }
 
-/// The signing key, derived so the JWT secret itself never signs anything else.
+/// The signing key of consistency tokens.
 pub fn token_key(jwt_secret: &[u8]) -> [u8; 32] {
-    let mut mac = HmacSha256::new_from_slice(jwt_secret).expect("HMAC takes keys of any length");
-    mac.update(b"payhuk-consistency-token-v1");
-    mac.finalize().into_bytes().into()
+    crate::auth::keys::derive_key(jwt_secret, "payhuk-consistency-token-v1")
 }
 
 fn sign(key: &[u8; 32], payload: &str) -> HmacSha256 {

@@ -20,7 +20,7 @@ use crate::region::EdgeLocation;
 use crate::router::{Matched, Route};
 use crate::services::request::ApiRequest;
 use crate::services::rest::service::{presented_token, server_timing};
-use crate::services::{auth, orders, products};
+use crate::services::{analytics, auth, downloads, orders, payments, products, shipping};
 
 /// Cached catalogue answers are fresh this long, then served stale while refreshed.
 const CACHE_FRESH_MS: u64 = 30_000;
@@ -129,6 +129,18 @@ async fn handle(
         Route::PlaceOrder => orders::api::place(req, db).await,
         Route::GetOrder => orders::api::get(req, db).await,
         Route::ListStoreOrders => orders::api::list_for_store(req, db).await,
+        Route::CreatePayment => payments::api::create(req, db).await,
+        Route::GetPayment => payments::api::get(req, db).await,
+        Route::RefundPayment => payments::api::refund(req, db).await,
+        Route::PaymentWebhook => payments::api::webhook(req, config, db).await,
+        Route::ShippingQuote => shipping::api::quote(req, db).await,
+        Route::CreateShipment => shipping::api::create(req, db).await,
+        Route::GetShipment => shipping::api::get(req, db).await,
+        Route::AddShipmentEvent => shipping::api::add_event(req, db).await,
+        Route::CreateDownloadLink => downloads::api::create_link(req, config, db).await,
+        Route::Download => downloads::api::download(req, config, db).await,
+        Route::IngestAnalytics => analytics::api::ingest(req, db).await,
+        Route::SalesReport => analytics::api::sales(req, db).await,
         Route::Health | Route::Rest => Err(AppError::Internal(format!(
             "{route:?} is not a service route"
         ))),

@@ -84,6 +84,12 @@ impl ApiRequest {
     }
 }
 
+impl crate::region::HeaderLookup for ApiRequest {
+    fn header(&self, name: &str) -> Option<String> {
+        ApiRequest::header(self, name).map(str::to_owned)
+    }
+}
+
 /// Collects validation problems, so a client learns of all of them at once.
 #[derive(Debug, Default)]
 pub struct Problems(Vec<FieldProblem>);

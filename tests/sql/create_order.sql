@@ -10,6 +10,10 @@ language sql as $$
   set local role authenticated;
 $$;
 
+-- Known stock for this transaction (other tests on a long-lived stack may have sold some).
+update public.products set stock = 40 where id = '44444444-4444-4444-8444-000000000201';
+update public.products set stock = 3 where id = '44444444-4444-4444-8444-000000000203';
+
 -- Prices as they are now (other tests may have changed them).
 create temp table prices on commit drop as
 select (select price_minor from public.products where id = '44444444-4444-4444-8444-000000000201') as kente,

@@ -70,7 +70,9 @@ select is((select count(*)::int from public.payments where id = '88888888-8888-4
   'customer: their payment');
 select is((select count(*)::int from public.transaction_logs where payment_id = '88888888-8888-4888-8888-000000000001'), 2,
   'customer: their payment''s log');
-select is((select count(*)::int from public.digital_downloads), 1, 'customer: their download');
+select ok((select count(*) from public.digital_downloads) >= 1
+          and (select count(*) from public.digital_downloads where customer_id <> '22222222-2222-4222-8222-000000000001') = 0,
+  'customer: their downloads, nobody else''s');
 select is((select count(*)::int from public.shipments), 0, 'customer: no shipment of others');
 select is((select count(*)::int from public.products where not published), 0, 'customer: no unpublished products');
 select throws_ok($$ insert into public.orders (store_id, customer_id, currency, subtotal_minor, total_minor)
@@ -107,8 +109,12 @@ select ok((select count(*) from public.orders) > 0, 'merchant: their store''s or
 select is((select count(*)::int from public.products where id = '44444444-4444-4444-8444-000000000104'), 1,
   'merchant: their unpublished product');
 select is((select count(*)::int from public.product_files), 2, 'merchant: their product files only');
-select is((select count(*)::int from public.analytics_events), 3, 'merchant: their store''s analytics');
-select is((select count(*)::int from public.digital_downloads), 1, 'merchant: downloads of their products');
+select ok((select count(*) from public.analytics_events) >= 3
+          and (select count(*) from public.analytics_events where store_id <> '33333333-3333-4333-8333-000000000001') = 0,
+  'merchant: their store''s analytics only');
+select ok((select count(*) from public.digital_downloads) >= 1
+          and (select count(*) from public.digital_downloads where store_id <> '33333333-3333-4333-8333-000000000001') = 0,
+  'merchant: downloads of their products, no other store''s');
 select is((select count(*)::int from public.payments where store_id <> '33333333-3333-4333-8333-000000000001'), 0,
   'merchant: no other store''s payments');
 select is((select count(*)::int from public.shipments), 0, 'merchant: no other store''s shipments');
@@ -141,7 +147,8 @@ select is((select count(*)::int from public.orders where id = '77777777-7777-477
 select lives_ok($$ insert into public.shipments (order_id, order_created_at, store_id, carrier)
                    select id, created_at, store_id, 'La Poste' from public.orders where id = '77777777-7777-4777-8777-000000000002' $$,
   'merchant Kofi: ships his store''s order');
-select is((select count(*)::int from public.analytics_events), 0, 'merchant Kofi: not Awa''s analytics');
+select is((select count(*)::int from public.analytics_events where store_id <> '33333333-3333-4333-8333-000000000002'), 0,
+  'merchant Kofi: not Awa''s analytics');
 
 -- The gateway's service role sees everything.
 select pg_temp.act('service_role');

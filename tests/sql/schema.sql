@@ -6,7 +6,8 @@ select plan(26);
 select tables_are('public', array[
   'currencies', 'regions', 'profiles', 'stores', 'products', 'product_files',
   'shipping_zones', 'shipping_rates', 'orders', 'order_items', 'payments', 'transaction_logs',
-  'shipments', 'shipment_events', 'digital_downloads', 'analytics_events', 'idempotency_keys'
+  'shipments', 'shipment_events', 'digital_downloads', 'analytics_events', 'idempotency_keys',
+  'payment_events', 'download_grants'
 ], 'public has exactly the API tables (partitions live elsewhere)');
 
 select is(

@@ -3,6 +3,7 @@
 //! Run by `cargo xtask test`, one test at a time (they share the stack).
 
 mod clients;
+mod commerce;
 mod health;
 mod keys;
 mod migrations;

@@ -41,7 +41,9 @@ impl Reply {
 
 /// Sends a request and returns the reply whatever its status.
 pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
-    let mut req = ureq::request(method, url).timeout(Duration::from_secs(15));
+    // Redirects are answers under test (downloads), never followed.
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let mut req = agent.request(method, url).timeout(Duration::from_secs(15));
     for (name, value) in headers {
         req = req.set(name, value);
     }

@@ -87,6 +87,11 @@ pub fn service_role_key() -> String {
     key_for_role("service_role")
 }
 
+/// The local stack's webhook secret of a payment provider (development only).
+pub fn webhook_secret(provider: &str) -> String {
+    format!("whsec_payhuk_local_{provider}")
+}
+
 pub fn gateway_url() -> String {
     format!("http://127.0.0.1:{GATEWAY_PORT}")
 }
@@ -125,6 +130,9 @@ pub fn gateway_env() -> String {
         // Short, so the lockout tests see it engage and release.
         format!("LOGIN_FAILURE_WINDOW_SECONDS={LOCAL_LOGIN_FAILURE_WINDOW_SECONDS}"),
         format!("JWT_SECRET={JWT_SECRET}"),
+        format!("WEBHOOK_SECRET_TEST={}", webhook_secret("test")),
+        format!("WEBHOOK_SECRET_FEDAPAY={}", webhook_secret("fedapay")),
+        format!("WEBHOOK_SECRET_MONEROO={}", webhook_secret("moneroo")),
         format!("SERVICE_ROLE_KEY={}", service_role_key()),
     ]);
     lines.join("\n") + "\n"

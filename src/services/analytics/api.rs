@@ -1,0 +1,255 @@
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::db::{Db, DbRequest, Role, rows, rpc};
+use crate::error::{AppError, FieldProblem};
+use crate::http::ApiResponse;
+use crate::routing::Access;
+use crate::services::request::{ApiRequest, Problems};
+
+pub const MAX_EVENTS: usize = 100;
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const MAX_RANGE_DAYS: i64 = 731;
+
+fn check_event(i: usize, event: &Value, p: &mut Problems) -> Option<Map<String, Value>> {
+    let field = |name: &str| format!("events[{i}].{name}");
+    let Some(object) = event.as_object() else {
+        p.add(format!("events[{i}]"), "must be an object");
+        return None;
+    };
+    for key in object.keys() {
+        p.check(
+            ["name", "session_id", "path", "props", "store_id"].contains(&key.as_str()),
+            field(key),
+            "is not an event field",
+        );
+    }
+    let name_ok = object.get("name").and_then(Value::as_str).is_some_and(|n| {
+        !n.is_empty()
+            && n.len() <= 64
+            && n.starts_with(|c: char| c.is_ascii_lowercase())
+            && n.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.:-".contains(&b))
+    });
+    p.check(
+        name_ok,
+        field("name"),
+        "must be 1 to 64 of a-z 0-9 _ . : - starting with a letter",
+    );
+    p.check(
+        object
+            .get("session_id")
+            .and_then(Value::as_str)
+            .is_some_and(|s| (1..=128).contains(&s.len())),
+        field("session_id"),
+        "must be 1 to 128 characters",
+    );
+    if let Some(path) = object.get("path") {
+        p.check(
+            path.as_str().is_some_and(|s| s.len() <= 2048),
+            field("path"),
+            "must be text of at most 2048 characters",
+        );
+    }
+    if let Some(props) = object.get("props") {
+        p.check(
+            props.is_object() && props.to_string().len() <= 8192,
+            field("props"),
+            "must be an object of at most 8 KiB",
+        );
+    }
+    if let Some(store) = object.get("store_id") {
+        p.check(
+            store.is_null() || store.as_str().is_some_and(|s| Uuid::parse_str(s).is_ok()),
+            field("store_id"),
+            "must be a store id (uuid) or null",
+        );
+    }
+    // PostgREST inserts a batch only when every object has the same keys.
+    let mut row = Map::new();
+    for key in ["name", "session_id", "path", "store_id"] {
+        row.insert(key.into(), object.get(key).cloned().unwrap_or(Value::Null));
+    }
+    row.insert(
+        "props".into(),
+        object.get("props").cloned().unwrap_or_else(|| json!({})),
+    );
+    Some(row)
+}
+
+/// `POST /api/v1/analytics/events` `{events: [...]}` (1 to 100, 64 KiB at most) -> 201
+/// once every event is stored.
+pub async fn ingest(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
+    if req.body.len() > MAX_BODY_BYTES {
+        return Err(AppError::PayloadTooLarge {
+            limit_bytes: MAX_BODY_BYTES,
+        });
+    }
+    let body: Value = req.json()?;
+    let mut p = Problems::default();
+    let events = body
+        .get("events")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    p.check(
+        (1..=MAX_EVENTS).contains(&events.len()),
+        "events",
+        format!("must hold 1 to {MAX_EVENTS} events"),
+    );
+    let checked: Vec<Value> = events
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| check_event(i, e, &mut p))
+        .map(Value::Object)
+        .collect();
+    p.finish()?;
+    let builder = DbRequest::client()
+        .from("analytics_events")
+        .insert(Value::Array(checked).to_string())
+        .select("id");
+    let stored = rows(db, builder, Access::Write, Role::Service)
+        .await
+        .map_err(|e| match e {
+            AppError::Rejected { code, .. } if code == "23503" => {
+                AppError::Validation(vec![FieldProblem::new(
+                    "events[].store_id",
+                    "names no store",
+                )])
+            }
+            other => other,
+        })?;
+    ApiResponse::json(201, &json!({"stored": stored.len()}))
+}
+
+fn instant(
+    raw: Option<&str>,
+    field: &str,
+    p: &mut Problems,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let parsed = raw.and_then(|r| {
+        chrono::DateTime::parse_from_rfc3339(r)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok()
+            .or_else(|| {
+                chrono::NaiveDate::parse_from_str(r, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|t| t.and_utc())
+            })
+    });
+    p.check(
+        parsed.is_some(),
+        field,
+        "must be a date (YYYY-MM-DD) or an RFC 3339 time",
+    );
+    parsed
+}
+
+/// `GET /api/v1/analytics/sales?store=&from=&to=&granularity=day|week|month` -> paid
+/// orders and revenue per period over [from, to), for the store's merchant only.
+pub async fn sales(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
+    let user = req.user_id()?;
+    let mut p = Problems::default();
+    let store = req.query("store").and_then(|s| Uuid::parse_str(s).ok());
+    p.check(store.is_some(), "store", "must be a store id (uuid)");
+    let from = instant(req.query("from"), "from", &mut p);
+    let to = instant(req.query("to"), "to", &mut p);
+    if let (Some(from), Some(to)) = (from, to) {
+        p.check(from < to, "from", "must be before to");
+        p.check(
+            (to - from).num_days() <= MAX_RANGE_DAYS,
+            "to",
+            "the range may span at most two years",
+        );
+    }
+    let granularity = req.query("granularity").unwrap_or("day");
+    p.check(
+        ["day", "week", "month"].contains(&granularity),
+        "granularity",
+        "must be day, week or month",
+    );
+    p.finish()?;
+    let (store, from, to) = (
+        store.expect("checked"),
+        from.expect("checked"),
+        to.expect("checked"),
+    );
+
+    let owned = DbRequest::client()
+        .from("stores")
+        .select("id")
+        .eq("id", store.to_string())
+        .eq("owner_id", user.to_string());
+    if rows(db, owned, Access::Read, Role::Caller)
+        .await?
+        .is_empty()
+    {
+        return Err(AppError::NotFound {
+            path: format!("/api/v1/analytics/sales?store={store}"),
+        });
+    }
+    let args = json!({"store_id": store, "from_at": from.to_rfc3339(), "to_at": to.to_rfc3339(),
+                      "granularity": granularity});
+    let periods: Value = rpc(db, "sales_report", &args, Access::Read, Role::Caller).await?;
+    ApiResponse::json(
+        200,
+        &json!({"store_id": store, "from": from.to_rfc3339(), "to": to.to_rfc3339(),
+                "granularity": granularity, "periods": periods}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::test_support::{ScriptedDb, problem_fields};
+
+    fn events(events: Value) -> ApiRequest {
+        ApiRequest {
+            body: json!({ "events": events }).to_string().into_bytes(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn events_are_checked_one_by_one() {
+        let db = ScriptedDb::default();
+        let req = events(json!([
+            {"name": "page_view", "session_id": "s1", "path": "/"},
+            {"name": "Bad Name", "session_id": "", "props": [1], "colour": "red"}
+        ]));
+        let err = block_on(ingest(&req, &db)).unwrap_err();
+        assert_eq!(
+            problem_fields(&err),
+            [
+                "events[1].colour",
+                "events[1].name",
+                "events[1].session_id",
+                "events[1].props"
+            ]
+        );
+        assert!(
+            db.seen.borrow().is_empty(),
+            "nothing stored when anything is wrong"
+        );
+        let too_many = events(Value::Array(vec![
+            json!({"name": "x", "session_id": "s"});
+            MAX_EVENTS + 1
+        ]));
+        assert_eq!(block_on(ingest(&too_many, &db)).unwrap_err().status(), 422);
+    }
+
+    #[test]
+    fn a_batch_is_one_insert_as_the_service_role() {
+        let db =
+            ScriptedDb::default().answer("/analytics_events", 201, json!([{"id": 1}, {"id": 2}]));
+        let req =
+            events(json!([{"name": "a", "session_id": "s"}, {"name": "b", "session_id": "s"}]));
+        let response = block_on(ingest(&req, &db)).unwrap();
+        assert_eq!(response.status, 201);
+        let sent = &db.seen.borrow()[0];
+        assert_eq!((sent.method.as_str(), sent.role), ("POST", Role::Service));
+    }
+}

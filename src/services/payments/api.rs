@@ -1,0 +1,198 @@
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::webhook::{Provider, WebhookError};
+use crate::config::Config;
+use crate::db::{Db, DbRequest, Role, rows, rpc};
+use crate::error::AppError;
+use crate::http::ApiResponse;
+use crate::routing::Access;
+use crate::services::orders::service::idempotency_key;
+use crate::services::request::{ApiRequest, Problems};
+
+const COLUMNS: &str = "id,order_id,store_id,customer_id,provider,provider_ref,status,amount_minor,currency,captured_minor,refunded_minor,created_at,updated_at,transaction_logs(event,from_status,to_status,amount_minor,created_at)";
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// `POST /api/v1/payments` `{order_id, provider}` with `Idempotency-Key` -> 201 with a
+/// pending payment for the order's total (200 when replayed).
+pub async fn create(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
+    req.user_id()?;
+    let key = idempotency_key(req)?;
+    let body: Value = req.json()?;
+    let mut p = Problems::default();
+    let order_id = body
+        .get("order_id")
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok());
+    p.check(order_id.is_some(), "order_id", "must be an order id (uuid)");
+    let provider = body.get("provider").and_then(Value::as_str).unwrap_or("");
+    p.check(
+        [
+            "moneroo",
+            "fedapay",
+            "paydunya",
+            "orange_money",
+            "mtn_momo",
+            "wave",
+            "card",
+            "test",
+        ]
+        .contains(&provider),
+        "provider",
+        "must be one of moneroo, fedapay, paydunya, orange_money, mtn_momo, wave, card, test",
+    );
+    p.finish()?;
+    let canonical = json!({"order_id": order_id, "provider": provider});
+    let args = json!({
+        "idempotency_key": key,
+        "request_hash": hex_sha256(canonical.to_string().as_bytes()),
+        "order_id": order_id,
+        "provider": provider,
+    });
+    let mut payment: Value = rpc(db, "create_payment", &args, Access::Write, Role::Caller).await?;
+    let replayed = payment
+        .as_object_mut()
+        .and_then(|o| o.remove("replayed"))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    Ok(
+        ApiResponse::json(if replayed { 200 } else { 201 }, &payment)?
+            .with_header("idempotency-replayed", replayed.to_string()),
+    )
+}
+
+/// `POST /api/v1/payments/webhooks/{provider}`: a provider's notification. 401 unless
+/// signed with the provider's secret within the tolerance; applied at most once per
+/// event (a redelivery is acknowledged with `"outcome": "duplicate"`).
+pub async fn webhook(
+    req: &ApiRequest,
+    config: &Config,
+    db: &impl Db,
+) -> Result<ApiResponse, AppError> {
+    let name = req.params.first().map_or("", String::as_str);
+    let not_enabled = || AppError::NotFound {
+        path: format!("/api/v1/payments/webhooks/{name}"),
+    };
+    let provider = Provider::parse(name).ok_or_else(not_enabled)?;
+    let secret = config
+        .webhook_secret(provider.name())
+        .ok_or_else(not_enabled)?;
+    let refused = |reason: String, hint: &'static str| AppError::Rejected {
+        status: 401,
+        code: "PHK401".into(),
+        message: reason,
+        details: None,
+        hint: Some(hint.into()),
+    };
+    provider
+        .verify(
+            req,
+            &req.body,
+            secret.expose().as_bytes(),
+            req.now,
+            i64::from(config.webhook_tolerance_seconds),
+        )
+        .map_err(|e| match e {
+            WebhookError::BadSignature => refused(
+                "the notification's signature is not valid".into(),
+                "bad_signature",
+            ),
+            WebhookError::Stale { age_secs } => refused(
+                format!("the notification was signed {age_secs} s from now, outside the tolerance"),
+                "stale_timestamp",
+            ),
+            WebhookError::Unreadable(why) => AppError::BadRequest {
+                message: why,
+                details: None,
+            },
+        })?;
+    let note = provider.read(&req.body).map_err(|e| match e {
+        WebhookError::Unreadable(why) => {
+            AppError::Validation(vec![crate::error::FieldProblem::new("body", why)])
+        }
+        other => AppError::Internal(format!("reading a verified notification: {other:?}")),
+    })?;
+    let Some(status) = note.outcome.as_status() else {
+        return ApiResponse::json(
+            200,
+            &json!({"outcome": "ignored", "event_id": note.event_id}),
+        );
+    };
+    let args = json!({
+        "provider": provider.name(),
+        "event_id": note.event_id,
+        "payment_id": note.payment_id,
+        "status": status,
+        "amount_minor": note.amount_minor,
+        "payload": serde_json::from_slice::<Value>(&req.body).unwrap_or(Value::Null),
+    });
+    let result: Value = rpc(
+        db,
+        "apply_payment_event",
+        &args,
+        Access::Write,
+        Role::Service,
+    )
+    .await?;
+    ApiResponse::json(200, &result)
+}
+
+/// `GET /api/v1/payments/{id}` -> the payment and its log (its customer or merchant).
+pub async fn get(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
+    req.user_id()?;
+    let path = format!(
+        "/api/v1/payments/{}",
+        req.params.first().map_or("", String::as_str)
+    );
+    let id = req.id_param(0, &path)?;
+    let builder = DbRequest::client()
+        .from("payments")
+        .select(COLUMNS)
+        .eq("id", id.to_string());
+    let found = rows(db, builder, Access::Read, Role::Caller).await?;
+    let payment = found
+        .into_iter()
+        .next()
+        .ok_or(AppError::NotFound { path })?;
+    ApiResponse::json(200, &payment)
+}
+
+/// `POST /api/v1/payments/{id}/refunds` `{amount_minor, reason?}` (the store's merchant).
+pub async fn refund(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
+    req.user_id()?;
+    let path = format!(
+        "/api/v1/payments/{}/refunds",
+        req.params.first().map_or("", String::as_str)
+    );
+    let id = req.id_param(0, &path)?;
+    let body: Value = req.json()?;
+    let mut p = Problems::default();
+    let amount = body
+        .get("amount_minor")
+        .and_then(Value::as_i64)
+        .filter(|a| *a > 0);
+    p.check(
+        amount.is_some(),
+        "amount_minor",
+        "must be a whole, positive amount in minor units",
+    );
+    let reason = body
+        .get("reason")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if let Some(reason) = &reason {
+        p.check(
+            reason.chars().count() <= 500,
+            "reason",
+            "must be at most 500 characters",
+        );
+    }
+    p.finish()?;
+    let args = json!({"payment_id": id, "amount_minor": amount, "reason": reason});
+    let payment: Value = rpc(db, "refund_payment", &args, Access::Write, Role::Caller).await?;
+    ApiResponse::json(201, &payment)
+}
