@@ -7,6 +7,7 @@ mod env;
 mod response;
 mod rest;
 mod routed;
+mod scheduled;
 mod services;
 pub(crate) mod upstream;
 

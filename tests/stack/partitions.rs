@@ -87,3 +87,34 @@ fn seed_adds_exactly_the_orders_asked_and_pruning_still_holds() {
     );
     assert_eq!(scanned, [format!("orders_p{suffix}")]);
 }
+
+#[test]
+fn the_cron_trigger_runs_partition_maintenance() {
+    let stack = stack();
+    let missing = stack
+        .sql(
+            "iad1",
+            "select 'payhuk_partitions.transaction_logs_p' || \
+             to_char(date_trunc('month', now() at time zone 'UTC') + interval '3 months', 'YYYY_MM')",
+        )
+        .unwrap();
+    stack.sql("iad1", &format!("drop table {missing}")).unwrap();
+    // Local dev's stand-in for Cloudflare's scheduler: runs the worker's scheduled handler.
+    let reply = payhuk_stack_tests::request(
+        "GET",
+        &format!(
+            "{}/cdn-cgi/handler/scheduled?cron=0+*/6+*+*+*",
+            topology::gateway_url()
+        ),
+        &[],
+        None,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let exists = stack
+        .sql(
+            "iad1",
+            &format!("select to_regclass('{missing}') is not null"),
+        )
+        .unwrap();
+    assert_eq!(exists, "t", "the scheduled handler recreated {missing}");
+}
