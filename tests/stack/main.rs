@@ -2,6 +2,7 @@
 //! three PostgREST 12, three PostgreSQL 15 with streaming replication. Faults are real.
 //! Run by `cargo xtask test`, one test at a time (they share the stack).
 
+mod backup;
 mod clients;
 mod commerce;
 mod health;

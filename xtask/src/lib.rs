@@ -1,6 +1,7 @@
 //! Developer commands for payhuk-edge, as a library so the stack tests can drive the
 //! same local stack (stop a PostgREST, query a node) that `cargo xtask up` starts.
 
+pub mod backup;
 pub mod build;
 pub mod cmd;
 pub mod dev;

@@ -35,6 +35,30 @@ enum Cmd {
     Status,
     /// Print the local ANON_KEY and SERVICE_ROLE_KEY, shell-sourceable.
     Keys,
+    /// Back up the primary with pgBackRest.
+    Backup {
+        /// full, diff or incr.
+        #[arg(long = "type", default_value = "full")]
+        kind: String,
+        /// daily (repo1, keeps 7), weekly (repo2, keeps 4) or monthly (repo3, keeps 12).
+        #[arg(long, default_value = "daily")]
+        schedule: String,
+    },
+    /// Restore a point-in-time copy of the primary into a new cluster and start it.
+    Restore {
+        /// `latest`, or a time such as "2026-11-24 14:00:00+00".
+        #[arg(long)]
+        to: String,
+        /// Where the copy goes; default .payhuk/stack/pg/restored-<time>.
+        #[arg(long)]
+        target_dir: Option<std::path::PathBuf>,
+        /// Port the copy listens on.
+        #[arg(long, default_value_t = 5440)]
+        port: u16,
+        /// Which repository to restore from.
+        #[arg(long, default_value = "daily")]
+        schedule: String,
+    },
     /// Generate bulk orders (with items) on the running stack, for benchmarks.
     Seed {
         /// How many orders.
@@ -57,6 +81,13 @@ fn main() {
         Cmd::Dev => dev::run(&paths),
         Cmd::Test => test::run(&paths),
         Cmd::Status => Stack::open().and_then(|s| s.status()),
+        Cmd::Backup { kind, schedule } => Stack::open().and_then(|s| s.backup(&schedule, &kind)),
+        Cmd::Restore {
+            to,
+            target_dir,
+            port,
+            schedule,
+        } => Stack::open().and_then(|s| s.restore(&to, &schedule, target_dir, port)),
         Cmd::Seed { orders, batch } => Stack::open().and_then(|s| s.seed(orders, batch)),
         Cmd::Keys => {
             print!("{}", keys::render());

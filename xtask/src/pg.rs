@@ -21,6 +21,12 @@ use crate::process;
 use crate::topology::{self, DATABASE, Node, REPLICATOR_PASSWORD, SUPERUSER};
 
 const DEFAULT_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// The postmaster's pid of the cluster in `data_dir`, when it runs.
+pub fn cluster_pid(data_dir: &Path) -> Option<i32> {
+    let pid = process::read_pid(&data_dir.join("postmaster.pid"))?;
+    process::is_alive(pid).then_some(pid)
+}
 const LOCAL_PLATFORM_SQL: &str = include_str!("../sql/local_platform.sql");
 
 #[derive(Debug, Clone)]
@@ -62,7 +68,12 @@ impl Pg {
 
     /// A command for a PostgreSQL program, run as the cluster owner.
     fn server_command(&self, program: &str) -> Command {
-        let mut command = Command::new(self.bin.join(program));
+        self.as_owner(&self.bin.join(program))
+    }
+
+    /// A command for any program (pgBackRest, say) run as the cluster owner.
+    pub fn as_owner(&self, program: &Path) -> Command {
+        let mut command = Command::new(program);
         command
             .current_dir(self.paths.pg())
             .env("HOME", self.paths.pg());
@@ -126,13 +137,38 @@ impl Pg {
     }
 
     /// `payhuk.conf`: what differs per node. Standbys get a copy of the primary's with
-    /// `pg_basebackup`, so it is rewritten for each.
+    /// `pg_basebackup`, so it is rewritten for each. Every node archives its WAL with
+    /// pgBackRest once it is primary (standbys archive nothing while in recovery).
     pub fn write_node_conf(&self, node: &Node) -> anyhow::Result<()> {
+        self.write_conf(
+            &self.data_dir(node),
+            node.pg_port,
+            node.region,
+            Some(&crate::backup::archive_command(&self.paths)),
+        )
+    }
+
+    /// Writes `payhuk.conf` into a cluster's data folder.
+    pub fn write_conf(
+        &self,
+        data_dir: &Path,
+        port: u16,
+        name: &str,
+        archive_command: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let archiving = match archive_command {
+            // archive_timeout bounds how much acknowledged WAL a lost primary takes with it.
+            Some(command) => format!(
+                "archive_mode = on\narchive_command = '{}'\narchive_timeout = 60\n",
+                command.replace('\'', "''")
+            ),
+            None => "archive_mode = off\n".to_owned(),
+        };
         let text = format!(
             "listen_addresses = '127.0.0.1'\n\
              port = {port}\n\
              unix_socket_directories = '{sockets}'\n\
-             cluster_name = '{region}'\n\
+             cluster_name = '{name}'\n\
              wal_level = replica\n\
              max_wal_senders = 10\n\
              max_replication_slots = 10\n\
@@ -143,40 +179,51 @@ impl Pg {
              max_wal_size = 4GB\n\
              wal_compression = on\n\
              unix_socket_permissions = 0700\n\
-             log_line_prefix = '%m [%p] %q%u@%d '\n",
-            port = node.pg_port,
+             log_line_prefix = '%m [%p] %q%u@%d '\n\
+             {archiving}",
             sockets = self.paths.pg_sockets().display(),
-            region = node.region,
         );
-        let path = self.data_dir(node).join("payhuk.conf");
+        let path = data_dir.join("payhuk.conf");
         fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        self.give_to_owner(&path)
+    }
+
+    /// Hands a file or folder the gateway's user created to the cluster owner.
+    pub fn give_to_owner(&self, path: &Path) -> anyhow::Result<()> {
         if let Some((uid, gid)) = self.run_as {
-            chown(&path, Some(uid.as_raw()), Some(gid.as_raw()))?;
+            chown(path, Some(uid.as_raw()), Some(gid.as_raw()))
+                .with_context(|| format!("giving {} to postgres", path.display()))?;
         }
         Ok(())
     }
 
     /// The postmaster's pid when the node runs.
     pub fn running_pid(&self, node: &Node) -> Option<i32> {
-        let pid = process::read_pid(&self.data_dir(node).join("postmaster.pid"))?;
-        process::is_alive(pid).then_some(pid)
+        cluster_pid(&self.data_dir(node))
     }
 
     pub fn start(&self, node: &Node) -> anyhow::Result<()> {
-        let log = self.paths.pg_log(node.region);
+        self.start_cluster(
+            &self.data_dir(node),
+            &self.paths.pg_log(node.region),
+            node.region,
+        )
+    }
+
+    /// Starts the cluster in `data_dir` and waits until it accepts connections.
+    pub fn start_cluster(&self, data_dir: &Path, log: &Path, label: &str) -> anyhow::Result<()> {
         let out = cmd::capture(
             self.server_command("pg_ctl")
-                .args(["start", "-w", "-t", "120", "-D"])
-                .arg(self.data_dir(node))
+                .args(["start", "-w", "-t", "300", "-D"])
+                .arg(data_dir)
                 .arg("-l")
-                .arg(&log),
+                .arg(log),
         )?;
         if !out.status.success() {
             bail!(
-                "PostgreSQL {} did not start. Last lines of {}:\n{}",
-                node.region,
+                "PostgreSQL {label} did not start. Last lines of {}:\n{}",
                 log.display(),
-                cmd::tail(&log, 15)
+                cmd::tail(log, 15)
             );
         }
         Ok(())
@@ -184,17 +231,30 @@ impl Pg {
 
     /// Fast shutdown by pid, then immediate if it does not finish in time.
     pub fn stop(&self, node: &Node) -> anyhow::Result<bool> {
-        let Some(pid) = self.running_pid(node) else {
+        self.stop_cluster(&self.data_dir(node), node.region)
+    }
+
+    pub fn stop_cluster(&self, data_dir: &Path, label: &str) -> anyhow::Result<bool> {
+        let Some(pid) = cluster_pid(data_dir) else {
             return Ok(false);
         };
         process::signal_pid(pid, Signal::SIGINT)?;
         if !process::wait_exit(pid, Duration::from_secs(30)) {
             process::signal_pid(pid, Signal::SIGQUIT)?;
             if !process::wait_exit(pid, Duration::from_secs(10)) {
-                bail!("PostgreSQL {} (pid {pid}) does not stop", node.region);
+                bail!("PostgreSQL {label} (pid {pid}) does not stop");
             }
         }
         Ok(true)
+    }
+
+    /// Kills a node's postmaster outright, as a crash would (its backends follow).
+    pub fn crash(&self, node: &Node) -> anyhow::Result<()> {
+        if let Some(pid) = self.running_pid(node) {
+            process::signal_pid(pid, Signal::SIGKILL)?;
+            process::wait_exit(pid, Duration::from_secs(10));
+        }
+        Ok(())
     }
 
     /// Makes `standby` a streaming copy of `primary`, with its own replication slot.
@@ -240,19 +300,16 @@ impl Pg {
     }
 
     fn psql(&self, node: &Node, database: &str) -> Command {
+        self.psql_port(node.pg_port, database)
+    }
+
+    fn psql_port(&self, port: u16, database: &str) -> Command {
         let mut command = Command::new(self.bin.join("psql"));
         command
             .arg("-X")
             .args(["-h"])
             .arg(self.paths.pg_sockets())
-            .args([
-                "-p",
-                &node.pg_port.to_string(),
-                "-U",
-                SUPERUSER,
-                "-d",
-                database,
-            ])
+            .args(["-p", &port.to_string(), "-U", SUPERUSER, "-d", database])
             .args(["-v", "ON_ERROR_STOP=1", "-q", "-A", "-t"])
             .env("PGCONNECT_TIMEOUT", "5");
         command
@@ -261,6 +318,13 @@ impl Pg {
     /// Runs SQL as the superuser; returns unaligned, tuples-only output, trimmed.
     pub fn sql(&self, node: &Node, sql: &str) -> anyhow::Result<String> {
         self.sql_in(node, DATABASE, sql)
+    }
+
+    /// [`Pg::sql`] on a cluster of the stack known only by its port (a restored copy).
+    pub fn sql_at(&self, port: u16, sql: &str) -> anyhow::Result<String> {
+        let out = cmd::output(self.psql_port(port, DATABASE).arg("-c").arg(sql))
+            .with_context(|| format!("SQL on the cluster at :{port}"))?;
+        Ok(out.trim().to_owned())
     }
 
     /// [`Pg::sql`] in another database of the node.

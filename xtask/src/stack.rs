@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::paths::{Paths, StackPaths};
 use crate::pg::Pg;
 use crate::topology::{self, GATEWAY_PORT, NODES, Node};
-use crate::{gateway, migrate, postgrest, process, seed, ui};
+use crate::{backup, gateway, migrate, postgrest, process, seed, ui};
 
 pub struct Stack {
     pub paths: Paths,
@@ -65,6 +65,9 @@ impl Stack {
 
         let primary = topology::primary();
         self.ensure_node(primary, None)?;
+        ui::step("pgBackRest stanza (WAL archiving)", || {
+            backup::ensure_stanza(&self.pg, primary)
+        })?;
         let applied = ui::step("migrations", || {
             migrate::apply(
                 &self.pg,
@@ -205,6 +208,16 @@ impl Stack {
         for node in NODES.iter().rev() {
             report_stop(&format!("PostgreSQL {}", node.region), self.pg.stop(node)?);
         }
+        for restored in self.restored_clusters() {
+            let name = restored
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if self.pg.stop_cluster(&restored, &name)? {
+                report_stop(&format!("PostgreSQL {name}"), true);
+            }
+        }
         if wipe {
             let link = self.paths.stack_link();
             if link.exists() || link.is_symlink() {
@@ -220,6 +233,79 @@ impl Stack {
                 ui::detail(&format!("removed {}", link.display()));
             }
         }
+        Ok(())
+    }
+
+    /// Clusters `cargo xtask restore` made, in `pg/restored-*`.
+    pub fn restored_clusters(&self) -> Vec<std::path::PathBuf> {
+        let mut found: Vec<std::path::PathBuf> = fs::read_dir(self.dirs.pg())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_dir()
+                    && p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("restored-"))
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// `cargo xtask backup`.
+    pub fn backup(&self, schedule: &str, kind: &str) -> anyhow::Result<()> {
+        let primary = self.primary_running()?;
+        let schedule = backup::schedule(schedule)?;
+        ui::header(&format!(
+            "{kind} backup of {} to repo{} ({})",
+            primary.region, schedule.repo, schedule.name
+        ));
+        backup::configure(&self.pg, primary)?;
+        let took = backup::backup(&self.pg, schedule, kind)?;
+        ui::detail(&format!("done in {:.1}s", took.as_secs_f64()));
+        for (repo, labels) in backup::backups_by_repo(&self.pg)? {
+            ui::detail(&format!(
+                "repo{repo}: {} backup(s), newest {}",
+                labels.len(),
+                labels.last().map_or("-", String::as_str)
+            ));
+        }
+        Ok(())
+    }
+
+    /// `cargo xtask restore`: a point-in-time copy of the primary, started on `port`.
+    pub fn restore(
+        &self,
+        to: &str,
+        schedule: &str,
+        target_dir: Option<std::path::PathBuf>,
+        port: u16,
+    ) -> anyhow::Result<()> {
+        let primary = self.primary_running()?;
+        let target = match to {
+            "latest" => backup::RestoreTarget::Latest,
+            when => backup::RestoreTarget::Time(when.to_owned()),
+        };
+        let dir = target_dir.unwrap_or_else(|| {
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            self.dirs.pg().join(format!("restored-{stamp}"))
+        });
+        ui::header(&format!(
+            "restoring {} to {to} into {}",
+            primary.region,
+            dir.display()
+        ));
+        backup::flush_archive(&self.pg, primary)?;
+        let started = Instant::now();
+        backup::restore(&self.pg, backup::schedule(schedule)?, &target, &dir, port)?;
+        ui::detail(&format!(
+            "restored and answering in {:.1}s",
+            started.elapsed().as_secs_f64()
+        ));
         Ok(())
     }
 
