@@ -1,4 +1,4 @@
-//! The failover drill, against the real local stack: the primary's PostgreSQL is
+//! The failover test, against the real local stack: the primary's PostgreSQL is
 //! stopped, sfo1 is promoted with pg_promote() and fra1 re-pointed to it, and the
 //! running gateway (not restarted) must refuse writes cleanly, keep serving reads,
 //! then send writes to sfo1. It changes the topology, so it is its own test binary,
@@ -20,7 +20,7 @@ impl Drop for RebuildAfterwards {
             s.up().map(|_| ())
         });
         if let Err(e) = rebuilt {
-            eprintln!("could not rebuild the stack after the failover drill: {e:#}");
+            eprintln!("could not rebuild the stack after the failover test: {e:#}");
         }
     }
 }

@@ -40,3 +40,18 @@ fn a_point_in_time_restore_holds_the_first_write_and_not_the_second() {
     assert_eq!(notes.unwrap(), format!("first-{marker}"));
     stack.sql("iad1", "drop table public.pitr_probe").unwrap();
 }
+
+#[test]
+fn pgbackrest_expires_full_backups_beyond_the_weekly_count() {
+    let stack = stack();
+    let weekly = xtask::backup::schedule("weekly").unwrap();
+    for _ in 0..=weekly.keep {
+        stack.backup("weekly", "full").unwrap();
+    }
+    let by_repo = xtask::backup::backups_by_repo(&stack.pg).unwrap();
+    let kept = by_repo
+        .iter()
+        .find(|(repo, _)| *repo == u64::from(weekly.repo))
+        .map_or(0, |(_, labels)| labels.len());
+    assert_eq!(kept, weekly.keep as usize, "{by_repo:?}");
+}

@@ -21,6 +21,9 @@ use crate::topology::{self, Node};
 use crate::{cmd, ui};
 
 pub const STANZA: &str = "payhuk";
+/// The primary switches WAL segments (and so archives them) at least this often: the
+/// most a lost primary can take with it when only the backups survive.
+pub const ARCHIVE_TIMEOUT_SECONDS: u32 = 60;
 const PGBACKREST: &str = "/usr/bin/pgbackrest";
 
 /// One cadence of the retention policy and the repository that holds it.

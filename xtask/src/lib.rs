@@ -5,6 +5,7 @@ pub mod backup;
 pub mod build;
 pub mod cmd;
 pub mod dev;
+pub mod drill;
 pub mod gateway;
 pub mod keys;
 pub mod migrate;

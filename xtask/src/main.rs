@@ -44,6 +44,20 @@ enum Cmd {
         #[arg(long, default_value = "daily")]
         schedule: String,
     },
+    /// Switch the running stack's primary to synchronous (`ANY 1 (sfo1, fra1)`) or
+    /// asynchronous replication.
+    Replication {
+        /// sync or async.
+        mode: String,
+    },
+    /// Disaster-recovery drills on a fresh stack: restore, failover, region-loss,
+    /// deployment-loss, all.
+    Drill {
+        name: String,
+        /// Write the figures into docs/DISASTER_RECOVERY.md.
+        #[arg(long)]
+        record: bool,
+    },
     /// Restore a point-in-time copy of the primary into a new cluster and start it.
     Restore {
         /// `latest`, or a time such as "2026-11-24 14:00:00+00".
@@ -81,6 +95,9 @@ fn main() {
         Cmd::Dev => dev::run(&paths),
         Cmd::Test => test::run(&paths),
         Cmd::Status => Stack::open().and_then(|s| s.status()),
+        Cmd::Replication { mode } => xtask::topology::Replication::parse(&mode)
+            .and_then(|mode| Stack::open()?.set_replication(mode)),
+        Cmd::Drill { name, record } => xtask::drill::run(&paths, &name, record),
         Cmd::Backup { kind, schedule } => Stack::open().and_then(|s| s.backup(&schedule, &kind)),
         Cmd::Restore {
             to,

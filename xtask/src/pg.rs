@@ -159,8 +159,9 @@ impl Pg {
         let archiving = match archive_command {
             // archive_timeout bounds how much acknowledged WAL a lost primary takes with it.
             Some(command) => format!(
-                "archive_mode = on\narchive_command = '{}'\narchive_timeout = 60\n",
-                command.replace('\'', "''")
+                "archive_mode = on\narchive_command = '{}'\narchive_timeout = {}\n",
+                command.replace('\'', "''"),
+                crate::backup::ARCHIVE_TIMEOUT_SECONDS
             ),
             None => "archive_mode = off\n".to_owned(),
         };
@@ -221,7 +222,9 @@ impl Pg {
         )?;
         if !out.status.success() {
             bail!(
-                "PostgreSQL {label} did not start. Last lines of {}:\n{}",
+                "PostgreSQL {label} did not start: {}{}\nLast lines of {}:\n{}",
+                String::from_utf8_lossy(&out.stdout).trim(),
+                String::from_utf8_lossy(&out.stderr).trim(),
                 log.display(),
                 cmd::tail(log, 15)
             );
@@ -248,11 +251,35 @@ impl Pg {
         Ok(true)
     }
 
-    /// Kills a node's postmaster outright, as a crash would (its backends follow).
+    /// Kills a node's postmaster outright, as a crash would, and waits for its
+    /// orphaned backends to notice and exit.
     pub fn crash(&self, node: &Node) -> anyhow::Result<()> {
         if let Some(pid) = self.running_pid(node) {
             process::signal_pid(pid, Signal::SIGKILL)?;
             process::wait_exit(pid, Duration::from_secs(10));
+        }
+        let title = format!("postgres: {}: ", node.region);
+        process::wait_until(
+            &format!("{}'s backends to exit", node.region),
+            Duration::from_secs(20),
+            || true,
+            || !process::any_cmdline_starts_with(&title),
+        )?;
+        // A killed postmaster leaves its lock files behind. Where nothing reaps orphans
+        // (a container's init), its pid lingers as a zombie, which a new postmaster
+        // takes for a live owner and refuses to start; the process is gone, so drop them.
+        let sockets = self.paths.pg_sockets();
+        for stale in [
+            sockets.join(format!(".s.PGSQL.{}.lock", node.pg_port)),
+            sockets.join(format!(".s.PGSQL.{}", node.pg_port)),
+            self.data_dir(node).join("postmaster.pid"),
+        ] {
+            match fs::remove_file(&stale) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("removing {}", stale.display()));
+                }
+                _ => {}
+            }
         }
         Ok(())
     }

@@ -197,6 +197,16 @@ pub fn wait_until(
     }
 }
 
+/// True when a live process's command line starts with `prefix`.
+pub fn any_cmdline_starts_with(prefix: &str) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return false;
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .any(|pid| is_alive(pid) && cmdline(pid).starts_with(prefix))
+}
+
 /// True when something accepts TCP connections on 127.0.0.1:`port`.
 pub fn port_in_use(port: u16) -> bool {
     std::net::TcpStream::connect_timeout(

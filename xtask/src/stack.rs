@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::paths::{Paths, StackPaths};
 use crate::pg::Pg;
-use crate::topology::{self, GATEWAY_PORT, NODES, Node};
+use crate::topology::{self, GATEWAY_PORT, NODES, Node, Replication};
 use crate::{backup, gateway, migrate, postgrest, process, seed, ui};
 
 pub struct Stack {
@@ -431,6 +431,38 @@ impl Stack {
             ),
         )?;
         self.pg.sql(standby, "select pg_reload_conf()")?;
+        Ok(())
+    }
+
+    /// Switches the primary between synchronous and asynchronous replication; in
+    /// synchronous mode, returns once every standby counts towards the quorum.
+    pub fn set_replication(&self, mode: Replication) -> anyhow::Result<()> {
+        let primary = self.primary_running()?;
+        self.pg.sql(
+            primary,
+            &format!(
+                "alter system set synchronous_standby_names = '{}'",
+                mode.standby_names()
+            ),
+        )?;
+        self.pg.sql(primary, "select pg_reload_conf()")?;
+        if mode == Replication::Synchronous {
+            let standbys = topology::NODES.len() - 1;
+            process::wait_until(
+                "every standby in the synchronous quorum",
+                Duration::from_secs(20),
+                || true,
+                || {
+                    self.pg
+                        .sql(
+                            primary,
+                            "select count(*) from pg_stat_replication where sync_state = 'quorum'",
+                        )
+                        .is_ok_and(|n| n == standbys.to_string())
+                },
+            )?;
+        }
+        ui::detail(&format!("{}: {} replication", primary.region, mode.name()));
         Ok(())
     }
 

@@ -49,6 +49,12 @@ pub fn run(paths: &Paths) -> anyhow::Result<()> {
     if stack_ok && !interrupted.load(Ordering::SeqCst) {
         layers.push(timed("integration (stack)", || integration(paths)));
     }
+    if stack_ok && !interrupted.load(Ordering::SeqCst) {
+        // Synchronous and asynchronous; each on its own fresh stack, rebuilt after.
+        layers.push(timed("drill (failover)", || {
+            crate::drill::run(paths, "failover", false)
+        }));
+    }
     let down = stack.down(false);
 
     ui::header(&format!("test summary ({})", ui::elapsed(started)));

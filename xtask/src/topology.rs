@@ -55,6 +55,49 @@ const KEYS_ISSUED_AT: i64 = 1_735_689_600; // 2025-01-01
 const KEYS_EXPIRE_AT: i64 = 2_524_608_000; // 2050-01-01
 const KEYS_ISSUER: &str = "payhuk-local";
 
+/// How the primary waits for its standbys before acknowledging a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replication {
+    /// Commits wait for any one standby to have flushed the WAL: a failover loses no
+    /// acknowledged write, while either standby alone may be lost.
+    Synchronous,
+    /// Commits return at once (the local default): faster, but a failover can lose the
+    /// last acknowledged writes.
+    Asynchronous,
+}
+
+impl Replication {
+    pub fn parse(text: &str) -> anyhow::Result<Replication> {
+        match text {
+            "sync" | "synchronous" => Ok(Replication::Synchronous),
+            "async" | "asynchronous" => Ok(Replication::Asynchronous),
+            other => anyhow::bail!("no replication mode `{other}` (sync, async)"),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Replication::Synchronous => "synchronous",
+            Replication::Asynchronous => "asynchronous",
+        }
+    }
+
+    /// The primary's `synchronous_standby_names` for this mode.
+    pub fn standby_names(self) -> String {
+        match self {
+            Replication::Synchronous => {
+                let standbys: Vec<&str> = NODES
+                    .iter()
+                    .filter(|n| !n.starts_as_primary)
+                    .map(|n| n.region)
+                    .collect();
+                format!("ANY 1 ({})", standbys.join(", "))
+            }
+            Replication::Asynchronous => String::new(),
+        }
+    }
+}
+
 pub fn primary() -> &'static Node {
     NODES
         .iter()
@@ -200,6 +243,16 @@ mod tests {
         );
         assert_eq!(vars["ALLOW_REGION_OVERRIDE"].as_str(), Some("false"));
         assert!(wrangler.get("env").and_then(|e| e.get("local")).is_some());
+    }
+
+    #[test]
+    fn synchronous_mode_waits_for_any_one_standby() {
+        assert_eq!(
+            Replication::parse("sync").unwrap().standby_names(),
+            "ANY 1 (sfo1, fra1)"
+        );
+        assert_eq!(Replication::parse("async").unwrap().standby_names(), "");
+        assert!(Replication::parse("quorum").is_err());
     }
 
     #[test]
