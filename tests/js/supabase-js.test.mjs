@@ -17,11 +17,27 @@ const options = {
   auth: { persistSession: false, autoRefreshToken: false },
   realtime: { transport: NoRealtime },
 };
+// A browser sends the gateway's read-your-writes cookie back by itself; Node's fetch
+// keeps no cookies, so this one carries the token from a write to the next requests as
+// the cookie would (supabase-js takes a custom fetch as an option).
+function fetchKeepingConsistency() {
+  let token = null;
+  return async (input, init = {}) => {
+    const headers = new Headers(init.headers);
+    if (token) headers.set('x-payhuk-consistency', token);
+    const response = await fetch(input, { ...init, headers });
+    token = response.headers.get('x-payhuk-consistency') ?? token;
+    return response;
+  };
+}
 const anon = createClient(url, process.env.ANON_KEY, options);
 const service = createClient(url, process.env.SERVICE_ROLE_KEY, options);
 const customer = createClient(url, process.env.ANON_KEY, {
   ...options,
-  global: { headers: { Authorization: `Bearer ${process.env.CUSTOMER_KEY}` } },
+  global: {
+    headers: { Authorization: `Bearer ${process.env.CUSTOMER_KEY}` },
+    fetch: fetchKeepingConsistency(),
+  },
 });
 
 test('anon reads the published catalogue with filters, order, range and count', async () => {

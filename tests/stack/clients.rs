@@ -2,13 +2,19 @@
 
 use std::process::Command;
 
-use payhuk_stack_tests::{stack, user_token};
+use payhuk_stack_tests::{ReplayPaused, stack, user_token};
 use xtask::topology;
 
 #[test]
 fn supabase_js_works_unchanged_against_the_gateway() {
     let stack = stack();
     let script = stack.paths.root.join("tests/js/supabase-js.test.mjs");
+    // Replicas that lag for real: an order read back right after it was placed must
+    // come through the read-your-writes token, not a lucky race.
+    let _paused = [
+        ReplayPaused::new(&stack, "sfo1"),
+        ReplayPaused::new(&stack, "fra1"),
+    ];
     let out = Command::new("node")
         .arg("--test")
         .arg(&script)
