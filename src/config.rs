@@ -561,6 +561,12 @@ impl<S: ConfigSource> Parser<'_, S> {
 
 /// An absolute http(s) URL without query or fragment, returned without a trailing slash.
 fn parse_base_url(raw: &str) -> Result<String, String> {
+    // The bundle carries no Unicode IDNA tables (Cargo.toml, idna_adapter).
+    if !raw.is_ascii() {
+        return Err(format!(
+            "`{raw}` has non-ASCII characters; write an internationalized host name in punycode (xn--...)"
+        ));
+    }
     let url = url::Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(format!(
@@ -681,6 +687,19 @@ mod tests {
                 "ALLOWED_ORIGINS",
                 "UPSTREAM_TIMEOUT_MS",
             ]
+        );
+    }
+
+    #[test]
+    fn upstream_host_names_must_be_ascii_or_punycode() {
+        assert!(
+            parse_base_url("https://bücher.example/rest/v1")
+                .unwrap_err()
+                .contains("punycode")
+        );
+        assert_eq!(
+            parse_base_url("https://xn--bcher-kva.example/rest/v1/").unwrap(),
+            "https://xn--bcher-kva.example/rest/v1"
         );
     }
 

@@ -5,6 +5,7 @@
 //! natively. The Workers glue is all under [`edge`].
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod consistency;
 pub mod db;

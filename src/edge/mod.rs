@@ -59,10 +59,11 @@ async fn handle(
         Ok(config) => config,
         Err(errors) => return (None, Err(errors.into())),
     };
-    let edge = match region::locate_edge(&RequestHeaders(req), &platform_hints(req), &config) {
-        Ok(edge) => edge,
-        Err(err) => return (None, Err(err)),
-    };
+    let edge =
+        match region::locate_edge(&RequestHeaders(req), &platform_hints(req, &config), &config) {
+            Ok(edge) => edge,
+            Err(err) => return (None, Err(err)),
+        };
     let result = dispatch(req, &config, &edge, ctx).await;
     (Some(edge), result)
 }
@@ -97,15 +98,31 @@ fn load_config(env: &Env) -> Result<Rc<Config>, ConfigErrors> {
     })
 }
 
-fn platform_hints(req: &Request) -> PlatformHints {
-    match req.cf() {
-        Some(cf) => PlatformHints {
-            cf_colo: Some(cf.colo()),
-            cf_coordinates: cf
-                .coordinates()
-                .map(|(lat, lon)| (f64::from(lat), f64::from(lon))),
-        },
-        None => PlatformHints::default(),
+/// `request.cf`, read without the worker crate's unwraps: a runtime that has no `cf`
+/// (plain workerd) or a partial one must cost the location hint, not the isolate.
+fn platform_hints(req: &Request, config: &Config) -> PlatformHints {
+    use worker::js_sys::Reflect;
+    use worker::wasm_bindgen::JsValue;
+    if !config.use_cf_location {
+        return PlatformHints::default();
+    }
+    let cf = Reflect::get(
+        AsRef::<JsValue>::as_ref(req.inner()),
+        &JsValue::from_str("cf"),
+    )
+    .unwrap_or(JsValue::UNDEFINED);
+    if !cf.is_object() {
+        return PlatformHints::default();
+    }
+    let text = |key: &str| {
+        Reflect::get(&cf, &JsValue::from_str(key))
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    let degrees = |key: &str| text(key).and_then(|v| v.parse::<f64>().ok());
+    PlatformHints {
+        cf_colo: text("colo"),
+        cf_coordinates: degrees("latitude").zip(degrees("longitude")),
     }
 }
 

@@ -6,12 +6,13 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use worker::{Cache, Context, Date, Headers, Request, Response, ResponseBuilder};
+use worker::{Cache, Context, Date, Request, Response, console_error};
 
 use super::rest::read_body;
 use super::routed::{RoutedDb, Trail};
 use super::{RequestHeaders, glue_error, now_ms, response};
 use crate::auth::request::authenticate;
+use crate::cache::{Freshness, Lookup, MemoryCache};
 use crate::config::Config;
 use crate::consistency::{self, token_key};
 use crate::error::AppError;
@@ -23,8 +24,12 @@ use crate::services::rest::service::{presented_token, server_timing};
 use crate::services::{analytics, auth, downloads, orders, payments, products, shipping};
 
 /// Cached catalogue answers are fresh this long, then served stale while refreshed.
-const CACHE_FRESH_MS: u64 = 30_000;
-const CACHE_STALE_MS: u64 = 60_000;
+const FRESHNESS: Freshness = Freshness {
+    fresh_ms: 30_000,
+    stale_ms: 60_000,
+};
+/// What one isolate keeps of them in memory (an isolate has 128 MB).
+const MEMORY_BUDGET_BYTES: usize = 4 * 1024 * 1024;
 const CACHED_AT: &str = "x-payhuk-cached-at";
 
 pub async fn serve(
@@ -147,8 +152,15 @@ async fn handle(
     }
 }
 
-/// An anonymous catalogue read: from the edge cache when there, refreshed in the
-/// background once stale; computed and stored otherwise.
+thread_local! {
+    /// This isolate's copy of recent catalogue answers, in front of the Cache API.
+    static MEMORY: RefCell<MemoryCache<ApiResponse>> =
+        RefCell::new(MemoryCache::new(MEMORY_BUDGET_BYTES, FRESHNESS));
+}
+
+/// An anonymous catalogue read: from this isolate's memory, else the edge cache, else
+/// computed; once stale, served as is while one request's background task refreshes it.
+/// A failing Cache API costs the cache, never the request.
 async fn cached(
     url: &str,
     route: Route,
@@ -156,44 +168,40 @@ async fn cached(
     db: RoutedDb<'_>,
     ctx: &Context,
 ) -> Result<Response, AppError> {
-    let cache = Cache::default();
-    if let Some(hit) = cache.get(url, false).await.map_err(glue_error)? {
-        let cached_at = hit
-            .headers()
-            .get(CACHED_AT)
-            .ok()
-            .flatten()
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
-        let fresh = now_ms().saturating_sub(cached_at) <= CACHE_FRESH_MS;
-        if !fresh {
-            // Serve what we have; compute the next one off the request path.
-            let (url, config, edge) = (url.to_owned(), db.config.clone(), db.edge.clone());
-            ctx.wait_until(async move {
-                let db = RoutedDb {
-                    config: config.clone(),
-                    ctx: None,
-                    edge,
-                    caller_token: None,
-                    apikey: None,
-                    min_xids: None,
-                    trail: RefCell::new(Trail::default()),
-                };
-                if let Ok(answer) = handle(route, &api, &config, &db).await {
-                    let _ = store(&url, answer).await;
-                }
-            });
+    let now = now_ms();
+    match MEMORY.with(|m| m.borrow_mut().get(url, now)) {
+        Lookup::Fresh(answer) => return labelled(answer, "hit"),
+        Lookup::Stale { value, refresh } => {
+            if refresh {
+                refresh_in_background(url, route, api, &db, ctx);
+            }
+            return labelled(value, "stale");
         }
-        return relabel(hit, if fresh { "hit" } else { "stale" });
+        Lookup::Miss => {}
+    }
+
+    match Cache::default().get(url, false).await {
+        Ok(Some(hit)) => {
+            let (answer, computed_at) = from_cache(hit).await?;
+            let fresh = now.saturating_sub(computed_at) <= FRESHNESS.fresh_ms;
+            if fresh {
+                remember(url, &answer, computed_at);
+            } else {
+                // The refresh fills both tiers.
+                refresh_in_background(url, route, api, &db, ctx);
+            }
+            return labelled(answer, if fresh { "hit" } else { "stale" });
+        }
+        Ok(None) => {}
+        Err(e) => console_error!("cache lookup failed, computing instead: {e}"),
     }
 
     let answer = handle(route, &api, &db.config.clone(), &db).await?;
     let mut response = response::into_worker(answer.clone(), false).map_err(glue_error)?;
     if answer.status == 200 {
+        remember(url, &answer, now);
         let url = url.to_owned();
-        ctx.wait_until(async move {
-            let _ = store(&url, answer).await;
-        });
+        ctx.wait_until(async move { store(&url, answer, now).await });
     }
     name_upstream(&mut response, &db.trail.borrow())?;
     response
@@ -201,6 +209,49 @@ async fn cached(
         .set("x-payhuk-cache", "miss")
         .map_err(glue_error)?;
     Ok(response)
+}
+
+fn remember(url: &str, answer: &ApiResponse, computed_at: u64) {
+    let size = url.len()
+        + answer.body.len()
+        + answer
+            .headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len())
+            .sum::<usize>();
+    MEMORY.with(|m| {
+        m.borrow_mut()
+            .put(url, answer.clone(), size, computed_at, now_ms())
+    });
+}
+
+/// Recomputes a catalogue answer off the request path and stores it in both tiers.
+fn refresh_in_background(
+    url: &str,
+    route: Route,
+    api: ApiRequest,
+    db: &RoutedDb<'_>,
+    ctx: &Context,
+) {
+    let (url, config, edge) = (url.to_owned(), db.config.clone(), db.edge.clone());
+    ctx.wait_until(async move {
+        let db = RoutedDb {
+            config: config.clone(),
+            ctx: None,
+            edge,
+            caller_token: None,
+            apikey: None,
+            min_xids: None,
+            trail: RefCell::new(Trail::default()),
+        };
+        if let Ok(answer) = handle(route, &api, &config, &db).await
+            && answer.status == 200
+        {
+            let now = now_ms();
+            remember(&url, &answer, now);
+            store(&url, answer, now).await;
+        }
+    });
 }
 
 /// `x-payhuk-upstream` and `Server-Timing` for the last upstream that answered.
@@ -217,29 +268,46 @@ fn name_upstream(response: &mut Response, trail: &Trail) -> Result<(), AppError>
     Ok(())
 }
 
-async fn store(url: &str, answer: ApiResponse) -> worker::Result<()> {
-    let max_age = (CACHE_FRESH_MS + CACHE_STALE_MS) / 1000;
+async fn store(url: &str, answer: ApiResponse, computed_at: u64) {
+    let max_age = (FRESHNESS.fresh_ms + FRESHNESS.stale_ms) / 1000;
     let answer = answer
         .with_header("cache-control", format!("public, max-age={max_age}"))
-        .with_header(CACHED_AT, now_ms().to_string());
-    Cache::default()
-        .put(url, response::into_worker(answer, false)?)
-        .await
+        .with_header(CACHED_AT, computed_at.to_string());
+    let stored = match response::into_worker(answer, false) {
+        Ok(response) => Cache::default().put(url, response).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = stored {
+        console_error!("cache store failed: {e}");
+    }
 }
 
-/// A cached response with `x-payhuk-cache` set (cached headers are immutable).
-fn relabel(mut cached: Response, label: &str) -> Result<Response, AppError> {
-    let headers = Headers::new();
-    for (name, value) in cached.headers().entries() {
-        if name != CACHED_AT {
-            headers.append(&name, &value).map_err(glue_error)?;
-        }
-    }
-    headers.set("x-payhuk-cache", label).map_err(glue_error)?;
-    let status = cached.status_code();
-    let body = cached.cloned().map_err(glue_error)?.body().clone();
-    Ok(ResponseBuilder::new()
-        .with_status(status)
-        .with_headers(headers)
-        .body(body))
+/// A Cache API entry back as an answer, and when it was computed.
+async fn from_cache(mut hit: Response) -> Result<(ApiResponse, u64), AppError> {
+    let computed_at = hit
+        .headers()
+        .get(CACHED_AT)
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let headers = hit
+        .headers()
+        .entries()
+        .filter(|(name, _)| name != CACHED_AT && name != "cache-control")
+        .collect();
+    let body = hit.bytes().await.map_err(glue_error)?;
+    Ok((
+        ApiResponse {
+            status: hit.status_code(),
+            headers,
+            body,
+        },
+        computed_at,
+    ))
+}
+
+/// A stored answer as a response, with `x-payhuk-cache` saying where it came from.
+fn labelled(answer: ApiResponse, label: &str) -> Result<Response, AppError> {
+    response::into_worker(answer.with_header("x-payhuk-cache", label), false).map_err(glue_error)
 }
