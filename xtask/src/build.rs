@@ -27,9 +27,7 @@ pub fn run(paths: &Paths) -> anyhow::Result<()> {
     })?;
     let wasm = paths.root.join("build/index_bg.wasm");
     let bytes = fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
-    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-    gz.write_all(&bytes)?;
-    let gzipped = gz.finish()?.len();
+    let gzipped = gzipped_len(&bytes)?;
     ui::detail(&format!(
         "{}: {} raw, {} gzipped",
         wasm.strip_prefix(&paths.root).unwrap_or(&wasm).display(),
@@ -37,6 +35,14 @@ pub fn run(paths: &Paths) -> anyhow::Result<()> {
         human_size(gzipped)
     ));
     Ok(())
+}
+
+/// Size after gzip at the default level, as HTTP transfer and Cloudflare's upload
+/// limit count it.
+pub fn gzipped_len(bytes: &[u8]) -> anyhow::Result<usize> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(bytes)?;
+    Ok(gz.finish()?.len())
 }
 
 fn human_size(bytes: usize) -> String {

@@ -699,30 +699,18 @@ fn deployment_loss_drill(paths: &Paths) -> anyhow::Result<Vec<Report>> {
 
 const DOC: &str = "docs/DISASTER_RECOVERY.md";
 
-/// Replaces the text between `<!-- drills:begin -->` and `<!-- drills:end -->`.
 fn record_reports(paths: &Paths, reports: &[Report]) -> anyhow::Result<()> {
-    let path = paths.root.join(DOC);
-    let doc = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let (head, rest) = doc
-        .split_once("<!-- drills:begin -->")
-        .context("the runbook has no drills:begin marker")?;
-    let (_, tail) = rest
-        .split_once("<!-- drills:end -->")
-        .context("the runbook has no drills:end marker")?;
-    let mut figures = format!(
-        "Recorded by `cargo xtask drill all --record` on {} ({} cores).\n\n",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
-    for report in reports {
-        figures.push_str(&format!("### {}\n\n{}\n", report.drill, report.markdown()));
-    }
-    fs::write(
-        &path,
-        format!("{head}<!-- drills:begin -->\n{figures}<!-- drills:end -->{tail}"),
-    )?;
-    ui::detail(&format!("recorded in {DOC}"));
-    Ok(())
+    let figures: String = reports
+        .iter()
+        .map(|r| format!("### {}\n\n{}\n", r.drill, r.markdown()))
+        .collect();
+    crate::record::between_markers(
+        paths,
+        DOC,
+        "drills",
+        "cargo xtask drill all --record",
+        &figures,
+    )
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! same local stack (stop a PostgREST, query a node) that `cargo xtask up` starts.
 
 pub mod backup;
+pub mod bench;
 pub mod build;
 pub mod cmd;
 pub mod dev;
@@ -13,9 +14,11 @@ pub mod paths;
 pub mod pg;
 pub mod postgrest;
 pub mod process;
+pub mod record;
 pub mod seed;
 pub mod setup;
 pub mod stack;
 pub mod test;
 pub mod topology;
 pub mod ui;
+pub mod workerd;

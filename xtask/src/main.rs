@@ -73,6 +73,13 @@ enum Cmd {
         #[arg(long, default_value = "daily")]
         schedule: String,
     },
+    /// Benchmarks: the gateway (wrangler dev and plain workerd) against direct PostgREST,
+    /// partitioning, the bundle size; writes docs/BENCHMARKS.md.
+    Bench {
+        /// A smoke run: seconds per figure, no 10-million-order seed, nothing written.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Generate bulk orders (with items) on the running stack, for benchmarks.
     Seed {
         /// How many orders.
@@ -105,6 +112,7 @@ fn main() {
             port,
             schedule,
         } => Stack::open().and_then(|s| s.restore(&to, &schedule, target_dir, port)),
+        Cmd::Bench { quick } => xtask::bench::run(&paths, quick),
         Cmd::Seed { orders, batch } => Stack::open().and_then(|s| s.seed(orders, batch)),
         Cmd::Keys => {
             print!("{}", keys::render());

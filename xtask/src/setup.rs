@@ -13,6 +13,8 @@ use crate::paths::Paths;
 use crate::ui;
 
 pub const WORKER_BUILD_VERSION: &str = "0.8.7";
+/// The load generator `cargo xtask bench` drives.
+pub const OHA_VERSION: &str = "1.16.0";
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const MIN_NODE: (u32, u32) = (20, 3);
 
@@ -39,12 +41,17 @@ pub fn build_tools(paths: &Paths) -> anyhow::Result<()> {
         "worker-build",
         "worker-build",
         WORKER_BUILD_VERSION,
-        true,
+        &["--locked"],
     )?;
     let bindgen = wasm_bindgen_version(paths)?;
     // wasm-bindgen-cli's own lock file names a yanked crate, so it installs unlocked.
-    cargo_tool(paths, "wasm-bindgen-cli", "wasm-bindgen", &bindgen, false)?;
+    cargo_tool(paths, "wasm-bindgen-cli", "wasm-bindgen", &bindgen, &[])?;
     npm_packages(paths)
+}
+
+/// What `cargo xtask bench` needs beyond the build: the oha load generator.
+pub fn bench_tools(paths: &Paths) -> anyhow::Result<()> {
+    cargo_tool(paths, "oha", "oha", OHA_VERSION, &["--locked"])
 }
 
 fn wasm_target() -> anyhow::Result<()> {
@@ -66,7 +73,7 @@ fn cargo_tool(
     krate: &str,
     binary: &str,
     version: &str,
-    locked: bool,
+    flags: &[&str],
 ) -> anyhow::Result<()> {
     let bin = paths.tool(binary);
     if cmd::prints(&bin, &["--version"], version) {
@@ -79,10 +86,8 @@ fn cargo_tool(
             let mut install = Command::new("cargo");
             install
                 .args(["install", krate, "--version", version, "--force", "--root"])
-                .arg(paths.state.join("tools"));
-            if locked {
-                install.arg("--locked");
-            }
+                .arg(paths.state.join("tools"))
+                .args(flags);
             cmd::run(&mut install)
         },
     )

@@ -50,6 +50,12 @@ pub fn run(paths: &Paths) -> anyhow::Result<()> {
         layers.push(timed("integration (stack)", || integration(paths)));
     }
     if stack_ok && !interrupted.load(Ordering::SeqCst) {
+        // Keeps the benchmark runnable; its figures are not measurements and not kept.
+        layers.push(timed("bench --quick (smoke)", || {
+            crate::bench::run(paths, true)
+        }));
+    }
+    if stack_ok && !interrupted.load(Ordering::SeqCst) {
         // Synchronous and asynchronous; each on its own fresh stack, rebuilt after.
         layers.push(timed("drill (failover)", || {
             crate::drill::run(paths, "failover", false)

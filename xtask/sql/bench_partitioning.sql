@@ -1,0 +1,99 @@
+-- Partitioning figures for `cargo xtask bench`: the same rows (a copy of public.orders)
+-- monthly-partitioned and unpartitioned, a one-month aggregate on each (the
+-- unpartitioned one with and without an index on created_at), and retiring one
+-- month (detach + drop) against DELETE of the same rows. The copies live in the schema
+-- `bench` and are rebuilt only when public.orders changed size; the retirements run in
+-- transactions that are rolled back, so the copies stay whole for the next run.
+-- Prints `name|value` lines.
+
+create schema if not exists bench;
+
+create or replace function bench.time_ms(q text) returns double precision
+language plpgsql as $$
+declare
+  started timestamptz := clock_timestamp();
+begin
+  execute q;
+  return extract(epoch from clock_timestamp() - started) * 1000;
+end $$;
+
+-- The median of n timed runs, after one untimed run to warm the cache.
+create or replace function bench.median_ms(q text, n int) returns double precision
+language plpgsql as $$
+declare
+  times double precision[] := '{}';
+begin
+  execute q;
+  for i in 1..n loop
+    times := times || bench.time_ms(q);
+  end loop;
+  return (select percentile_cont(0.5) within group (order by t) from unnest(times) t);
+end $$;
+
+do $$
+declare
+  m timestamptz;
+  copied bigint;
+begin
+  if to_regclass('bench.orders_flat') is not null then
+    -- Dynamic: a static reference would be resolved before the table exists.
+    execute 'select count(*) from bench.orders_flat' into copied;
+    if copied = (select count(*) from public.orders) then
+      return;
+    end if;
+  end if;
+  raise notice 'copying public.orders into bench.orders_flat and bench.orders_part';
+  drop table if exists bench.orders_flat;
+  drop table if exists bench.orders_part;
+  create table bench.orders_flat as select * from public.orders;
+  -- What an unpartitioned orders table would have for time-range queries.
+  create index orders_flat_created_at on bench.orders_flat (created_at);
+  create table bench.orders_part (like public.orders) partition by range (created_at);
+  for m in
+    select distinct date_trunc('month', created_at, 'UTC') from bench.orders_flat
+  loop
+    execute format(
+      'create table bench.%I partition of bench.orders_part for values from (%L) to (%L)',
+      'orders_part_' || to_char(m at time zone 'UTC', 'YYYY_MM'), m, m + interval '1 month');
+  end loop;
+  insert into bench.orders_part select * from bench.orders_flat;
+  analyze bench.orders_flat;
+  analyze bench.orders_part;
+end $$;
+
+-- A whole month six months back.
+select date_trunc('month', now() - interval '6 months', 'UTC') as lo,
+       date_trunc('month', now() - interval '6 months', 'UTC') + interval '1 month' as hi,
+       'orders_part_' || to_char(date_trunc('month', now() - interval '6 months', 'UTC')
+                                 at time zone 'UTC', 'YYYY_MM') as month_partition
+\gset
+
+select 'rows|' || count(*) from bench.orders_flat;
+select 'month_rows|' || count(*) from bench.orders_flat
+ where created_at >= :'lo' and created_at < :'hi';
+
+select 'aggregate_partitioned_ms|' || bench.median_ms(format(
+  'select count(*), sum(total_minor) from bench.orders_part where created_at >= %L and created_at < %L',
+  :'lo', :'hi'), 5);
+select 'aggregate_unpartitioned_indexed_ms|' || bench.median_ms(format(
+  'select count(*), sum(total_minor) from bench.orders_flat where created_at >= %L and created_at < %L',
+  :'lo', :'hi'), 5);
+
+-- As Payhuk's unpartitioned orders table is: no index leading with created_at.
+begin;
+drop index bench.orders_flat_created_at;
+select 'aggregate_unpartitioned_ms|' || bench.median_ms(format(
+  'select count(*), sum(total_minor) from bench.orders_flat where created_at >= %L and created_at < %L',
+  :'lo', :'hi'), 5);
+rollback;
+
+begin;
+select 'retire_detach_drop_ms|' || (
+  bench.time_ms(format('alter table bench.orders_part detach partition bench.%I', :'month_partition'))
+  + bench.time_ms(format('drop table bench.%I', :'month_partition')));
+rollback;
+
+begin;
+select 'retire_delete_ms|' || bench.time_ms(format(
+  'delete from bench.orders_flat where created_at >= %L and created_at < %L', :'lo', :'hi'));
+rollback;

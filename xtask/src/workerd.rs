@@ -1,0 +1,143 @@
+//! The built gateway under plain `workerd serve` (no wrangler dev proxy in front), for
+//! the benchmarks: the same bundle and configuration on another port.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::paths::{Paths, StackPaths};
+use crate::process::{self, Service};
+use crate::topology;
+
+/// Where plain workerd serves the gateway.
+pub const PORT: u16 = 8788;
+
+/// wrangler.toml's compatibility date, so both runs execute the same semantics.
+pub fn compatibility_date(paths: &Paths) -> anyhow::Result<String> {
+    let path = paths.root.join("wrangler.toml");
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    table
+        .get("compatibility_date")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .context("wrangler.toml has no compatibility_date")
+}
+
+fn capnp_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A workerd configuration serving the bundle beside it (capnp embeds are relative to
+/// the configuration file) with the local stack's variables as text bindings, reaching
+/// loopback PostgREST.
+pub fn config(compatibility_date: &str, env: &str, port: u16) -> String {
+    let bindings: Vec<String> = env
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            format!(
+                "      (name = {}, text = {}),",
+                capnp_string(k),
+                capnp_string(v)
+            )
+        })
+        .collect();
+    format!(
+        r#"using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "gateway", worker = .gateway),
+    (name = "loopback", network = (allow = ["public", "private", "local"])),
+  ],
+  sockets = [(name = "http", address = "127.0.0.1:{port}", http = (), service = "gateway")],
+);
+
+const gateway :Workerd.Worker = (
+  modules = [
+    (name = "index.js", esModule = embed "index.js"),
+    (name = "index_bg.wasm", wasm = embed "index_bg.wasm"),
+  ],
+  compatibilityDate = {date},
+  bindings = [
+{bindings}
+  ],
+  globalOutbound = "loopback",
+);
+"#,
+        date = capnp_string(compatibility_date),
+        bindings = bindings.join("\n"),
+    )
+}
+
+pub fn service(stack: &StackPaths) -> Service {
+    Service {
+        name: "gateway (plain workerd)".into(),
+        pid_file: stack.pids().join("workerd.pid"),
+        log_file: stack.logs().join("workerd.log"),
+        signature: "workerd",
+    }
+}
+
+fn binary(paths: &Paths) -> PathBuf {
+    paths
+        .root
+        .join("node_modules/@cloudflare/workerd-linux-64/bin/workerd")
+}
+
+/// Starts workerd on [`PORT`] and waits for `/health`.
+pub fn start(paths: &Paths, stack: &StackPaths) -> anyhow::Result<Service> {
+    let svc = service(stack);
+    svc.stop(Duration::from_secs(2))?;
+    let dir = stack.conf().join("workerd");
+    fs::create_dir_all(&dir)?;
+    for file in ["index.js", "index_bg.wasm"] {
+        let from = paths.root.join("build").join(file);
+        fs::copy(&from, dir.join(file)).with_context(|| format!("copying {}", from.display()))?;
+    }
+    let conf = dir.join("workerd.capnp");
+    let text = config(&compatibility_date(paths)?, &topology::gateway_env(), PORT);
+    fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
+    let pid = svc.spawn(Command::new(binary(paths)).arg("serve").arg(&conf))?;
+    let url = format!("http://127.0.0.1:{PORT}/health");
+    process::wait_until(
+        &svc.name,
+        Duration::from_secs(30),
+        || process::is_alive(pid),
+        || {
+            ureq::get(&url)
+                .timeout(Duration::from_secs(5))
+                .call()
+                .is_ok_and(|r| r.status() == 200)
+        },
+    )
+    .with_context(|| {
+        format!(
+            "last lines of {}:\n{}",
+            svc.log_file.display(),
+            crate::cmd::tail(&svc.log_file, 20)
+        )
+    })?;
+    Ok(svc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_binds_every_variable_and_escapes_strings() {
+        let text = config("2026-04-01", "# comment\nA=1\nB=x\"y\n", 8788);
+        assert!(text.contains(r#"(name = "A", text = "1"),"#), "{text}");
+        assert!(text.contains(r#"(name = "B", text = "x\"y"),"#), "{text}");
+        assert!(!text.contains("comment"));
+        assert!(text.contains(r#"esModule = embed "index.js""#));
+        assert!(text.contains(r#"address = "127.0.0.1:8788""#));
+    }
+}
