@@ -475,6 +475,41 @@ fn http_rows(bench: &Bench, stack: &Stack, rows: &mut Vec<Row>) -> anyhow::Resul
         }
     }
 
+    ui::header("bench: pass-through against a service handler");
+    // The service role bypasses the catalogue cache, so both go upstream every time.
+    let by_id = |path: String| {
+        Target::get(
+            format!("http://127.0.0.1:{}{path}", workerd::PORT),
+            &[("x-payhuk-edge-region", replica.region)],
+        )
+    };
+    let with_service = |mut t: Target| {
+        t.headers.push(bearer(&service));
+        t
+    };
+    let pass_through = bench.oha(
+        &with_service(by_id(format!("/rest/v1/products?id=eq.{product}&select=*"))),
+        closed,
+    )?;
+    let service_path = bench.oha(
+        &with_service(by_id(format!("/api/v1/products/{product}"))),
+        closed,
+    )?;
+    for (path, f) in [("/rest/v1", &pass_through), ("/api/v1", &service_path)] {
+        ui::detail(&format!(
+            "{path:<16} {} | {} | {} errors",
+            rps(f),
+            latency(f),
+            f.errors
+        ));
+    }
+    rows.push(Row::new(
+        "one product through plain workerd, 32 connections: `/rest/v1` (the response streamed through) vs `/api/v1/products/{id}` (built with the `postgrest` crate, the body read whole, parsed and re-serialized as JSON)",
+        format!("/rest/v1: {} ({} errors)", rps(&pass_through), pass_through.errors),
+        format!("/api/v1: {} ({} errors)", rps(&service_path), service_path.errors),
+        ratio(service_path.requests_per_sec, pass_through.requests_per_sec),
+    ));
+
     ui::header("bench: cached product listing");
     let direct = bench.oha(
         &Target {
