@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::paths::Paths;
 use crate::stack::Stack;
-use crate::topology::{self, GATEWAY_PORT};
+use crate::topology::{self, GATEWAY_PORT, Node};
 use crate::{build, cmd, setup, ui, workerd};
 
 const DOC: &str = "docs/BENCHMARKS.md";
@@ -84,25 +84,22 @@ struct Target {
 }
 
 impl Target {
-    fn get(url: String, headers: &[(&str, &str)]) -> Target {
+    fn get(url: String, headers: Vec<(String, String)>) -> Target {
         Target {
             url,
             method: "GET",
-            headers: headers
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            headers,
             body: None,
         }
     }
+}
 
-    fn post(url: String, headers: &[(&str, &str)], body: &str) -> Target {
-        Target {
-            method: "POST",
-            body: Some(body.to_owned()),
-            ..Target::get(url, headers)
-        }
-    }
+fn header(name: &str, value: &str) -> (String, String) {
+    (name.to_owned(), value.to_owned())
+}
+
+fn bearer(key: &str) -> (String, String) {
+    header("authorization", &format!("Bearer {key}"))
 }
 
 /// How hard to push.
@@ -234,25 +231,45 @@ pub fn markdown(rows: &[Row]) -> String {
     out
 }
 
-/// A request measured direct and through the gateway (wrangler dev, and plain workerd).
+/// A PostgREST request measured direct and through the gateway's `/rest/v1` (under
+/// wrangler dev and plain workerd), which names `node`'s region as its edge so that both
+/// reach the same node.
 struct Pair {
     name: &'static str,
-    direct: Target,
-    /// The same request through the gateway, without the host.
-    gateway_path: String,
-    gateway_method: &'static str,
-    gateway_headers: Vec<(String, String)>,
-    body: Option<String>,
+    node: &'static Node,
+    /// Path and query, the same directly and under `/rest/v1`.
+    path: String,
+    key: String,
+    /// A JSON body to POST; `None` for a GET.
+    insert: Option<String>,
 }
 
 impl Pair {
-    fn through(&self, port: u16) -> Target {
-        Target {
-            url: format!("http://127.0.0.1:{port}{}", self.gateway_path),
-            method: self.gateway_method,
-            headers: self.gateway_headers.clone(),
-            body: self.body.clone(),
+    fn target(&self, url: String, mut headers: Vec<(String, String)>) -> Target {
+        if self.insert.is_some() {
+            headers.push(header("content-type", "application/json"));
+            headers.push(header("prefer", "return=minimal"));
         }
+        Target {
+            url,
+            method: if self.insert.is_some() { "POST" } else { "GET" },
+            headers,
+            body: self.insert.clone(),
+        }
+    }
+
+    fn direct(&self) -> Target {
+        let url = format!("{}{}", topology::postgrest_url(self.node), self.path);
+        self.target(url, vec![bearer(&self.key)])
+    }
+
+    fn through(&self, port: u16) -> Target {
+        let url = format!("http://127.0.0.1:{port}/rest/v1{}", self.path);
+        let headers = vec![
+            header("apikey", &self.key),
+            header("x-payhuk-edge-region", self.node.region),
+        ];
+        self.target(url, headers)
     }
 }
 
@@ -267,9 +284,15 @@ fn ratio(gateway: f64, direct: f64) -> String {
 /// Runs the benchmarks; fails only when a measurement could not be taken (a missed
 /// target is reported, not an error).
 pub fn run(paths: &Paths, quick: bool) -> anyhow::Result<()> {
-    let started = Instant::now();
     setup::bench_tools(paths)?;
     build::run(paths)?;
+    measure(paths, quick)
+}
+
+/// [`run`] once the load generator is installed and the bundle built (as
+/// `cargo xtask test` has it by then).
+pub fn measure(paths: &Paths, quick: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
     let wasm = wasm_sizes(paths)?;
     let mut stack = Stack::open()?;
     stack.up()?;
@@ -328,62 +351,31 @@ fn http_rows(bench: &Bench, stack: &Stack, rows: &mut Vec<Row>) -> anyhow::Resul
         primary.region,
         "select id from public.products where published order by created_at limit 1",
     )?;
-    let bearer = |key: &str| ("authorization".to_owned(), format!("Bearer {key}"));
-    let edge = |region: &str| ("x-payhuk-edge-region".to_owned(), region.to_owned());
-    let apikey = |key: &str| ("apikey".to_owned(), key.to_owned());
-    let json = ("content-type".to_owned(), "application/json".to_owned());
-    let minimal = ("prefer".to_owned(), "return=minimal".to_owned());
     let list_query = format!(
         "select={}&published=eq.true&order=created_at.desc,id.desc&limit=21",
         payhuk_edge::services::products::service::COLUMNS
     );
-    let event = r#"{"name": "bench_write", "session_id": "bench", "props": {}}"#.to_owned();
     let pairs = [
         Pair {
             name: "single-row read",
-            direct: Target {
-                headers: vec![bearer(&anon)],
-                ..Target::get(
-                    format!(
-                        "{}/products?id=eq.{product}&select=*",
-                        topology::postgrest_url(replica)
-                    ),
-                    &[],
-                )
-            },
-            gateway_path: format!("/rest/v1/products?id=eq.{product}&select=*"),
-            gateway_method: "GET",
-            gateway_headers: vec![apikey(&anon), edge(replica.region)],
-            body: None,
+            node: replica,
+            path: format!("/products?id=eq.{product}&select=*"),
+            key: anon.clone(),
+            insert: None,
         },
         Pair {
             name: "list read (20 products)",
-            direct: Target {
-                headers: vec![bearer(&anon)],
-                ..Target::get(
-                    format!("{}/products?{list_query}", topology::postgrest_url(replica)),
-                    &[],
-                )
-            },
-            gateway_path: format!("/rest/v1/products?{list_query}"),
-            gateway_method: "GET",
-            gateway_headers: vec![apikey(&anon), edge(replica.region)],
-            body: None,
+            node: replica,
+            path: format!("/products?{list_query}"),
+            key: anon.clone(),
+            insert: None,
         },
         Pair {
             name: "single-row write",
-            direct: Target {
-                headers: vec![bearer(&service), json.clone(), minimal.clone()],
-                ..Target::post(
-                    format!("{}/analytics_events", topology::postgrest_url(primary)),
-                    &[],
-                    &event,
-                )
-            },
-            gateway_path: "/rest/v1/analytics_events".into(),
-            gateway_method: "POST",
-            gateway_headers: vec![apikey(&service), edge(primary.region), json, minimal],
-            body: Some(event),
+            node: primary,
+            path: "/analytics_events".into(),
+            key: service.clone(),
+            insert: Some(r#"{"name": "bench_write", "session_id": "bench", "props": {}}"#.into()),
         },
     ];
     let closed = Load::Closed {
@@ -406,7 +398,7 @@ fn http_rows(bench: &Bench, stack: &Stack, rows: &mut Vec<Row>) -> anyhow::Resul
             (one, "latency, 1 connection"),
             (paced, "latency at 100 req/s"),
         ] {
-            let direct = bench.oha(&pair.direct, load)?;
+            let direct = bench.oha(&pair.direct(), load)?;
             let wrangler = bench.oha(&pair.through(GATEWAY_PORT), load)?;
             let plain = bench.oha(&pair.through(workerd::PORT), load)?;
             for (path, f) in [
@@ -477,24 +469,21 @@ fn http_rows(bench: &Bench, stack: &Stack, rows: &mut Vec<Row>) -> anyhow::Resul
 
     ui::header("bench: pass-through against a service handler");
     // The service role bypasses the catalogue cache, so both go upstream every time.
-    let by_id = |path: String| {
+    let as_service = |path: String| {
+        let url = format!("http://127.0.0.1:{}{path}", workerd::PORT);
         Target::get(
-            format!("http://127.0.0.1:{}{path}", workerd::PORT),
-            &[("x-payhuk-edge-region", replica.region)],
+            url,
+            vec![
+                bearer(&service),
+                header("x-payhuk-edge-region", replica.region),
+            ],
         )
     };
-    let with_service = |mut t: Target| {
-        t.headers.push(bearer(&service));
-        t
-    };
     let pass_through = bench.oha(
-        &with_service(by_id(format!("/rest/v1/products?id=eq.{product}&select=*"))),
+        &as_service(format!("/rest/v1/products?id=eq.{product}&select=*")),
         closed,
     )?;
-    let service_path = bench.oha(
-        &with_service(by_id(format!("/api/v1/products/{product}"))),
-        closed,
-    )?;
+    let service_path = bench.oha(&as_service(format!("/api/v1/products/{product}")), closed)?;
     for (path, f) in [("/rest/v1", &pass_through), ("/api/v1", &service_path)] {
         ui::detail(&format!(
             "{path:<16} {} | {} | {} errors",
@@ -511,20 +500,12 @@ fn http_rows(bench: &Bench, stack: &Stack, rows: &mut Vec<Row>) -> anyhow::Resul
     ));
 
     ui::header("bench: cached product listing");
-    let direct = bench.oha(
-        &Target {
-            headers: vec![bearer(&anon)],
-            ..Target::get(
-                format!("{}/products?{list_query}", topology::postgrest_url(replica)),
-                &[],
-            )
-        },
-        closed,
-    )?;
+    // The same query the products service sends for a listing.
+    let direct = bench.oha(&pairs[1].direct(), closed)?;
     let cached_on = |port: u16| {
         Target::get(
             format!("http://127.0.0.1:{port}/api/v1/products"),
-            &[("x-payhuk-edge-region", replica.region)],
+            vec![header("x-payhuk-edge-region", replica.region)],
         )
     };
     let wrangler = bench.oha(&cached_on(GATEWAY_PORT), closed)?;
