@@ -39,6 +39,8 @@ pub enum AppError {
         reason: String,
         hint: &'static str,
     },
+    /// 403: a browser's cross-origin request from an origin `ALLOWED_ORIGINS` does not list.
+    OriginNotAllowed { origin: String },
     /// 413: the body is larger than the gateway forwards.
     PayloadTooLarge { limit_bytes: usize },
     /// 422: input that does not pass validation; every problem, by field.
@@ -114,6 +116,7 @@ impl AppError {
             | AppError::BadRequest { .. }
             | AppError::Unauthorized { .. }
             | AppError::CredentialsRefused { .. }
+            | AppError::OriginNotAllowed { .. }
             | AppError::PayloadTooLarge { .. }
             | AppError::Validation(_)
             | AppError::Rejected { .. }
@@ -132,6 +135,7 @@ impl AppError {
             AppError::MethodNotAllowed { .. } => 405,
             AppError::BadRequest { .. } => 400,
             AppError::Unauthorized { .. } | AppError::CredentialsRefused { .. } => 401,
+            AppError::OriginNotAllowed { .. } => 403,
             AppError::PayloadTooLarge { .. } => 413,
             AppError::Validation(_) => 422,
             AppError::Rejected { status, .. } => *status,
@@ -160,6 +164,7 @@ impl AppError {
                 credential: Credential::RefreshToken,
                 ..
             } => "PHK441",
+            AppError::OriginNotAllowed { .. } => "PHK430",
             AppError::PayloadTooLarge { .. } => "PHK413",
             AppError::Validation(_) => "PHK422",
             AppError::TooManyRequests { .. } => "PHK429",
@@ -191,6 +196,11 @@ impl AppError {
                 format!("invalid token: {reason}"),
                 None,
                 Some("send a JWT issued for this project as `Authorization: Bearer <token>` or `apikey`".to_owned()),
+            ),
+            AppError::OriginNotAllowed { origin } => (
+                format!("the origin {origin} may not call this gateway from a browser"),
+                None,
+                Some("the gateway's ALLOWED_ORIGINS lists the origins it serves".to_owned()),
             ),
             AppError::PayloadTooLarge { limit_bytes } => (
                 format!("the body is larger than {limit_bytes} bytes"),
@@ -331,6 +341,9 @@ mod tests {
             AppError::BadRequest {
                 message: "bad".into(),
                 details: Some("field x".into()),
+            },
+            AppError::OriginNotAllowed {
+                origin: "https://evil.example".into(),
             },
             AppError::UpstreamUnreachable {
                 upstream: "iad1".into(),

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod consistency;
+pub mod cors;
 pub mod db;
 pub mod error;
 pub mod http;

@@ -5,6 +5,10 @@ use crate::error::AppError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Health,
+    /// The operators' page over `/health`.
+    Status,
+    /// The OpenAPI document of `/api/v1`.
+    OpenApi,
     /// `/rest/v1` and everything under it.
     Rest,
     AuthSignup,
@@ -58,6 +62,14 @@ const ROUTES: &[Entry] = &[
     Entry {
         pattern: Pattern::Path("/health"),
         methods: &[("GET", Route::Health), ("HEAD", Route::Health)],
+    },
+    Entry {
+        pattern: Pattern::Path("/status"),
+        methods: &[("GET", Route::Status), ("HEAD", Route::Status)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/openapi.json"),
+        methods: &[("GET", Route::OpenApi), ("HEAD", Route::OpenApi)],
     },
     Entry {
         pattern: Pattern::Prefix("/rest/v1"),
@@ -192,20 +204,41 @@ impl Pattern {
     }
 }
 
-/// Finds the route for `method` and `path`: 404 when no route has the path, 405 with
-/// the allowed methods when the path exists for other methods.
-pub fn resolve(method: &str, path: &str) -> Result<Matched, AppError> {
+fn entry_for(path: &str) -> Option<(&'static Entry, Vec<String>)> {
     // `/health/` is `/health`; `/` stays `/`.
     let normalized = match path.trim_end_matches('/') {
         "" => "/",
         trimmed => trimmed,
     };
-    let (entry, params) = ROUTES
+    ROUTES
         .iter()
         .find_map(|e| e.pattern.captures(normalized).map(|params| (e, params)))
-        .ok_or_else(|| AppError::NotFound {
-            path: path.to_owned(),
-        })?;
+}
+
+/// The methods served at `path`, `None` when nothing is (what a CORS preflight asks).
+pub fn methods_at(path: &str) -> Option<Vec<&'static str>> {
+    entry_for(path).map(|(entry, _)| entry.methods.iter().map(|(m, _)| *m).collect())
+}
+
+/// Every `(method, path pattern)` the router serves under `prefix`, with each path
+/// parameter written `{}` (what the OpenAPI check compares against the document).
+pub fn served_under(prefix: &str) -> Vec<(&'static str, &'static str)> {
+    ROUTES
+        .iter()
+        .filter_map(|e| match e.pattern {
+            Pattern::Path(p) if p.starts_with(prefix) => Some((p, e.methods)),
+            _ => None,
+        })
+        .flat_map(|(p, methods)| methods.iter().map(move |(m, _)| (*m, p)))
+        .collect()
+}
+
+/// Finds the route for `method` and `path`: 404 when no route has the path, 405 with
+/// the allowed methods when the path exists for other methods.
+pub fn resolve(method: &str, path: &str) -> Result<Matched, AppError> {
+    let (entry, params) = entry_for(path).ok_or_else(|| AppError::NotFound {
+        path: path.to_owned(),
+    })?;
     match entry.methods.iter().find(|(m, _)| *m == method) {
         Some((_, route)) => Ok(Matched {
             route: *route,

@@ -1,6 +1,6 @@
 //! The Workers glue: the fetch entry point and the adapters between `worker` types
 //! and the pure modules. Request handling is a short list of named phases:
-//! configuration, edge location, route, dispatch, finish.
+//! configuration, CORS preflight, edge location, route, dispatch, finish.
 
 mod cluster;
 mod env;
@@ -17,11 +17,12 @@ use std::rc::Rc;
 use worker::{Context, Date, Env, Request, Response, console_error, event};
 
 use crate::config::{Config, ConfigErrors};
+use crate::cors;
 use crate::error::AppError;
 use crate::http::ApiResponse;
 use crate::region::{self, EdgeLocation, HeaderLookup, PlatformHints};
 use crate::router::{self, Route};
-use crate::services::health;
+use crate::services::{health, openapi, status};
 
 thread_local! {
     /// Vars and secrets are fixed for an isolate's life, so they are parsed once.
@@ -32,7 +33,7 @@ thread_local! {
 async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     console_error_panic_hook::set_once();
     let head = req.method() == worker::Method::Head;
-    let (edge, result) = handle(&mut req, &env, &ctx).await;
+    let (finish, result) = handle(&mut req, &env, &ctx).await;
     let mut response = match result {
         Ok(response) => response,
         Err(err) => {
@@ -42,30 +43,70 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
             response::into_worker(ApiResponse::from(&err), head)?
         }
     };
-    if let Some(edge) = edge {
-        response
-            .headers_mut()
-            .set("x-payhuk-region", edge.region.as_str())?;
+    let headers = response.headers_mut();
+    if let Some(edge) = finish.edge {
+        headers.set("x-payhuk-region", edge.region.as_str())?;
+    }
+    for (name, value) in finish.cors {
+        headers.append(name, &value)?;
     }
     Ok(response)
+}
+
+/// What every response gets once it is made, error or not.
+#[derive(Default)]
+struct Finish {
+    edge: Option<EdgeLocation>,
+    cors: Vec<(&'static str, String)>,
 }
 
 async fn handle(
     req: &mut Request,
     env: &Env,
     ctx: &Context,
-) -> (Option<EdgeLocation>, Result<Response, AppError>) {
+) -> (Finish, Result<Response, AppError>) {
+    let mut finish = Finish::default();
     let config = match load_config(env) {
         Ok(config) => config,
-        Err(errors) => return (None, Err(errors.into())),
+        Err(errors) => return (finish, Err(errors.into())),
     };
+    let origin = req.headers().get("origin").ok().flatten();
+    if let Some(answer) = answer_preflight(req, &config, origin.as_deref()) {
+        return (finish, answer);
+    }
+    finish.cors = cors::response_headers(&config.allowed_origins, origin.as_deref());
     let edge =
         match region::locate_edge(&RequestHeaders(req), &platform_hints(req, &config), &config) {
             Ok(edge) => edge,
-            Err(err) => return (None, Err(err)),
+            Err(err) => return (finish, Err(err)),
         };
     let result = dispatch(req, &config, &edge, ctx).await;
-    (Some(edge), result)
+    finish.edge = Some(edge);
+    (finish, result)
+}
+
+/// A CORS preflight (`OPTIONS` with an origin and `Access-Control-Request-Method`) is
+/// answered at the edge; any other request goes on.
+fn answer_preflight(
+    req: &Request,
+    config: &Config,
+    origin: Option<&str>,
+) -> Option<Result<Response, AppError>> {
+    if req.method() != worker::Method::Options {
+        return None;
+    }
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let method = header("access-control-request-method")?;
+    let asked_headers = header("access-control-request-headers");
+    let request = cors::Preflight {
+        origin: origin?,
+        method: &method,
+        headers: asked_headers.as_deref(),
+    };
+    Some(
+        cors::preflight(&config.allowed_origins, &req.path(), &request)
+            .and_then(|answer| response::into_worker(answer, false).map_err(glue_error)),
+    )
 }
 
 async fn dispatch(
@@ -86,6 +127,8 @@ async fn dispatch(
                 .await?;
             response::into_worker(reply, head).map_err(glue_error)
         }
+        Route::Status => response::into_worker(status::page(), head).map_err(glue_error),
+        Route::OpenApi => response::into_worker(openapi::document(), head).map_err(glue_error),
         Route::Rest => rest::forward(req, config, edge, ctx).await,
         _ => services::serve(req, &matched, config, edge, ctx).await,
     }

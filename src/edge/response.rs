@@ -8,8 +8,14 @@ pub fn into_worker(response: ApiResponse, head: bool) -> worker::Result<Response
     for (name, value) in &response.headers {
         headers.append(name, value)?;
     }
-    let body = if head { Vec::new() } else { response.body };
-    Ok(Response::from_bytes(body)?
-        .with_status(response.status)
-        .with_headers(headers))
+    // 204 and 304 must have a null body, not an empty one (the runtime warns).
+    let no_body = matches!(response.status, 204 | 304);
+    let base = if no_body {
+        Response::empty()?
+    } else if head {
+        Response::from_bytes(Vec::new())?
+    } else {
+        Response::from_bytes(response.body)?
+    };
+    Ok(base.with_status(response.status).with_headers(headers))
 }

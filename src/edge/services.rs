@@ -146,9 +146,9 @@ async fn handle(
         Route::Download => downloads::api::download(req, config, db).await,
         Route::IngestAnalytics => analytics::api::ingest(req, db).await,
         Route::SalesReport => analytics::api::sales(req, db).await,
-        Route::Health | Route::Rest => Err(AppError::Internal(format!(
-            "{route:?} is not a service route"
-        ))),
+        Route::Health | Route::Rest | Route::Status | Route::OpenApi => Err(AppError::Internal(
+            format!("{route:?} is not a service route"),
+        )),
     }
 }
 

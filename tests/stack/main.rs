@@ -3,8 +3,10 @@
 //! Run by `cargo xtask test`, one test at a time (they share the stack).
 
 mod backup;
+mod browser;
 mod clients;
 mod commerce;
+mod cors;
 mod health;
 mod keys;
 mod migrations;

@@ -18,6 +18,7 @@ pub mod record;
 pub mod seed;
 pub mod setup;
 pub mod stack;
+pub mod storefront;
 pub mod test;
 pub mod topology;
 pub mod ui;

@@ -63,6 +63,14 @@ impl Paths {
         self.node_modules.join("wrangler/bin/wrangler.js")
     }
 
+    pub fn http_server_js(&self) -> PathBuf {
+        self.node_modules.join("http-server/bin/http-server")
+    }
+
+    pub fn storefront(&self) -> PathBuf {
+        self.root.join("storefront")
+    }
+
     pub fn migrations(&self) -> PathBuf {
         self.root.join("migrations")
     }

@@ -24,6 +24,7 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "postgresql-15-pgtap",
     "libtap-parser-sourcehandler-pgtap-perl", // pg_prove
     "pgbackrest",
+    "chromium", // the browser end-to-end tests
 ];
 
 pub fn run(paths: &Paths) -> anyhow::Result<()> {

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::paths::{Paths, StackPaths};
 use crate::pg::Pg;
 use crate::topology::{self, GATEWAY_PORT, NODES, Node, Replication};
-use crate::{backup, gateway, migrate, postgrest, process, seed, ui};
+use crate::{backup, gateway, migrate, postgrest, process, seed, storefront, ui};
 
 pub struct Stack {
     pub paths: Paths,
@@ -39,6 +39,7 @@ impl Stack {
                 .iter()
                 .all(|n| postgrest::service(&self.dirs, n).running_pid().is_some())
             && gateway::service(&self.dirs).running_pid().is_some()
+            && storefront::service(&self.dirs).running_pid().is_some()
     }
 
     pub fn up(&mut self) -> anyhow::Result<UpOutcome> {
@@ -53,6 +54,7 @@ impl Stack {
         for (what, path) in [
             ("PostgREST", self.paths.postgrest_bin()),
             ("wrangler", self.paths.wrangler_js()),
+            ("http-server", self.paths.http_server_js()),
         ] {
             if !path.exists() {
                 bail!(
@@ -112,6 +114,18 @@ impl Stack {
             ui::step(
                 &format!("gateway (wasm in workerd) on :{GATEWAY_PORT}"),
                 || gateway::start(&self.paths, &self.dirs),
+            )?;
+        }
+        let shop = storefront::service(&self.dirs);
+        if shop.running_pid().is_some() {
+            ui::detail("storefront already running");
+        } else {
+            ui::step(
+                &format!(
+                    "storefront (static files) on :{}",
+                    topology::STOREFRONT_PORT
+                ),
+                || storefront::start(&self.paths, &self.dirs),
             )?;
         }
         ui::header(&format!("stack up in {}", ui::elapsed(started)));
@@ -198,6 +212,8 @@ impl Stack {
             "stopping the stack"
         });
         let grace = Duration::from_secs(10);
+        let shop = storefront::service(&self.dirs);
+        report_stop(&shop.name, shop.stop(grace)?);
         let gw = gateway::service(&self.dirs);
         report_stop(&gw.name, gw.stop(grace)?);
         for node in NODES.iter().rev() {
@@ -311,6 +327,11 @@ impl Stack {
 
     pub fn print_endpoints(&self) {
         ui::detail(&format!("gateway      {}/health", topology::gateway_url()));
+        ui::detail(&format!(
+            "status       {}/status",
+            topology::browser_gateway_url()
+        ));
+        ui::detail(&format!("storefront   {}", topology::storefront_url()));
         for node in &NODES {
             ui::detail(&format!(
                 "{}         PostgREST {}  PostgreSQL postgres://postgres:{}@127.0.0.1:{}/{}",
@@ -330,6 +351,8 @@ impl Stack {
         ui::header("local stack");
         let gw = gateway::service(&self.dirs);
         ui::detail(&running_line(&gw.name, gw.running_pid()));
+        let shop = storefront::service(&self.dirs);
+        ui::detail(&running_line(&shop.name, shop.running_pid()));
         for node in &NODES {
             let svc = postgrest::service(&self.dirs, node);
             ui::detail(&running_line(&svc.name, svc.running_pid()));

@@ -155,6 +155,8 @@ fn integration(paths: &Paths) -> anyhow::Result<()> {
             .args(stack_tests)
             .args(["stack", "--", "--test-threads=1"]),
     )?;
+    // The deploy configs, through `wrangler deploy --dry-run` on the built bundle.
+    cmd::run(cargo(paths).args(stack_tests).arg("deploy"))?;
     // Last: it promotes a standby, then leaves a rebuilt stack.
     cmd::run(
         cargo(paths)

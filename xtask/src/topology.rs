@@ -41,6 +41,8 @@ pub const LOCAL_LOGIN_FAILURE_WINDOW_SECONDS: u32 = 6;
 /// Replicas further behind than this are skipped for reads in the local stack.
 pub const LOCAL_MAX_REPLICA_LAG: &str = "30s,1MiB";
 pub const GATEWAY_INSPECTOR_PORT: u16 = 9329;
+/// The demo storefront's static files, on an origin of their own.
+pub const STOREFRONT_PORT: u16 = 8790;
 pub const DATABASE: &str = "postgres";
 pub const SUPERUSER: &str = "postgres";
 
@@ -146,6 +148,23 @@ pub fn postgrest_url(node: &Node) -> String {
 /// The gateway's configuration for the local stack, as `KEY=value` lines for
 /// `wrangler dev --env-file`. Production sets the same keys with `wrangler.toml` vars
 /// and `wrangler secret put`.
+/// The storefront's origin. `localhost`, like [`browser_gateway_url`], so the two are
+/// the same site and the gateway's SameSite=Lax cookie travels with `fetch`;
+/// `http://127.0.0.1:8790` serves the same files from an origin that is not allowed.
+pub fn storefront_origin() -> String {
+    format!("http://localhost:{STOREFRONT_PORT}")
+}
+
+/// The gateway as a browser on this machine calls it.
+pub fn browser_gateway_url() -> String {
+    format!("http://localhost:{GATEWAY_PORT}")
+}
+
+/// The storefront page, pointed at the local gateway.
+pub fn storefront_url() -> String {
+    format!("{}/?gateway={}", storefront_origin(), browser_gateway_url())
+}
+
 pub fn gateway_env() -> String {
     let mut lines = vec![
         "# Written by `cargo xtask up` for the local stack; edits are overwritten.".to_owned(),
@@ -166,7 +185,8 @@ pub fn gateway_env() -> String {
         "ALLOW_REGION_OVERRIDE=true".to_owned(),
         // Offline, wrangler's request.cf is a placeholder (colo DFW).
         "USE_CF_LOCATION=false".to_owned(),
-        "ALLOWED_ORIGINS=*".to_owned(),
+        // Exact, so browsers send the read-your-writes cookie cross-origin.
+        format!("ALLOWED_ORIGINS={}", storefront_origin()),
         "UPSTREAM_TIMEOUT_MS=2000".to_owned(),
         format!("HEALTH_TTL_MS={LOCAL_HEALTH_TTL_MS}"),
         format!("MAX_REPLICA_LAG={LOCAL_MAX_REPLICA_LAG}"),

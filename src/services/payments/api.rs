@@ -101,10 +101,7 @@ pub async fn webhook(
                 "the notification's signature is not valid".into(),
                 "bad_signature",
             ),
-            WebhookError::Stale { age_secs } => refused(
-                format!("the notification was signed {age_secs} s from now, outside the tolerance"),
-                "stale_timestamp",
-            ),
+            WebhookError::Stale { age_secs } => refused(stale_message(age_secs), "stale_timestamp"),
             WebhookError::Unreadable(why) => AppError::BadRequest {
                 message: why,
                 details: None,
@@ -195,4 +192,31 @@ pub async fn refund(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
     let args = json!({"payment_id": id, "amount_minor": amount, "reason": reason});
     let payment: Value = rpc(db, "refund_payment", &args, Access::Write, Role::Caller).await?;
     ApiResponse::json(201, &payment)
+}
+
+/// `age_secs` is positive for a signature in the past, negative for one in the future.
+fn stale_message(age_secs: i64) -> String {
+    let when = if age_secs >= 0 {
+        format!("{age_secs} s ago")
+    } else {
+        format!("{} s in the future", -age_secs)
+    };
+    format!("the notification was signed {when}, outside the tolerance")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stale_message;
+
+    #[test]
+    fn a_stale_signature_says_which_way_it_is_off() {
+        assert_eq!(
+            stale_message(600),
+            "the notification was signed 600 s ago, outside the tolerance"
+        );
+        assert_eq!(
+            stale_message(-45),
+            "the notification was signed 45 s in the future, outside the tolerance"
+        );
+    }
 }

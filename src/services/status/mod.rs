@@ -1,0 +1,157 @@
+//! `GET /status`: the operators' page over `/health`. One self-contained HTML file
+//! (inline style and script, no external asset) that polls `/health` every 5 s.
+//!
+//! Its content security policy allows exactly the page's own inline `<script>` and
+//! `<style>` by their SHA-256 (computed once per isolate from [`PAGE`]), so no other
+//! script can run on it, and it can only talk to its own origin.
+
+use std::sync::OnceLock;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
+
+use crate::http::ApiResponse;
+
+pub const PAGE: &str = include_str!("status.html");
+
+/// The text between `<{tag}>` and `</{tag}>`: what a CSP hash source covers.
+fn inline_block<'a>(page: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = page.find(&open)? + open.len();
+    let len = page[start..].find(&close)?;
+    Some(&page[start..start + len])
+}
+
+fn csp_hash(block: &str) -> String {
+    format!(
+        "'sha256-{}'",
+        STANDARD.encode(Sha256::digest(block.as_bytes()))
+    )
+}
+
+/// The page's `content-security-policy`.
+pub fn content_security_policy() -> &'static str {
+    static POLICY: OnceLock<String> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        let script = inline_block(PAGE, "script").expect("status.html has an inline <script>");
+        let style = inline_block(PAGE, "style").expect("status.html has an inline <style>");
+        format!(
+            "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; \
+             img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            csp_hash(script),
+            csp_hash(style),
+        )
+    })
+}
+
+/// 200 with the page.
+pub fn page() -> ApiResponse {
+    ApiResponse {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), "text/html; charset=utf-8".into()),
+            ("cache-control".into(), "no-store".into()),
+            (
+                "content-security-policy".into(),
+                content_security_policy().into(),
+            ),
+            ("x-content-type-options".into(), "nosniff".into()),
+            ("referrer-policy".into(), "no-referrer".into()),
+        ],
+        body: PAGE.as_bytes().to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lower() -> String {
+        PAGE.to_ascii_lowercase()
+    }
+
+    #[test]
+    fn status_page_references_no_external_asset() {
+        let page = lower();
+        for forbidden in [
+            "src=\"http://",
+            "src=\"https://",
+            "src='http",
+            "href=\"http://",
+            "href=\"https://",
+            "href='http",
+            "<script src",
+            "<link",
+            "@import",
+            "url(",
+        ] {
+            assert!(
+                !page.contains(forbidden),
+                "status.html contains `{forbidden}`"
+            );
+        }
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "status.html names no absolute URL at all"
+        );
+        assert_eq!(page.matches("<script").count(), 1, "one inline script");
+        assert_eq!(page.matches("<style").count(), 1, "one inline style");
+        assert!(
+            !page.contains(" style=\""),
+            "no style attributes: the CSP hash does not cover them"
+        );
+    }
+
+    #[test]
+    fn status_page_polls_health_without_cache() {
+        assert!(
+            PAGE.contains("fetch(\"/health\""),
+            "fetches /health, same origin"
+        );
+        assert!(PAGE.contains("cache: \"no-store\""));
+        assert!(PAGE.contains("data-region") || PAGE.contains("dataset.region"));
+        for hook in ["id=\"overall\"", "id=\"served-by\"", "id=\"error\""] {
+            assert!(PAGE.contains(hook), "missing test hook {hook}");
+        }
+    }
+
+    #[test]
+    fn status_response_is_html_no_store_with_a_strict_policy() {
+        let response = page();
+        assert_eq!(response.status, 200);
+        assert_eq!(
+            response.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(response.header("cache-control"), Some("no-store"));
+        assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(response.body, PAGE.as_bytes());
+        let csp = response.header("content-security-policy").unwrap();
+        for directive in [
+            "default-src 'none'",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(directive), "{csp} lacks {directive}");
+        }
+        assert!(!csp.contains("unsafe"), "{csp}");
+        let script = inline_block(PAGE, "script").unwrap();
+        assert!(
+            script.contains("refresh"),
+            "the hashed block is the page's script"
+        );
+        assert!(csp.contains(&format!("script-src {}", csp_hash(script))));
+    }
+
+    #[test]
+    fn csp_hash_matches_a_known_value() {
+        // `echo -n 'alert(1)' | openssl dgst -sha256 -binary | base64`
+        assert_eq!(
+            csp_hash("alert(1)"),
+            "'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='"
+        );
+    }
+}
