@@ -41,6 +41,8 @@ pub enum AppError {
     },
     /// 403: a browser's cross-origin request from an origin `ALLOWED_ORIGINS` does not list.
     OriginNotAllowed { origin: String },
+    /// 415: a body that is not declared `application/json` where JSON is taken.
+    UnsupportedMediaType { got: Option<String> },
     /// 413: the body is larger than the gateway forwards.
     PayloadTooLarge { limit_bytes: usize },
     /// 422: input that does not pass validation; every problem, by field.
@@ -117,6 +119,7 @@ impl AppError {
             | AppError::Unauthorized { .. }
             | AppError::CredentialsRefused { .. }
             | AppError::OriginNotAllowed { .. }
+            | AppError::UnsupportedMediaType { .. }
             | AppError::PayloadTooLarge { .. }
             | AppError::Validation(_)
             | AppError::Rejected { .. }
@@ -136,6 +139,7 @@ impl AppError {
             AppError::BadRequest { .. } => 400,
             AppError::Unauthorized { .. } | AppError::CredentialsRefused { .. } => 401,
             AppError::OriginNotAllowed { .. } => 403,
+            AppError::UnsupportedMediaType { .. } => 415,
             AppError::PayloadTooLarge { .. } => 413,
             AppError::Validation(_) => 422,
             AppError::Rejected { status, .. } => *status,
@@ -165,6 +169,7 @@ impl AppError {
                 ..
             } => "PHK441",
             AppError::OriginNotAllowed { .. } => "PHK430",
+            AppError::UnsupportedMediaType { .. } => "PHK415",
             AppError::PayloadTooLarge { .. } => "PHK413",
             AppError::Validation(_) => "PHK422",
             AppError::TooManyRequests { .. } => "PHK429",
@@ -201,6 +206,14 @@ impl AppError {
                 format!("the origin {origin} may not call this gateway from a browser"),
                 None,
                 Some("the gateway's ALLOWED_ORIGINS lists the origins it serves".to_owned()),
+            ),
+            AppError::UnsupportedMediaType { got } => (
+                match got {
+                    Some(_) => "the body must be sent as application/json".to_owned(),
+                    None => "the body has no content type; send it as application/json".to_owned(),
+                },
+                got.as_ref().map(|ct| format!("content-type: {}", error_description(ct))),
+                Some("set `Content-Type: application/json`".to_owned()),
             ),
             AppError::PayloadTooLarge { limit_bytes } => (
                 format!("the body is larger than {limit_bytes} bytes"),
@@ -281,7 +294,7 @@ impl AppError {
                 "www-authenticate",
                 format!(
                     "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                    reason.replace('"', "'")
+                    error_description(reason)
                 ),
             )],
             _ => Vec::new(),
@@ -304,6 +317,22 @@ impl AppError {
             _ => None,
         }
     }
+}
+
+/// `reason` as RFC 6750 allows in `error_description` (visible ASCII but `"` and `\`):
+/// it can quote a client's own bytes (a JWT header's `alg`), which must not break or
+/// inject into the header. Short, since a header is no place for an essay.
+fn error_description(reason: &str) -> String {
+    reason
+        .chars()
+        .take(200)
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
 }
 
 impl std::fmt::Display for AppError {
@@ -344,6 +373,9 @@ mod tests {
             },
             AppError::OriginNotAllowed {
                 origin: "https://evil.example".into(),
+            },
+            AppError::UnsupportedMediaType {
+                got: Some("text/plain".into()),
             },
             AppError::UpstreamUnreachable {
                 upstream: "iad1".into(),
@@ -402,6 +434,26 @@ mod tests {
         let json = serde_json::to_string(&misconfigured.body()).unwrap();
         assert!(!json.contains("hunter2"), "{json}");
         assert!(misconfigured.log_line().unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_clients_bytes_never_reach_www_authenticate_raw() {
+        let err = AppError::Unauthorized {
+            reason: "token uses algorithm HS256\r\nSet-Cookie: x=1\u{0}\"\\café; only HS256".into(),
+        };
+        let (_, value) = &err.headers()[0];
+        assert!(
+            value.bytes().all(|b| (0x20..0x7f).contains(&b)),
+            "{value:?}"
+        );
+        assert!(
+            value.contains("HS256??Set-Cookie: x=1?'/caf?; only HS256"),
+            "{value}"
+        );
+        let long = AppError::Unauthorized {
+            reason: "x".repeat(10_000),
+        };
+        assert!(long.headers()[0].1.len() < 300);
     }
 
     #[test]

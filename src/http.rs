@@ -36,6 +36,26 @@ impl ApiResponse {
     }
 }
 
+/// A request's path and query as the gateway takes them: once percent-decoded, UTF-8
+/// without control characters. Anything else is the client's mistake (400) and must
+/// not reach PostgREST, which answers some of it with a 500 and the runtime's fetch
+/// refuses some of it outright: either would count against a healthy node.
+pub fn check_request_target(path: &str, query: Option<&str>) -> Result<(), AppError> {
+    for (part, raw) in [("path", Some(path)), ("query", query)] {
+        let Some(raw) = raw else { continue };
+        let problem = match percent_encoding::percent_decode_str(raw).decode_utf8() {
+            Err(_) => "is not UTF-8 once percent-decoded",
+            Ok(text) if text.chars().any(char::is_control) => "holds a control character",
+            Ok(_) => continue,
+        };
+        return Err(AppError::BadRequest {
+            message: format!("the request's {part} {problem}"),
+            details: None,
+        });
+    }
+    Ok(())
+}
+
 /// The one place an error becomes HTTP.
 impl From<&AppError> for ApiResponse {
     fn from(err: &AppError) -> Self {
@@ -52,6 +72,34 @@ impl From<&AppError> for ApiResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_targets_must_decode_to_clean_utf8() {
+        for (path, query) in [
+            (
+                "/rest/v1/products",
+                Some("name=eq.caf%C3%A9&select=id,name"),
+            ),
+            ("/api/v1/products/%C3%A9t%C3%A9", None),
+            ("/rest/v1/products", Some("q=a+b%20c")),
+        ] {
+            assert!(
+                check_request_target(path, query).is_ok(),
+                "{path}?{query:?}"
+            );
+        }
+        for (path, query) in [
+            ("/rest/v1/products", Some("name=eq.%FF%FE")),
+            ("/rest/v1/products", Some("name=eq.%C0%AF")),
+            ("/rest/v1/products%00", None),
+            ("/api/v1/products", Some("q=x%00y")),
+            ("/api/v1/products", Some("q=a%0D%0Ab")),
+            ("/api/v1/orders/a%80b", None),
+        ] {
+            let err = check_request_target(path, query).unwrap_err();
+            assert_eq!(err.status(), 400, "{path}?{query:?}");
+        }
+    }
 
     #[test]
     fn errors_render_as_json_with_their_headers() {

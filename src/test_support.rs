@@ -23,6 +23,11 @@ impl HeaderLookup for HashMap<&'static str, &'static str> {
     }
 }
 
+/// The `content-type` every JSON body is sent with.
+pub fn json_content_type() -> Vec<(String, String)> {
+    vec![("content-type".into(), "application/json".into())]
+}
+
 /// A request from the signed-in user `sub`, with a JSON body and path parameters.
 pub fn signed_in(sub: &str, body: serde_json::Value, params: &[&str]) -> ApiRequest {
     let mut claims = Claims::new("authenticated", "t", 0, 10);
@@ -30,6 +35,7 @@ pub fn signed_in(sub: &str, body: serde_json::Value, params: &[&str]) -> ApiRequ
     ApiRequest {
         params: params.iter().map(|p| (*p).to_owned()).collect(),
         body: body.to_string().into_bytes(),
+        headers: json_content_type(),
         caller: Some(Caller {
             token: Some("t".into()),
             claims: Some(claims),

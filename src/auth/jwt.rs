@@ -45,8 +45,21 @@ pub enum JwtError {
     Malformed(String),
     UnsupportedAlgorithm(String),
     BadSignature,
-    Expired { exp: i64 },
+    Expired {
+        exp: i64,
+    },
+    /// `nbf` is later than now (beyond the allowed clock skew).
+    NotYetValid {
+        nbf: i64,
+    },
+    /// `iat` is later than now (beyond the allowed clock skew).
+    IssuedInFuture {
+        iat: i64,
+    },
 }
+
+/// How far `nbf` and `iat` may be ahead of our clock, as PostgREST allows.
+pub const CLOCK_SKEW_SECS: i64 = 30;
 
 impl fmt::Display for JwtError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -57,6 +70,12 @@ impl fmt::Display for JwtError {
             }
             JwtError::BadSignature => f.write_str("token signature does not match the secret"),
             JwtError::Expired { exp } => write!(f, "token expired at {exp} (unix time)"),
+            JwtError::NotYetValid { nbf } => {
+                write!(f, "token is not valid before {nbf} (unix time)")
+            }
+            JwtError::IssuedInFuture { iat } => {
+                write!(f, "token is issued in the future, at {iat} (unix time)")
+            }
         }
     }
 }
@@ -117,13 +136,31 @@ pub fn decode_verified(token: &str, secret: &[u8]) -> Result<Claims, JwtError> {
         .map_err(|e| JwtError::Malformed(format!("claims: {e}")))
 }
 
-/// [`decode_verified`], then rejects a token whose `exp` is not after `now` (unix seconds).
+/// [`decode_verified`], then the clock, as PostgREST checks it: `exp` must be after
+/// `now` (unix seconds); `nbf` and `iat` may not be ahead of it by more than
+/// [`CLOCK_SKEW_SECS`].
 pub fn verify(token: &str, secret: &[u8], now: i64) -> Result<Claims, JwtError> {
     let claims = decode_verified(token, secret)?;
-    match claims.exp {
-        Some(exp) if exp <= now => Err(JwtError::Expired { exp }),
-        _ => Ok(claims),
+    check_clock(&claims, now)?;
+    Ok(claims)
+}
+
+/// The time checks of [`verify`] on claims already decoded.
+pub fn check_clock(claims: &Claims, now: i64) -> Result<(), JwtError> {
+    if let Some(exp) = claims.exp.filter(|exp| *exp <= now) {
+        return Err(JwtError::Expired { exp });
     }
+    let nbf = claims.extra.get("nbf").and_then(serde_json::Value::as_i64);
+    if let Some(nbf) = nbf.filter(|nbf| *nbf > now.saturating_add(CLOCK_SKEW_SECS)) {
+        return Err(JwtError::NotYetValid { nbf });
+    }
+    if let Some(iat) = claims
+        .iat
+        .filter(|iat| *iat > now.saturating_add(CLOCK_SKEW_SECS))
+    {
+        return Err(JwtError::IssuedInFuture { iat });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -179,6 +216,25 @@ mod tests {
             Err(JwtError::Expired { exp: 100 })
         );
         assert!(decode_verified(&token, SECRET).is_ok());
+    }
+
+    #[test]
+    fn not_before_and_issued_at_allow_only_the_clock_skew() {
+        let mut claims = Claims::new("authenticated", "t", 1_000, 5_000);
+        claims.extra.insert("nbf".into(), 1_000.into());
+        let token = sign_hs256(&claims, SECRET);
+        assert!(verify(&token, SECRET, 1_000 - CLOCK_SKEW_SECS).is_ok());
+        assert_eq!(
+            verify(&token, SECRET, 1_000 - CLOCK_SKEW_SECS - 1),
+            Err(JwtError::NotYetValid { nbf: 1_000 })
+        );
+        claims.extra.clear();
+        let token = sign_hs256(&claims, SECRET);
+        assert_eq!(
+            verify(&token, SECRET, 900),
+            Err(JwtError::IssuedInFuture { iat: 1_000 })
+        );
+        assert!(verify(&token, SECRET, 1_000).is_ok());
     }
 
     proptest! {

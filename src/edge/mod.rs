@@ -116,6 +116,8 @@ async fn dispatch(
     ctx: &Context,
 ) -> Result<Response, AppError> {
     let head = req.method() == worker::Method::Head;
+    let url = req.url().map_err(glue_error)?;
+    crate::http::check_request_target(url.path(), url.query())?;
     let matched = router::resolve(req.method().as_ref(), &req.path())?;
     match matched.route {
         Route::Health => {

@@ -108,7 +108,11 @@ async fn attempt_read(config: &Config, target: Target, outgoing: &Outgoing) -> A
                         upstream: target.to_string(),
                         cause: format!("status {status}"),
                     },
-                    node_failed: true,
+                    // 502/503/504: the node cannot serve (PostgREST without its
+                    // database). A 500 is PostgREST failing on this one request: the
+                    // next node may do better, but one odd request must not mark the
+                    // whole cluster down for everyone.
+                    node_failed: matches!(status, 502..=504),
                 }
             } else {
                 Attempt::Served(upstream)

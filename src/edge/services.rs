@@ -19,9 +19,9 @@ use crate::error::AppError;
 use crate::http::ApiResponse;
 use crate::region::EdgeLocation;
 use crate::router::{Matched, Route};
+use crate::services;
 use crate::services::request::ApiRequest;
 use crate::services::rest::service::{presented_token, server_timing};
-use crate::services::{analytics, auth, downloads, orders, payments, products, shipping};
 
 /// Cached catalogue answers are fresh this long, then served stale while refreshed.
 const FRESHNESS: Freshness = Freshness {
@@ -84,7 +84,7 @@ pub async fn serve(
 
     // An error after a write (a failed login is recorded) still carries the token, so
     // the client's next read sees that write.
-    let answer = handle(matched.route, &api, config, &db)
+    let answer = services::dispatch(matched.route, &api, config, &db)
         .await
         .unwrap_or_else(|err| {
             if let Some(line) = err.log_line() {
@@ -111,45 +111,6 @@ pub async fn serve(
             .map_err(glue_error)?;
     }
     Ok(response)
-}
-
-async fn handle(
-    route: Route,
-    req: &ApiRequest,
-    config: &Config,
-    db: &RoutedDb<'_>,
-) -> Result<ApiResponse, AppError> {
-    match route {
-        Route::AuthSignup => auth::api::signup(req, config, db).await,
-        Route::AuthLogin => auth::api::login(req, config, db).await,
-        Route::AuthRefresh => auth::api::refresh(req, config, db).await,
-        Route::AuthLogout => auth::api::logout(req, db).await,
-        Route::AuthMe => auth::api::me(req, db).await,
-        Route::ListProducts => products::api::list(req, db).await,
-        Route::CreateProduct => products::api::create(req, db).await,
-        Route::GetProduct => products::api::get(req, db).await,
-        Route::UpdateProduct => products::api::update(req, db).await,
-        Route::DeleteProduct => products::api::delete(req, db).await,
-        Route::ListOrders => orders::api::list_mine(req, db).await,
-        Route::PlaceOrder => orders::api::place(req, db).await,
-        Route::GetOrder => orders::api::get(req, db).await,
-        Route::ListStoreOrders => orders::api::list_for_store(req, db).await,
-        Route::CreatePayment => payments::api::create(req, db).await,
-        Route::GetPayment => payments::api::get(req, db).await,
-        Route::RefundPayment => payments::api::refund(req, db).await,
-        Route::PaymentWebhook => payments::api::webhook(req, config, db).await,
-        Route::ShippingQuote => shipping::api::quote(req, db).await,
-        Route::CreateShipment => shipping::api::create(req, db).await,
-        Route::GetShipment => shipping::api::get(req, db).await,
-        Route::AddShipmentEvent => shipping::api::add_event(req, db).await,
-        Route::CreateDownloadLink => downloads::api::create_link(req, config, db).await,
-        Route::Download => downloads::api::download(req, config, db).await,
-        Route::IngestAnalytics => analytics::api::ingest(req, db).await,
-        Route::SalesReport => analytics::api::sales(req, db).await,
-        Route::Health | Route::Rest | Route::Status | Route::OpenApi => Err(AppError::Internal(
-            format!("{route:?} is not a service route"),
-        )),
-    }
 }
 
 thread_local! {
@@ -196,7 +157,7 @@ async fn cached(
         Err(e) => console_error!("cache lookup failed, computing instead: {e}"),
     }
 
-    let answer = handle(route, &api, &db.config.clone(), &db).await?;
+    let answer = services::dispatch(route, &api, &db.config.clone(), &db).await?;
     let mut response = response::into_worker(answer.clone(), false).map_err(glue_error)?;
     if answer.status == 200 {
         remember(url, &answer, now);
@@ -244,7 +205,7 @@ fn refresh_in_background(
             min_xids: None,
             trail: RefCell::new(Trail::default()),
         };
-        if let Ok(answer) = handle(route, &api, &config, &db).await
+        if let Ok(answer) = services::dispatch(route, &api, &config, &db).await
             && answer.status == 200
         {
             let now = now_ms();

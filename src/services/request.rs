@@ -42,6 +42,23 @@ impl ApiRequest {
                 details: None,
             });
         }
+        // A browser sends text/plain and form bodies cross-origin without a preflight:
+        // refusing them keeps hostile pages from driving these endpoints.
+        let media_type = self.header("content-type").map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+        if !media_type
+            .as_deref()
+            .is_some_and(|m| m == "application/json" || m.ends_with("+json"))
+        {
+            return Err(AppError::UnsupportedMediaType {
+                got: self.header("content-type").map(str::to_owned),
+            });
+        }
         serde_json::from_slice(&self.body).map_err(|e| AppError::BadRequest {
             message: "the body is not the JSON this endpoint takes".into(),
             details: Some(e.to_string()),
@@ -125,6 +142,25 @@ mod tests {
             body: br#"{"a": 1}"#.to_vec(),
             ..Default::default()
         };
+        // Only a body declared JSON is read as JSON.
+        for (content_type, status) in [
+            (None, Some(415)),
+            (Some("text/plain"), Some(415)),
+            (Some("application/x-www-form-urlencoded"), Some(415)),
+            (Some("application/json"), None),
+            (Some("Application/JSON; charset=utf-8"), None),
+            (Some("application/merge-patch+json"), None),
+        ] {
+            req.headers = content_type
+                .map(|ct| vec![("content-type".to_owned(), ct.to_owned())])
+                .unwrap_or_default();
+            let got = req.json::<serde_json::Value>();
+            assert_eq!(
+                got.as_ref().err().map(AppError::status),
+                status,
+                "{content_type:?}"
+            );
+        }
         assert_eq!(req.json::<serde_json::Value>().unwrap()["a"], 1);
         req.body = b"{not json".to_vec();
         assert_eq!(req.json::<serde_json::Value>().unwrap_err().status(), 400);

@@ -3,6 +3,7 @@
 //! Run by `cargo xtask test`, one test at a time (they share the stack).
 
 mod backup;
+mod bad_input;
 mod browser;
 mod clients;
 mod commerce;
@@ -15,5 +16,6 @@ mod partitions;
 mod replication;
 mod routing;
 mod schema;
+mod security;
 mod services;
 mod stack_commands;

@@ -204,11 +204,12 @@ mod tests {
     use futures::executor::block_on;
 
     use super::*;
-    use crate::test_support::{ScriptedDb, problem_fields};
+    use crate::test_support::{ScriptedDb, json_content_type, problem_fields};
 
     fn events(events: Value) -> ApiRequest {
         ApiRequest {
             body: json!({ "events": events }).to_string().into_bytes(),
+            headers: json_content_type(),
             ..Default::default()
         }
     }

@@ -234,7 +234,10 @@ mod tests {
             body: json!({"email": "aminata@payhuk.test", "password": password})
                 .to_string()
                 .into_bytes(),
-            headers: vec![("cf-connecting-ip".into(), "198.51.100.7".into())],
+            headers: vec![
+                ("cf-connecting-ip".into(), "198.51.100.7".into()),
+                ("content-type".into(), "application/json".into()),
+            ],
             now: 1000,
             ..Default::default()
         }
@@ -331,6 +334,7 @@ mod tests {
     fn refresh_rotation_outcomes() {
         let req = ApiRequest {
             body: br#"{"refresh_token": "abc"}"#.to_vec(),
+            headers: crate::test_support::json_content_type(),
             ..Default::default()
         };
         let reused = ScriptedDb::default().answer(
@@ -360,6 +364,7 @@ mod tests {
     fn signup_validates_before_touching_the_database() {
         let req = ApiRequest {
             body: br#"{"email": "x", "password": "short"}"#.to_vec(),
+            headers: crate::test_support::json_content_type(),
             ..Default::default()
         };
         let db = ScriptedDb::default();

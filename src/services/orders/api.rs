@@ -104,10 +104,11 @@ mod tests {
 
     fn customer(body: Value, headers: &[(&str, &str)], params: &[&str]) -> ApiRequest {
         let mut req = signed_in("22222222-2222-4222-8222-000000000001", body, params);
-        req.headers = headers
-            .iter()
-            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-            .collect();
+        req.headers.extend(
+            headers
+                .iter()
+                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned())),
+        );
         req
     }
 

@@ -118,7 +118,9 @@ impl Provider {
         {
             return Err(WebhookError::BadSignature);
         }
-        let age = now - t;
+        // `t` is the sender's: far enough off, `now - t` does not fit in an i64 (found by
+        // the `webhook` fuzz target). Saturate, short of i64::MIN so it can be negated.
+        let age = now.saturating_sub(t).max(-i64::MAX);
         if age.abs() > tolerance_secs {
             return Err(WebhookError::Stale { age_secs: age });
         }
@@ -304,6 +306,35 @@ mod tests {
                 300
             ),
             Err(WebhookError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn timestamps_too_far_off_to_subtract_are_stale() {
+        let body = b"{}";
+        // i64::MIN + now is the one that used to pass in release builds (the wrapped
+        // difference is i64::MIN, whose wrapped abs() is not above the tolerance).
+        let now = 1_700_000_000;
+        for (t, age_secs) in [
+            (i64::MIN, i64::MAX),
+            (i64::MIN + now, i64::MAX),
+            (i64::MAX, now - i64::MAX),
+        ] {
+            for provider in [Provider::FedaPay, Provider::Test] {
+                let signed = headers(sign(provider, body, SECRET, t));
+                assert_eq!(
+                    provider.verify(&signed, body, SECRET, now, 300),
+                    Err(WebhookError::Stale { age_secs }),
+                    "{provider:?} signed at {t}"
+                );
+            }
+        }
+        let signed = headers(sign(Provider::Test, body, SECRET, i64::MAX));
+        assert_eq!(
+            Provider::Test.verify(&signed, body, SECRET, -2, 300),
+            Err(WebhookError::Stale {
+                age_secs: -i64::MAX
+            })
         );
     }
 
