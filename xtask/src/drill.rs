@@ -5,14 +5,13 @@
 //! docs/DISASTER_RECOVERY.md.
 
 use std::fs;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::{self, JoinHandle, sleep};
+use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
 use crate::backup::{self, RestoreTarget};
+use crate::load::{Load, Sample, agent};
 use crate::paths::Paths;
 use crate::stack::Stack;
 use crate::topology::{self, Node, Replication};
@@ -28,7 +27,7 @@ pub struct Figure {
 }
 
 impl Figure {
-    fn held(name: &str, value: String, target: &str, met: bool) -> Figure {
+    pub fn held(name: &str, value: String, target: &str, met: bool) -> Figure {
         Figure {
             name: name.into(),
             value,
@@ -37,7 +36,7 @@ impl Figure {
         }
     }
 
-    fn reported(name: &str, value: String) -> Figure {
+    pub fn reported(name: &str, value: String) -> Figure {
         Figure {
             name: name.into(),
             value,
@@ -102,75 +101,6 @@ pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
 
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
-}
-
-/// One request a load thread made: when it started, how long it took, whether it
-/// succeeded, and for writes the sequence number acknowledged.
-#[derive(Debug, Clone)]
-struct Sample {
-    started: Instant,
-    took: Duration,
-    ok: bool,
-    acked_seq: Option<u64>,
-}
-
-/// Threads sending requests through the gateway until stopped.
-struct Load {
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<Vec<Sample>>>,
-}
-
-impl Load {
-    fn start(
-        threads: usize,
-        request: impl Fn(u64) -> (bool, Option<u64>) + Send + Sync + 'static,
-    ) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let seq = Arc::new(AtomicU64::new(0));
-        let request = Arc::new(request);
-        let threads = (0..threads)
-            .map(|_| {
-                let (stop, seq, request) = (stop.clone(), seq.clone(), request.clone());
-                thread::spawn(move || {
-                    let mut samples = Vec::new();
-                    while !stop.load(Ordering::SeqCst) {
-                        let n = seq.fetch_add(1, Ordering::SeqCst);
-                        let started = Instant::now();
-                        let (ok, acked_seq) = request(n);
-                        samples.push(Sample {
-                            started,
-                            took: started.elapsed(),
-                            ok,
-                            acked_seq,
-                        });
-                        if !ok {
-                            sleep(Duration::from_millis(20));
-                        }
-                    }
-                    samples
-                })
-            })
-            .collect();
-        Load { stop, threads }
-    }
-
-    fn finish(self) -> Vec<Sample> {
-        self.stop.store(true, Ordering::SeqCst);
-        let mut all: Vec<Sample> = self
-            .threads
-            .into_iter()
-            .flat_map(|t| t.join().unwrap_or_default())
-            .collect();
-        all.sort_by_key(|s| s.started);
-        all
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(10))
-        .redirects(0)
-        .build()
 }
 
 /// A write through the gateway from `edge`: an analytics event carrying its sequence

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::cmd;
 use crate::paths::{Paths, StackPaths};
 use crate::process::{self, Service};
 use crate::topology::{self, GATEWAY_INSPECTOR_PORT, GATEWAY_PORT};
@@ -55,20 +54,7 @@ pub fn start(paths: &Paths, stack: &StackPaths) -> anyhow::Result<()> {
         .env("WRANGLER_LOG_PATH", stack.logs().join("wrangler"))
         .env("NO_COLOR", "1")
         .env("FORCE_COLOR", "0");
-    let pid = svc.spawn(&mut command)?;
-    process::wait_until(
-        &svc.name,
-        Duration::from_secs(90),
-        || process::is_alive(pid),
-        is_ready,
-    )
-    .with_context(|| {
-        format!(
-            "last lines of {}:\n{}",
-            svc.log_file.display(),
-            cmd::tail(&svc.log_file, 20)
-        )
-    })
+    svc.start(&mut command, Duration::from_secs(90), is_ready)
 }
 
 /// `/health` answers 200 JSON once workerd serves the worker and its config is valid.

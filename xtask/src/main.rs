@@ -80,6 +80,29 @@ enum Cmd {
         #[arg(long)]
         quick: bool,
     },
+    /// Coverage-guided fuzzing (cargo-fuzz, nightly) of every parser of untrusted input,
+    /// one target at a time; fails on any crash.
+    Fuzz {
+        /// Executions per target.
+        #[arg(long, default_value_t = xtask::fuzz::DEFAULT_RUNS)]
+        runs: u64,
+        /// Run only this target (default: all).
+        #[arg(long)]
+        target: Option<String>,
+        /// Write the figures into docs/SECURITY.md.
+        #[arg(long)]
+        record: bool,
+    },
+    /// Mixed reads and writes through the gateway while faults are injected on the
+    /// replicas; fails unless every acknowledged write is kept and no read failed.
+    Soak {
+        /// How long, in minutes.
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Write the figures into docs/SECURITY.md.
+        #[arg(long)]
+        record: bool,
+    },
     /// Generate bulk orders (with items) on the running stack, for benchmarks.
     Seed {
         /// How many orders.
@@ -113,6 +136,12 @@ fn main() {
             schedule,
         } => Stack::open().and_then(|s| s.restore(&to, &schedule, target_dir, port)),
         Cmd::Bench { quick } => xtask::bench::run(&paths, quick),
+        Cmd::Fuzz {
+            runs,
+            target,
+            record,
+        } => xtask::fuzz::run(&paths, runs, target.as_deref(), record),
+        Cmd::Soak { minutes, record } => xtask::soak::run(&paths, minutes, record),
         Cmd::Seed { orders, batch } => Stack::open().and_then(|s| s.seed(orders, batch)),
         Cmd::Keys => {
             print!("{}", keys::render());

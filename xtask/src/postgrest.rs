@@ -6,7 +6,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use nix::sys::signal::Signal;
 
-use crate::cmd;
 use crate::paths::{Paths, StackPaths};
 use crate::process::{self, Service};
 use crate::topology::{self, AUTHENTICATOR_PASSWORD, DATABASE, JWT_SECRET, Node};
@@ -52,20 +51,11 @@ pub fn start(paths: &Paths, stack: &StackPaths, node: &Node, standby: bool) -> a
     let conf = stack.conf().join(format!("postgrest-{}.conf", node.region));
     fs::write(&conf, config(node, standby))
         .with_context(|| format!("writing {}", conf.display()))?;
-    let pid = svc.spawn(std::process::Command::new(paths.postgrest_bin()).arg(&conf))?;
-    process::wait_until(
-        &svc.name,
+    svc.start(
+        std::process::Command::new(paths.postgrest_bin()).arg(&conf),
         Duration::from_secs(30),
-        || process::is_alive(pid),
         || is_ready(node),
     )
-    .with_context(|| {
-        format!(
-            "last lines of {}:\n{}",
-            svc.log_file.display(),
-            cmd::tail(&svc.log_file, 15)
-        )
-    })
 }
 
 /// The root answers 200 only once PostgREST has connected and loaded its schema cache.

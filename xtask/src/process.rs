@@ -54,6 +54,24 @@ impl Service {
         Ok(pid)
     }
 
+    /// [`spawn`](Self::spawn), then waits until `ready` (failing fast if the process
+    /// exits), and on failure shows the end of the service's log.
+    pub fn start(
+        &self,
+        command: &mut Command,
+        timeout: Duration,
+        ready: impl FnMut() -> bool,
+    ) -> anyhow::Result<()> {
+        let pid = self.spawn(command)?;
+        wait_until(&self.name, timeout, || is_alive(pid), ready).with_context(|| {
+            format!(
+                "last lines of {}:\n{}",
+                self.log_file.display(),
+                crate::cmd::tail(&self.log_file, 20)
+            )
+        })
+    }
+
     /// Stops the service's process group: SIGTERM, then SIGKILL after `grace`.
     /// Returns whether anything was running.
     pub fn stop(&self, grace: Duration) -> anyhow::Result<bool> {

@@ -15,6 +15,8 @@ use crate::ui;
 pub const WORKER_BUILD_VERSION: &str = "0.8.7";
 /// The load generator `cargo xtask bench` drives.
 pub const OHA_VERSION: &str = "1.16.0";
+/// The libFuzzer driver `cargo xtask fuzz` runs the fuzz targets with.
+pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const MIN_NODE: (u32, u32) = (20, 3);
 
@@ -53,6 +55,27 @@ pub fn build_tools(paths: &Paths) -> anyhow::Result<()> {
 /// What `cargo xtask bench` needs beyond the build: the oha load generator.
 pub fn bench_tools(paths: &Paths) -> anyhow::Result<()> {
     cargo_tool(paths, "oha", "oha", OHA_VERSION, &["--locked"])
+}
+
+/// What `cargo xtask fuzz` needs: the nightly toolchain (sanitizers, coverage) and
+/// cargo-fuzz.
+pub fn fuzz_tools(paths: &Paths) -> anyhow::Result<()> {
+    let toolchains = cmd::output(Command::new("rustup").args(["toolchain", "list"]))
+        .context("rustup is needed to find the nightly toolchain")?;
+    if !toolchains.lines().any(|l| l.starts_with("nightly")) {
+        bail!(
+            "the fuzz targets build with the nightly toolchain, which is not installed\n\
+             install it with: rustup toolchain install nightly"
+        );
+    }
+    ui::detail("nightly toolchain: installed");
+    cargo_tool(
+        paths,
+        "cargo-fuzz",
+        "cargo-fuzz",
+        CARGO_FUZZ_VERSION,
+        &["--locked"],
+    )
 }
 
 fn wasm_target() -> anyhow::Result<()> {

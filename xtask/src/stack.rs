@@ -432,6 +432,15 @@ impl Stack {
         Ok(())
     }
 
+    /// Starts a region's PostgreSQL again (after `stop_postgres`).
+    pub fn start_postgres(&self, region: &str) -> anyhow::Result<()> {
+        let node = topology::node(region)?;
+        if self.pg.running_pid(node).is_some() {
+            return Ok(());
+        }
+        self.pg.start(node)
+    }
+
     /// Points a standby at another primary (and its slot there), as after a failover.
     pub fn repoint_standby(&self, standby: &str, new_primary: &str) -> anyhow::Result<()> {
         let (standby, primary) = (topology::node(standby)?, topology::node(new_primary)?);

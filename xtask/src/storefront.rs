@@ -4,9 +4,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
-use crate::cmd;
 use crate::paths::{Paths, StackPaths};
 use crate::process::{self, Service};
 use crate::topology::STOREFRONT_PORT;
@@ -27,27 +26,16 @@ pub fn start(paths: &Paths, stack: &StackPaths) -> anyhow::Result<()> {
         );
     }
     let svc = service(stack);
-    let pid = svc.spawn(
+    svc.start(
         Command::new("node")
             .arg(paths.http_server_js())
             .arg(paths.storefront())
             .args(["-a", "127.0.0.1", "-p", &STOREFRONT_PORT.to_string()])
             // No caching: an edited file shows on the next reload.
             .args(["-c-1", "--no-dotfiles"]),
-    )?;
-    process::wait_until(
-        &svc.name,
         Duration::from_secs(20),
-        || process::is_alive(pid),
         is_ready,
     )
-    .with_context(|| {
-        format!(
-            "last lines of {}:\n{}",
-            svc.log_file.display(),
-            cmd::tail(&svc.log_file, 20)
-        )
-    })
 }
 
 fn is_ready() -> bool {

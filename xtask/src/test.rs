@@ -18,6 +18,9 @@ struct Layer {
     took: String,
 }
 
+/// The soak inside `cargo xtask test`; `cargo xtask soak` runs 10 minutes by default.
+const SOAK_MINUTES: f64 = 2.0;
+
 /// Returns Ok(()) when every layer passed.
 pub fn run(paths: &Paths) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -48,6 +51,12 @@ pub fn run(paths: &Paths) -> anyhow::Result<()> {
     }
     if stack_ok && !interrupted.load(Ordering::SeqCst) {
         layers.push(timed("integration (stack)", || integration(paths)));
+    }
+    if stack_ok && !interrupted.load(Ordering::SeqCst) {
+        // Faults on the replicas under load: nothing acknowledged lost, no read failed.
+        layers.push(timed("soak (2 min)", || {
+            crate::soak::run(paths, SOAK_MINUTES, false)
+        }));
     }
     if stack_ok && !interrupted.load(Ordering::SeqCst) {
         // Keeps the benchmark runnable; its figures are not measurements and not kept.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::paths::{Paths, StackPaths};
-use crate::process::{self, Service};
+use crate::process::Service;
 use crate::topology;
 
 /// Where plain workerd serves the gateway.
@@ -104,26 +104,17 @@ pub fn start(paths: &Paths, stack: &StackPaths) -> anyhow::Result<Service> {
     let conf = dir.join("workerd.capnp");
     let text = config(&compatibility_date(paths)?, &topology::gateway_env(), PORT);
     fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
-    let pid = svc.spawn(Command::new(binary(paths)).arg("serve").arg(&conf))?;
     let url = format!("http://127.0.0.1:{PORT}/health");
-    process::wait_until(
-        &svc.name,
+    svc.start(
+        Command::new(binary(paths)).arg("serve").arg(&conf),
         Duration::from_secs(30),
-        || process::is_alive(pid),
         || {
             ureq::get(&url)
                 .timeout(Duration::from_secs(5))
                 .call()
                 .is_ok_and(|r| r.status() == 200)
         },
-    )
-    .with_context(|| {
-        format!(
-            "last lines of {}:\n{}",
-            svc.log_file.display(),
-            crate::cmd::tail(&svc.log_file, 20)
-        )
-    })?;
+    )?;
     Ok(svc)
 }
 
