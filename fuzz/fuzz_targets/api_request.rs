@@ -20,8 +20,8 @@ use payhuk_edge::config::Config;
 use payhuk_edge::error::AppError;
 use payhuk_edge::http::{ApiResponse, JSON};
 use payhuk_edge::router::{self, Route};
-use payhuk_edge::services::request::ApiRequest;
 use payhuk_edge::services;
+use payhuk_edge::services::request::ApiRequest;
 use payhuk_edge_fuzz::{Headers, NOW, ScriptedDb, config, fields, number, text};
 
 fuzz_target!(|data: &[u8]| {
