@@ -8,12 +8,13 @@
 //!   the `Authorization` header).
 //!
 //! Invariants: a token verifies under at most one secret; `verify` is
-//! `decode_verified` plus the clock (exp, nbf, iat); claims the gateway signs decode to themselves;
-//! `authenticate` either refuses with 401 or returns exactly the verified claims.
+//! `decode_verified` plus the clock (`exp`, and `nbf`/`iat` within the skew); claims
+//! the gateway signs decode to themselves; `authenticate` either refuses with 401 or
+//! returns exactly the verified claims.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use payhuk_edge::auth::jwt::{self, Claims, JwtError};
+use payhuk_edge::auth::jwt::{self, CLOCK_SKEW_SECS, Claims, JwtError};
 use payhuk_edge::auth::request::authenticate;
 use payhuk_edge_fuzz::{
     Headers, OTHER_SECRET, SECRET, clock, config, fields, same_json, signed_jwt, text,
@@ -65,20 +66,27 @@ fn check_token(token: &str, now: i64) {
             return;
         }
     };
+    // `verify` is `decode_verified` plus the clock (`exp`, and `nbf`/`iat` within the
+    // allowed skew).
+    let skewed = now + CLOCK_SKEW_SECS;
     match jwt::verify(token, SECRET.as_bytes(), now) {
         Ok(c) => {
             assert_eq!(c, claims);
+            assert_eq!(jwt::check_clock(&claims, now), Ok(()));
             assert!(claims.exp.is_none_or(|exp| exp > now));
+            assert!(claims.iat.is_none_or(|iat| iat <= skewed));
         }
-        Err(JwtError::Expired { exp }) => assert!(claims.exp == Some(exp) && exp <= now),
-        Err(JwtError::NotYetValid { nbf }) => assert!(
-            claims.extra.get("nbf").and_then(|v| v.as_i64()) == Some(nbf)
-                && nbf > now.saturating_add(jwt::CLOCK_SKEW_SECS)
-        ),
-        Err(JwtError::IssuedInFuture { iat }) => {
-            assert!(claims.iat == Some(iat) && iat > now.saturating_add(jwt::CLOCK_SKEW_SECS))
+        Err(e) => {
+            assert_eq!(jwt::check_clock(&claims, now), Err(e.clone()));
+            match e {
+                JwtError::Expired { exp } => assert!(claims.exp == Some(exp) && exp <= now),
+                JwtError::NotYetValid { nbf } => assert!(nbf > skewed),
+                JwtError::IssuedInFuture { iat } => {
+                    assert!(claims.iat == Some(iat) && iat > skewed)
+                }
+                other => panic!("decode_verified accepted what verify refuses: {other}"),
+            }
         }
-        Err(e) => panic!("decode_verified accepted what verify refuses: {e}"),
     }
     // What the gateway signs (claims it read included) decodes to itself, and only
     // under its own secret.
