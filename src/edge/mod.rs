@@ -27,6 +27,15 @@ use crate::services::{health, openapi, status};
 thread_local! {
     /// Vars and secrets are fixed for an isolate's life, so they are parsed once.
     static CONFIG: OnceCell<Result<Rc<Config>, ConfigErrors>> = const { OnceCell::new() };
+    /// Derived from the JWT secret once, not per request (an HMAC each time).
+    static CONSISTENCY_KEY: OnceCell<[u8; 32]> = const { OnceCell::new() };
+}
+
+/// The key consistency tokens are signed with, for this isolate's configuration.
+fn consistency_key(config: &Config) -> [u8; 32] {
+    CONSISTENCY_KEY.with(|key| {
+        *key.get_or_init(|| crate::consistency::token_key(config.jwt_secret.expose().as_bytes()))
+    })
 }
 
 #[event(fetch)]
@@ -131,8 +140,8 @@ async fn dispatch(
         }
         Route::Status => response::into_worker(status::page(), head).map_err(glue_error),
         Route::OpenApi => response::into_worker(openapi::document(), head).map_err(glue_error),
-        Route::Rest => rest::forward(req, config, edge, ctx).await,
-        _ => services::serve(req, &matched, config, edge, ctx).await,
+        Route::Rest => rest::forward(req, &url, config, edge, ctx).await,
+        _ => services::serve(req, &url, &matched, config, edge, ctx).await,
     }
 }
 

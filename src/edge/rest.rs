@@ -4,13 +4,13 @@
 
 use std::rc::Rc;
 
-use worker::{Context, Date, Headers, Method, Request, Response, ResponseBuilder};
+use worker::{Context, Date, Headers, Method, Request, Response, ResponseBuilder, Url};
 
 use super::routed::{Outgoing, Upstream, route};
 use super::{RequestHeaders, glue_error};
 use crate::auth::request::authenticate;
 use crate::config::Config;
-use crate::consistency::{self, ConsistencyToken, TokenError, token_key};
+use crate::consistency::{self, ConsistencyToken, TokenError};
 use crate::error::AppError;
 use crate::region::EdgeLocation;
 use crate::routing::{Access, Target};
@@ -21,6 +21,7 @@ use crate::services::rest::service::{
 
 pub async fn forward(
     req: &mut Request,
+    url: &Url,
     config: &Rc<Config>,
     edge: &EdgeLocation,
     ctx: &Context,
@@ -33,7 +34,7 @@ pub async fn forward(
         rest => rest.to_owned(),
     };
     let access = classify(req.method().as_ref(), &subpath, &config.read_only_rpcs);
-    let key = token_key(config.jwt_secret.expose().as_bytes());
+    let key = super::consistency_key(config);
     let presented = presented_token(&RequestHeaders(req), &key, now_secs);
 
     let mut headers: Vec<(String, String)> = forwarded_request_headers(&RequestHeaders(req))
@@ -44,7 +45,7 @@ pub async fn forward(
         headers.push(("authorization".into(), format!("Bearer {token}")));
     }
     let outgoing = Outgoing {
-        query: req.url().map_err(glue_error)?.query().map(str::to_owned),
+        query: url.query().map(str::to_owned),
         body: read_body(req).await?,
         min_xids: match &presented {
             Some(Ok(token)) => Some(token.min_xid_header()),

@@ -12,6 +12,7 @@ use worker::{
     AbortController, Context, Delay, Fetch, Headers, Method, Request, RequestInit, Response,
 };
 
+use super::response::read_whole;
 use super::{cluster, glue_error, now_ms};
 use crate::config::Config;
 use crate::consistency::{self, REPLICA_BEHIND_STATUS};
@@ -233,7 +234,7 @@ impl Db for RoutedDb<'_> {
             body: request.body.clone(),
             min_xids: self.min_xids.clone(),
         };
-        let (target, mut upstream) = route(
+        let (target, upstream) = route(
             &self.config,
             self.ctx,
             &self.edge,
@@ -243,14 +244,13 @@ impl Db for RoutedDb<'_> {
         .await?;
         let status = upstream.response.status_code();
         let reply_headers: Vec<(String, String)> = upstream.response.headers().entries().collect();
-        let body = upstream
-            .response
-            .bytes()
-            .await
-            .map_err(|e| AppError::UpstreamBadResponse {
-                upstream: target.to_string(),
-                cause: format!("reading the body: {e}"),
-            })?;
+        let body =
+            read_whole(&upstream.response)
+                .await
+                .map_err(|e| AppError::UpstreamBadResponse {
+                    upstream: target.to_string(),
+                    cause: format!("reading the body: {e}"),
+                })?;
         let mut trail = self.trail.borrow_mut();
         if request.access == Access::Write && (200..300).contains(&status) {
             trail.written_xid = write_xid(&reply_headers).or(trail.written_xid);

@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use worker::{Cache, Context, Date, Request, Response, console_error};
+use worker::{Cache, Context, Date, Request, Response, Url, console_error};
 
 use super::rest::read_body;
 use super::routed::{RoutedDb, Trail};
@@ -14,7 +14,7 @@ use super::{RequestHeaders, glue_error, now_ms, response};
 use crate::auth::request::authenticate;
 use crate::cache::{Freshness, Lookup, MemoryCache};
 use crate::config::Config;
-use crate::consistency::{self, token_key};
+use crate::consistency;
 use crate::error::AppError;
 use crate::http::ApiResponse;
 use crate::region::EdgeLocation;
@@ -34,6 +34,7 @@ const CACHED_AT: &str = "x-payhuk-cached-at";
 
 pub async fn serve(
     req: &mut Request,
+    url: &Url,
     matched: &Matched,
     config: &Rc<Config>,
     edge: &EdgeLocation,
@@ -42,10 +43,9 @@ pub async fn serve(
     let now = (Date::now().as_millis() / 1000) as i64;
     let headers = RequestHeaders(req);
     let caller = authenticate(&headers, config, now)?;
-    let key = token_key(config.jwt_secret.expose().as_bytes());
+    let key = super::consistency_key(config);
     let presented = presented_token(&headers, &key, now);
     let apikey = req.headers().get("apikey").ok().flatten();
-    let url = req.url().map_err(glue_error)?;
 
     let api = ApiRequest {
         params: matched.params.clone(),
@@ -244,7 +244,7 @@ async fn store(url: &str, answer: ApiResponse, computed_at: u64) {
 }
 
 /// A Cache API entry back as an answer, and when it was computed.
-async fn from_cache(mut hit: Response) -> Result<(ApiResponse, u64), AppError> {
+async fn from_cache(hit: Response) -> Result<(ApiResponse, u64), AppError> {
     let computed_at = hit
         .headers()
         .get(CACHED_AT)
@@ -257,7 +257,7 @@ async fn from_cache(mut hit: Response) -> Result<(ApiResponse, u64), AppError> {
         .entries()
         .filter(|(name, _)| name != CACHED_AT && name != "cache-control")
         .collect();
-    let body = hit.bytes().await.map_err(glue_error)?;
+    let body = response::read_whole(&hit).await.map_err(glue_error)?;
     Ok((
         ApiResponse {
             status: hit.status_code(),
