@@ -111,6 +111,20 @@ select 'aggregate_unpartitioned_ms|' || bench.median_ms(format(
   :'lo', :'hi'), 5);
 rollback;
 
+-- The same without parallel query, for both: the per-row work alone, without a parallel
+-- plan's fixed costs (worker start-up, three processes sharing two cores).
+set max_parallel_workers_per_gather = 0;
+select 'aggregate_partitioned_serial_ms|' || bench.median_ms(format(
+  'select count(*), sum(total_minor) from bench.orders_part where created_at >= %L and created_at < %L',
+  :'lo', :'hi'), 5);
+begin;
+drop index bench.orders_flat_created_at;
+select 'aggregate_unpartitioned_serial_ms|' || bench.median_ms(format(
+  'select count(*), sum(total_minor) from bench.orders_flat where created_at >= %L and created_at < %L',
+  :'lo', :'hi'), 5);
+rollback;
+reset max_parallel_workers_per_gather;
+
 begin;
 select 'retire_detach_drop_ms|' || (
   bench.time_ms(format('alter table bench.orders_part detach partition bench.%I', :'month_partition'))

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::paths::Paths;
 use crate::stack::Stack;
 use crate::topology::{self, GATEWAY_PORT, Node};
-use crate::{build, cmd, setup, ui, workerd};
+use crate::{build, cmd, profile, setup, ui, workerd};
 
 const DOC: &str = "docs/BENCHMARKS.md";
 /// Orders the partitioning figures need.
@@ -76,7 +76,7 @@ pub fn parse_oha(json: &str) -> anyhow::Result<Figures> {
 
 /// What to request.
 #[derive(Debug, Clone)]
-struct Target {
+pub(crate) struct Target {
     url: String,
     method: &'static str,
     headers: Vec<(String, String)>,
@@ -84,7 +84,7 @@ struct Target {
 }
 
 impl Target {
-    fn get(url: String, headers: Vec<(String, String)>) -> Target {
+    pub(crate) fn get(url: String, headers: Vec<(String, String)>) -> Target {
         Target {
             url,
             method: "GET",
@@ -94,17 +94,17 @@ impl Target {
     }
 }
 
-fn header(name: &str, value: &str) -> (String, String) {
+pub(crate) fn header(name: &str, value: &str) -> (String, String) {
     (name.to_owned(), value.to_owned())
 }
 
-fn bearer(key: &str) -> (String, String) {
+pub(crate) fn bearer(key: &str) -> (String, String) {
     header("authorization", &format!("Bearer {key}"))
 }
 
 /// How hard to push.
 #[derive(Debug, Clone, Copy)]
-enum Load {
+pub(crate) enum Load {
     /// As fast as `connections` connections go.
     Closed { connections: u32, secs: u32 },
     /// `rate` requests a second, latency corrected for coordinated omission.
@@ -126,32 +126,37 @@ impl Bench<'_> {
     }
 
     fn oha(&self, target: &Target, load: Load) -> anyhow::Result<Figures> {
-        let mut command = Command::new(self.paths.tool("oha"));
-        command.args(["--no-tui", "--output-format", "json"]);
-        match load {
-            Load::Closed { connections, secs } => {
-                command.args(["-c", &connections.to_string(), "-z", &format!("{secs}s")]);
-            }
-            Load::Rate {
-                rate,
-                connections,
-                secs,
-            } => {
-                command.args(["-c", &connections.to_string(), "-z", &format!("{secs}s")]);
-                command.args(["-q", &rate.to_string(), "--latency-correction"]);
-            }
-        }
-        command.args(["-m", target.method]);
-        for (name, value) in &target.headers {
-            command.args(["-H", &format!("{name}: {value}")]);
-        }
-        if let Some(body) = &target.body {
-            command.args(["-d", body]);
-        }
-        command.arg(&target.url);
-        let out = cmd::output(&mut command).with_context(|| format!("oha {}", target.url))?;
-        parse_oha(&out)
+        oha(self.paths, target, load)
     }
+}
+
+/// One oha run (installed by [`setup::bench_tools`]).
+pub(crate) fn oha(paths: &Paths, target: &Target, load: Load) -> anyhow::Result<Figures> {
+    let mut command = Command::new(paths.tool("oha"));
+    command.args(["--no-tui", "--output-format", "json"]);
+    match load {
+        Load::Closed { connections, secs } => {
+            command.args(["-c", &connections.to_string(), "-z", &format!("{secs}s")]);
+        }
+        Load::Rate {
+            rate,
+            connections,
+            secs,
+        } => {
+            command.args(["-c", &connections.to_string(), "-z", &format!("{secs}s")]);
+            command.args(["-q", &rate.to_string(), "--latency-correction"]);
+        }
+    }
+    command.args(["-m", target.method]);
+    for (name, value) in &target.headers {
+        command.args(["-H", &format!("{name}: {value}")]);
+    }
+    if let Some(body) = &target.body {
+        command.args(["-d", body]);
+    }
+    command.arg(&target.url);
+    let out = cmd::output(&mut command).with_context(|| format!("oha {}", target.url))?;
+    parse_oha(&out)
 }
 
 /// One line of the report: a measure, its figures side by side, and the target.
@@ -300,10 +305,20 @@ pub fn measure(paths: &Paths, quick: bool) -> anyhow::Result<()> {
     let mut rows = Vec::new();
 
     ui::header("bench: plain workerd beside wrangler dev");
-    let plain = workerd::start(paths, &stack.dirs)?;
+    let plain = workerd::start(paths, &stack.dirs, None)?;
     let outcome = http_rows(&bench, &stack, &mut rows);
     plain.stop(Duration::from_secs(2))?;
     outcome?;
+
+    ui::header("bench: where a service request's time goes (CPU profile)");
+    let (breakdown, load, file) =
+        profile::capture(paths, &stack, profile::DEFAULT_ROUTE, bench.secs(10))?;
+    let where_time_goes = profile::markdown(&breakdown, profile::DEFAULT_ROUTE, &load);
+    ui::detail(&format!(
+        "{} requests/s while profiled; profile in {}",
+        load.requests_per_sec.round(),
+        file.display()
+    ));
 
     if quick {
         ui::detail("--quick: partitioning measured on whatever orders the stack has");
@@ -328,10 +343,18 @@ pub fn measure(paths: &Paths, quick: bool) -> anyhow::Result<()> {
     ui::header(&format!("bench results ({})", ui::elapsed(started)));
     let table = markdown(&rows);
     print!("{table}");
+    print!("\n{where_time_goes}");
     if quick {
         ui::detail("--quick: a smoke run; figures are not recorded");
     } else {
         crate::record::between_markers(paths, DOC, "bench", "cargo xtask bench", &table)?;
+        crate::record::between_markers(
+            paths,
+            DOC,
+            "profile",
+            "cargo xtask bench",
+            &where_time_goes,
+        )?;
     }
     Ok(())
 }
@@ -624,6 +647,10 @@ fn partition_rows(stack: &Stack) -> anyhow::Result<Vec<Row>> {
         value("aggregate_unpartitioned_ms")?,
         value("aggregate_unpartitioned_indexed_ms")?,
     );
+    let (part_serial, flat_serial) = (
+        value("aggregate_partitioned_serial_ms")?,
+        value("aggregate_unpartitioned_serial_ms")?,
+    );
     let (detach, delete) = (value("retire_detach_drop_ms")?, value("retire_delete_ms")?);
     let enough = rows >= PARTITION_ROWS as f64;
     Ok(vec![
@@ -642,6 +669,12 @@ fn partition_rows(stack: &Stack) -> anyhow::Result<Vec<Row>> {
                 verdict(Some(enough && indexed >= 10.0 * part))
             ),
             enough && flat >= 10.0 * part,
+        ),
+        Row::new(
+            "the same aggregate with parallel query off for both (the per-row work alone)",
+            format!("unpartitioned, indexed as Payhuk's table: {flat_serial:.1} ms"),
+            format!("partitioned: {part_serial:.1} ms"),
+            format!("{:.1}x faster", flat_serial / part_serial),
         ),
         Row::new(
             &format!("retiring one month ({month:.0} orders)"),

@@ -16,6 +16,7 @@ pub mod paths;
 pub mod pg;
 pub mod postgrest;
 pub mod process;
+pub mod profile;
 pub mod record;
 pub mod seed;
 pub mod setup;

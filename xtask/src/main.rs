@@ -80,6 +80,16 @@ enum Cmd {
         #[arg(long)]
         quick: bool,
     },
+    /// Where a request's CPU time goes: a V8 CPU profile of the bundle under plain workerd
+    /// while oha drives one route, sorted into the parts of the path.
+    Profile {
+        /// The route; `{product}` becomes a published product's id.
+        #[arg(long, default_value = xtask::profile::DEFAULT_ROUTE)]
+        route: String,
+        /// Seconds of load profiled (after a 2-second warm-up).
+        #[arg(long, default_value_t = 10)]
+        seconds: u32,
+    },
     /// Coverage-guided fuzzing (cargo-fuzz, nightly) of every parser of untrusted input,
     /// one target at a time; fails on any crash.
     Fuzz {
@@ -136,6 +146,7 @@ fn main() {
             schedule,
         } => Stack::open().and_then(|s| s.restore(&to, &schedule, target_dir, port)),
         Cmd::Bench { quick } => xtask::bench::run(&paths, quick),
+        Cmd::Profile { route, seconds } => xtask::profile::run(&paths, &route, seconds),
         Cmd::Fuzz {
             runs,
             target,

@@ -91,8 +91,9 @@ fn binary(paths: &Paths) -> PathBuf {
         .join("node_modules/@cloudflare/workerd-linux-64/bin/workerd")
 }
 
-/// Starts workerd on [`PORT`] and waits for `/health`.
-pub fn start(paths: &Paths, stack: &StackPaths) -> anyhow::Result<Service> {
+/// Starts workerd on [`PORT`] and waits for `/health`; with `inspector`, the V8
+/// inspector listens on that port (for CPU profiles).
+pub fn start(paths: &Paths, stack: &StackPaths, inspector: Option<u16>) -> anyhow::Result<Service> {
     let svc = service(stack);
     svc.stop(Duration::from_secs(2))?;
     let dir = stack.conf().join("workerd");
@@ -105,16 +106,17 @@ pub fn start(paths: &Paths, stack: &StackPaths) -> anyhow::Result<Service> {
     let text = config(&compatibility_date(paths)?, &topology::gateway_env(), PORT);
     fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
     let url = format!("http://127.0.0.1:{PORT}/health");
-    svc.start(
-        Command::new(binary(paths)).arg("serve").arg(&conf),
-        Duration::from_secs(30),
-        || {
-            ureq::get(&url)
-                .timeout(Duration::from_secs(5))
-                .call()
-                .is_ok_and(|r| r.status() == 200)
-        },
-    )?;
+    let mut command = Command::new(binary(paths));
+    command.arg("serve").arg(&conf);
+    if let Some(port) = inspector {
+        command.arg(format!("--inspector-addr=127.0.0.1:{port}"));
+    }
+    svc.start(&mut command, Duration::from_secs(30), || {
+        ureq::get(&url)
+            .timeout(Duration::from_secs(5))
+            .call()
+            .is_ok_and(|r| r.status() == 200)
+    })?;
     Ok(svc)
 }
 
