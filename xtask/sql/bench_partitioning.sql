@@ -30,6 +30,15 @@ begin
   return (select percentile_cont(0.5) within group (order by t) from unnest(times) t);
 end $$;
 
+-- The one-month aggregate the figures compare, on table `tbl`: the median of 5 runs.
+create or replace function bench.month_aggregate_ms(tbl text, lo timestamptz, hi timestamptz)
+returns double precision
+language sql as $$
+  select bench.median_ms(format(
+    'select count(*), sum(total_minor) from %s where created_at >= %L and created_at < %L',
+    tbl, lo, hi), 5)
+$$;
+
 do $$
 declare
   m timestamptz;
@@ -96,32 +105,22 @@ select 'rows|' || count(*) from bench.orders_flat;
 select 'month_rows|' || count(*) from bench.orders_flat
  where created_at >= :'lo' and created_at < :'hi';
 
-select 'aggregate_partitioned_ms|' || bench.median_ms(format(
-  'select count(*), sum(total_minor) from bench.orders_part where created_at >= %L and created_at < %L',
-  :'lo', :'hi'), 5);
-select 'aggregate_unpartitioned_indexed_ms|' || bench.median_ms(format(
-  'select count(*), sum(total_minor) from bench.orders_flat where created_at >= %L and created_at < %L',
-  :'lo', :'hi'), 5);
+select 'aggregate_partitioned_ms|' || bench.month_aggregate_ms('bench.orders_part', :'lo', :'hi');
+select 'aggregate_unpartitioned_indexed_ms|' || bench.month_aggregate_ms('bench.orders_flat', :'lo', :'hi');
 
 -- As Payhuk's unpartitioned orders table is: no index leading with created_at.
 begin;
 drop index bench.orders_flat_created_at;
-select 'aggregate_unpartitioned_ms|' || bench.median_ms(format(
-  'select count(*), sum(total_minor) from bench.orders_flat where created_at >= %L and created_at < %L',
-  :'lo', :'hi'), 5);
+select 'aggregate_unpartitioned_ms|' || bench.month_aggregate_ms('bench.orders_flat', :'lo', :'hi');
 rollback;
 
 -- The same without parallel query, for both: the per-row work alone, without a parallel
 -- plan's fixed costs (worker start-up, three processes sharing two cores).
 set max_parallel_workers_per_gather = 0;
-select 'aggregate_partitioned_serial_ms|' || bench.median_ms(format(
-  'select count(*), sum(total_minor) from bench.orders_part where created_at >= %L and created_at < %L',
-  :'lo', :'hi'), 5);
+select 'aggregate_partitioned_serial_ms|' || bench.month_aggregate_ms('bench.orders_part', :'lo', :'hi');
 begin;
 drop index bench.orders_flat_created_at;
-select 'aggregate_unpartitioned_serial_ms|' || bench.median_ms(format(
-  'select count(*), sum(total_minor) from bench.orders_flat where created_at >= %L and created_at < %L',
-  :'lo', :'hi'), 5);
+select 'aggregate_unpartitioned_serial_ms|' || bench.month_aggregate_ms('bench.orders_flat', :'lo', :'hi');
 rollback;
 reset max_parallel_workers_per_gather;
 
