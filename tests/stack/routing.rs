@@ -1,12 +1,14 @@
 //! Region-aware routing through the gateway's /rest/v1, with real faults.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use payhuk_edge::config::MaxLag;
 use payhuk_edge::region::{RegionCode, known_location};
 use payhuk_edge::routing::{NodeView, read_targets};
 use payhuk_edge::services::health::model::Role;
-use payhuk_stack_tests::{PostgrestStopped, ReplayPaused, caught_up, eventually, stack, via_edge};
+use payhuk_stack_tests::{
+    PostgrestFrozen, PostgrestStopped, ReplayPaused, caught_up, eventually, stack, via_edge,
+};
 use xtask::topology;
 
 const PRODUCTS: &str = "/rest/v1/products?select=id,name&published=eq.true&order=id&limit=3";
@@ -138,6 +140,89 @@ fn a_stopped_replica_is_passed_over_then_used_again_after_the_ttl() {
     stopped.restart();
     eventually("fra1 to serve again", Duration::from_secs(10), || {
         (read().upstream() == "replica:fra1").then_some(())
+    });
+}
+
+/// The gateway's budget for one upstream call (`UPSTREAM_TIMEOUT_MS` of the local stack).
+const BUDGET: Duration = Duration::from_millis(2000);
+
+#[test]
+fn a_replica_that_stops_answering_costs_one_budget_then_reads_go_elsewhere() {
+    let stack = stack();
+    let key = anon();
+    let read = || via_edge("fra1", "GET", PRODUCTS, &[("apikey", key.as_str())], None);
+    assert_eq!(read().upstream(), "replica:fra1");
+
+    let frozen = PostgrestFrozen::new(&stack, "fra1");
+    let started = Instant::now();
+    let first = read();
+    let took = started.elapsed();
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.upstream(), "replica:sfo1", "the next nearest replica");
+    assert!(
+        took < BUDGET + Duration::from_secs(2),
+        "the first read waited {took:?}: the budget is {BUDGET:?}"
+    );
+    // Marked down: the next reads do not wait for it again.
+    let started = Instant::now();
+    let next = read();
+    assert_eq!((next.status, next.upstream()), (200, "replica:sfo1"));
+    assert!(started.elapsed() < BUDGET, "{:?}", started.elapsed());
+
+    drop(frozen);
+    eventually("fra1 to serve again", Duration::from_secs(15), || {
+        (read().upstream() == "replica:fra1").then_some(())
+    });
+}
+
+#[test]
+fn a_primary_that_stops_answering_gets_a_timely_error_not_a_hang() {
+    let stack = stack();
+    let key = service();
+    let write = |session: &str| {
+        via_edge(
+            "sfo1",
+            "POST",
+            "/rest/v1/analytics_events",
+            &[
+                ("apikey", key.as_str()),
+                ("content-type", "application/json"),
+            ],
+            Some(&format!(
+                r#"{{"name": "routing_probe", "session_id": "{session}"}}"#
+            )),
+        )
+    };
+    let frozen = PostgrestFrozen::new(&stack, "iad1");
+    let started = Instant::now();
+    let reply = write("frozen-primary");
+    let took = started.elapsed();
+    // 504 when the write went out and no answer came (it may still happen, so it is not
+    // retried); 503 if a health check already saw the primary unanswering.
+    assert!(
+        matches!(reply.status, 503 | 504),
+        "{} {}",
+        reply.status,
+        reply.body
+    );
+    let body = reply.json();
+    assert!(
+        body["code"].as_str().is_some_and(|c| c.starts_with("PHK")),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("primary")),
+        "the reason names the primary: {body}"
+    );
+    assert!(
+        took < BUDGET + Duration::from_secs(2),
+        "the write waited {took:?}: the budget is {BUDGET:?}"
+    );
+    drop(frozen);
+    eventually("writes to succeed again", Duration::from_secs(15), || {
+        (write("thawed-primary").status == 201).then_some(())
     });
 }
 

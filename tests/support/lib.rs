@@ -141,6 +141,30 @@ impl Drop for PostgrestStopped<'_> {
     }
 }
 
+/// A region's PostgREST, frozen for real (SIGSTOP: connections accepted, never
+/// answered); thawed when dropped, even if the test fails.
+pub struct PostgrestFrozen<'a> {
+    stack: &'a Stack,
+    region: &'static str,
+}
+
+impl<'a> PostgrestFrozen<'a> {
+    pub fn new(stack: &'a Stack, region: &'static str) -> Self {
+        stack
+            .freeze_postgrest(region, true)
+            .expect("freezing PostgREST");
+        PostgrestFrozen { stack, region }
+    }
+}
+
+impl Drop for PostgrestFrozen<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.stack.freeze_postgrest(self.region, false) {
+            eprintln!("could not thaw PostgREST {}: {e:#}", self.region);
+        }
+    }
+}
+
 /// A JWT for a signed-in user, as the auth service will issue them.
 pub fn user_token(sub: &str) -> String {
     let mut claims =

@@ -417,6 +417,21 @@ impl Stack {
         Ok(())
     }
 
+    /// Freezes a region's PostgREST (SIGSTOP) or thaws it (SIGCONT): while frozen the
+    /// kernel still accepts connections, but nothing answers them.
+    pub fn freeze_postgrest(&self, region: &str, frozen: bool) -> anyhow::Result<()> {
+        let node = topology::node(region)?;
+        let pid = postgrest::service(&self.dirs, node)
+            .running_pid()
+            .with_context(|| format!("PostgREST {region} is not running"))?;
+        let signal = if frozen {
+            nix::sys::signal::Signal::SIGSTOP
+        } else {
+            nix::sys::signal::Signal::SIGCONT
+        };
+        process::signal_pid(pid, signal)
+    }
+
     /// Starts a region's PostgREST again and waits until it serves.
     pub fn start_postgrest(&self, region: &str) -> anyhow::Result<()> {
         let node = topology::node(region)?;
