@@ -70,7 +70,7 @@ pub fn preflight(
             });
         }
     };
-    let methods = router::methods_at(path).ok_or_else(|| AppError::NotFound {
+    let methods = router::methods_at(path).ok_or_else(|| AppError::NoRoute {
         path: path.to_owned(),
     })?;
     let wanted = request.method.trim();

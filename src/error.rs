@@ -19,6 +19,9 @@ pub enum Origin {
 #[derive(Debug)]
 pub enum AppError {
     /// 404: no route has this path.
+    NoRoute { path: String },
+    /// 404: the route exists but what it names does not, or the caller may not see it
+    /// (the same answer either way, so nothing leaks).
     NotFound { path: String },
     /// 405: the path exists but not for this method; `Allow` lists the methods that are.
     MethodNotAllowed {
@@ -113,7 +116,8 @@ pub struct ErrorBody {
 impl AppError {
     pub fn origin(&self) -> Origin {
         match self {
-            AppError::NotFound { .. }
+            AppError::NoRoute { .. }
+            | AppError::NotFound { .. }
             | AppError::MethodNotAllowed { .. }
             | AppError::BadRequest { .. }
             | AppError::Unauthorized { .. }
@@ -134,7 +138,7 @@ impl AppError {
 
     pub fn status(&self) -> u16 {
         match self {
-            AppError::NotFound { .. } => 404,
+            AppError::NoRoute { .. } | AppError::NotFound { .. } => 404,
             AppError::MethodNotAllowed { .. } => 405,
             AppError::BadRequest { .. } => 400,
             AppError::Unauthorized { .. } | AppError::CredentialsRefused { .. } => 401,
@@ -156,7 +160,8 @@ impl AppError {
     pub fn code(&self) -> String {
         let ours = match self {
             AppError::Rejected { code, .. } => return code.clone(),
-            AppError::NotFound { .. } => "PHK404",
+            AppError::NoRoute { .. } => "PHK404",
+            AppError::NotFound { .. } => "PHK444",
             AppError::MethodNotAllowed { .. } => "PHK405",
             AppError::BadRequest { .. } => "PHK400",
             AppError::Unauthorized { .. } => "PHK401",
@@ -185,11 +190,12 @@ impl AppError {
 
     pub fn body(&self) -> ErrorBody {
         let (message, details, hint) = match self {
-            AppError::NotFound { path } => (
+            AppError::NoRoute { path } => (
                 format!("no route for {path}"),
                 None,
-                Some("GET /health lists the gateway's state".to_owned()),
+                Some("GET /api/v1/openapi.json lists the routes".to_owned()),
             ),
+            AppError::NotFound { path } => (format!("nothing found at {path}"), None, None),
             AppError::MethodNotAllowed { method, allow } => (
                 format!("method {method} is not allowed here"),
                 None,
@@ -362,7 +368,10 @@ mod tests {
 
     fn every_variant() -> Vec<AppError> {
         vec![
-            AppError::NotFound { path: "/x".into() },
+            AppError::NoRoute { path: "/x".into() },
+            AppError::NotFound {
+                path: "/x/1".into(),
+            },
             AppError::MethodNotAllowed {
                 method: "PUT".into(),
                 allow: "GET, HEAD".into(),
@@ -505,7 +514,7 @@ mod tests {
 
     #[test]
     fn body_has_postgrest_shape() {
-        let err = AppError::NotFound {
+        let err = AppError::NoRoute {
             path: "/nope".into(),
         };
         let value = serde_json::to_value(err.body()).unwrap();
@@ -514,5 +523,12 @@ mod tests {
         assert_eq!(keys, ["code", "details", "hint", "message"]);
         assert_eq!(value["code"], "PHK404");
         assert_eq!(value["message"], "no route for /nope");
+        let missing = AppError::NotFound {
+            path: "/api/v1/orders/1".into(),
+        };
+        assert_eq!(
+            (missing.code().as_str(), missing.body().message.as_str()),
+            ("PHK444", "nothing found at /api/v1/orders/1")
+        );
     }
 }

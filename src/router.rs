@@ -236,7 +236,7 @@ pub fn served_under(prefix: &str) -> Vec<(&'static str, &'static str)> {
 /// Finds the route for `method` and `path`: 404 when no route has the path, 405 with
 /// the allowed methods when the path exists for other methods.
 pub fn resolve(method: &str, path: &str) -> Result<Matched, AppError> {
-    let (entry, params) = entry_for(path).ok_or_else(|| AppError::NotFound {
+    let (entry, params) = entry_for(path).ok_or_else(|| AppError::NoRoute {
         path: path.to_owned(),
     })?;
     match entry.methods.iter().find(|(m, _)| *m == method) {
