@@ -365,15 +365,20 @@ fn wasm_sizes(paths: &Paths) -> anyhow::Result<(usize, usize)> {
     Ok((bytes.len(), build::gzipped_len(&bytes)?))
 }
 
+/// The published product the single-row figures and the profile ask for.
+pub(crate) fn bench_product(stack: &Stack) -> anyhow::Result<String> {
+    stack.sql(
+        topology::primary().region,
+        "select id from public.products where published order by created_at limit 1",
+    )
+}
+
 fn http_rows(bench: &Bench, stack: &Stack, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let anon = topology::anon_key();
     let service = topology::service_role_key();
     let replica = topology::node("sfo1")?;
     let primary = topology::primary();
-    let product = stack.sql(
-        primary.region,
-        "select id from public.products where published order by created_at limit 1",
-    )?;
+    let product = bench_product(stack)?;
     let list_query = format!(
         "select={}&published=eq.true&order=created_at.desc,id.desc&limit=21",
         payhuk_edge::services::products::service::COLUMNS

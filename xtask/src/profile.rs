@@ -343,10 +343,7 @@ pub fn capture(
     route: &str,
     secs: u32,
 ) -> anyhow::Result<(Breakdown, Figures, PathBuf)> {
-    let product = stack.sql(
-        topology::primary().region,
-        "select id from public.products where published order by created_at limit 1",
-    )?;
+    let product = bench::bench_product(stack)?;
     let url = format!(
         "http://127.0.0.1:{}{}",
         workerd::PORT,
