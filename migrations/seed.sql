@@ -78,6 +78,9 @@ do $$
 declare
   v_now timestamptz := now() - interval '2 days';
 begin
+  -- Two days ago may be last month (on the 1st and 2nd): give every month these rows
+  -- fall in its partition first, or they would sit in the default partitions.
+  perform payhuk_meta.ensure_partitions_covering(v_now - interval '1 hour', v_now + interval '1 day');
   insert into public.orders (id, store_id, customer_id, status, currency, subtotal_minor, shipping_minor, total_minor, created_at, updated_at) values
     ('77777777-7777-4777-8777-000000000001', '33333333-3333-4333-8333-000000000001',
      '22222222-2222-4222-8222-000000000001', 'paid', 'XOF', 30000, 0, 30000, v_now, v_now),

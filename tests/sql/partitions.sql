@@ -1,7 +1,7 @@
 -- Partition routing, pruning, maintenance, retention and the default partition.
 begin;
 set local timezone = 'UTC';
-select plan(21);
+select plan(30);
 
 -- The partitions a query touches, from its plan.
 create function pg_temp.scanned(query text) returns text[]
@@ -13,6 +13,22 @@ begin
   return (select array_agg(distinct r order by r)
             from jsonb_path_query(plan, '$.**."Relation Name"') as j(v),
                  lateral (select v #>> '{}') as x(r));
+end
+$$;
+
+-- Whatever the date, the migrations and the dev seed made the partitions their rows need.
+select is(
+  (select sum((r ->> 'rows')::int)::int from jsonb_array_elements(public.default_partition_report()) r),
+  0, 'the migrations and the dev seed left no row in a default partition');
+select is(payhuk_meta.partition_health(), '[]'::jsonb, 'partition_health() finds nothing wrong');
+
+-- Drops the (empty) partition `months` ahead of this month.
+create function pg_temp.drop_month_ahead(p_parent regclass, months int) returns void
+language plpgsql as $$
+begin
+  execute format('drop table payhuk_partitions.%I',
+    (select relname from pg_class where oid = p_parent) || '_p'
+      || to_char(date_trunc('month', now() at time zone 'UTC') + make_interval(months => months), 'YYYY_MM'));
 end
 $$;
 
@@ -109,6 +125,41 @@ select is(
   (select count(*)::int from public.analytics_events where name = 'far_future'
      and tableoid::regclass::text like 'payhuk_partitions.analytics_events_p%'),
   2, 'and no row was lost');
+
+-- Writers of dated rows make their months first, for any range.
+select is(
+  jsonb_array_length(payhuk_meta.ensure_partitions_covering(
+    now() - interval '50 months', now() - interval '48 months', 'public.transaction_logs')),
+  3, 'a range over three old months creates their three partitions');
+select is(
+  jsonb_array_length(payhuk_meta.ensure_partitions_covering(
+    now() - interval '50 months', now() - interval '48 months', 'public.transaction_logs')),
+  0, 'a second call finds them made');
+select throws_ok(
+  $$select payhuk_meta.ensure_partitions_covering(now(), now() - interval '1 day')$$,
+  'P0001', null, 'a range that ends before it starts is refused');
+
+-- What the health probes see: rows in a default partition, a month ahead missing.
+insert into public.analytics_events (name, session_id, created_at)
+values ('stray', 'tap', now() + interval '60 months'), ('stray', 'tap', now() + interval '61 months');
+select pg_temp.drop_month_ahead('public.transaction_logs', 2);
+select is(
+  (select (r ->> 'rows_in_default')::int from jsonb_array_elements(payhuk_meta.partition_health()) r
+    where r ->> 'table' = 'public.analytics_events'),
+  2, 'partition_health counts the rows in a default partition');
+select is(
+  (select r -> 'missing_months' from jsonb_array_elements(payhuk_meta.partition_health()) r
+    where r ->> 'table' = 'public.transaction_logs'),
+  jsonb_build_array(to_char(date_trunc('month', now() at time zone 'UTC') + interval '2 months', 'YYYY-MM-DD')),
+  'and names the month ahead that has no partition');
+select is(
+  (select (r ->> 'rows_in_default')::int || ' ' || (r ->> 'rows_in_default_capped')
+     from jsonb_array_elements(payhuk_meta.partition_health(now(), 1)) r
+    where r ->> 'table' = 'public.analytics_events'),
+  '1 true', 'its count stops at the cap and says so');
+select is(
+  (select jsonb_array_length(public.node_status() -> 'partitions')), 2,
+  'node_status() on the primary carries it');
 
 select * from finish();
 rollback;

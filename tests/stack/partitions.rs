@@ -118,3 +118,20 @@ fn the_cron_trigger_runs_partition_maintenance() {
         .unwrap();
     assert_eq!(exists, "t", "the scheduled handler recreated {missing}");
 }
+
+#[test]
+fn a_fresh_stack_has_no_row_in_a_default_partition() {
+    let stack = stack();
+    // Every table's row count in its default partition, whatever today's date is.
+    let counts = stack
+        .sql(
+            "iad1",
+            "select string_agg(r ->> 'table' || '=' || (r ->> 'rows'), ' ' order by r ->> 'table') \
+             from jsonb_array_elements(public.default_partition_report()) r",
+        )
+        .unwrap();
+    assert_eq!(
+        counts,
+        "public.analytics_events=0 public.digital_downloads=0 public.orders=0 public.transaction_logs=0"
+    );
+}
