@@ -1,5 +1,5 @@
 use super::model::RegionHealth;
-use super::service::{Probe, build_report, probe_all};
+use super::service::{Probe, build_report, partition_warnings, probe_all};
 use crate::config::Config;
 use crate::error::AppError;
 use crate::http::ApiResponse;
@@ -7,7 +7,8 @@ use crate::region::EdgeLocation;
 use crate::upstream::Upstream;
 
 /// Always 200 when the gateway itself works: a dead region is news, not a failure.
-/// `ingest` turns the probes into regions' health (and keeps them for routing).
+/// `ingest` turns the probes into regions' health (and keeps them for routing);
+/// the warnings are read from the probes first, as routing has no use for them.
 pub async fn get_health<U: Upstream>(
     config: &Config,
     edge: EdgeLocation,
@@ -15,8 +16,9 @@ pub async fn get_health<U: Upstream>(
     checked_at: String,
     ingest: impl FnOnce(Vec<Probe>) -> Vec<RegionHealth>,
 ) -> Result<ApiResponse, AppError> {
-    let regions = ingest(probe_regions(config, upstream).await);
-    let report = build_report(edge, checked_at, regions);
+    let probes = probe_regions(config, upstream).await;
+    let warnings = partition_warnings(&probes);
+    let report = build_report(edge, checked_at, ingest(probes), warnings);
     Ok(ApiResponse::json(200, &report)?.with_header("cache-control", "no-store"))
 }
 

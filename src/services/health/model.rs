@@ -21,6 +21,24 @@ pub struct NodeStatus {
     pub lag_bytes: u64,
     /// `pg_stat_wal_receiver.status` (`streaming`, ...), `None` when no receiver runs.
     pub wal_receiver: Option<String>,
+    /// Partitioned tables with a problem, primary only: `None` on a standby and from
+    /// `node_status()` versions older than the key.
+    #[serde(default)]
+    pub partitions: Option<Vec<PartitionIssue>>,
+}
+
+/// One partitioned table that `node_status()` found wanting.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct PartitionIssue {
+    /// Schema-qualified: `public.orders`.
+    pub table: String,
+    /// Rows in the default partition, counted up to a cap.
+    pub rows_in_default: u64,
+    /// The count hit the cap: there are at least `rows_in_default`.
+    pub rows_in_default_capped: bool,
+    /// First days (`YYYY-MM-01`, UTC) of months up to the premake horizon with no partition.
+    pub missing_months: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,6 +63,35 @@ pub struct HealthReport {
     pub edge: EdgeLocation,
     pub checked_at: String,
     pub regions: Vec<RegionHealth>,
+    /// Things an operator should fix that do not stop any region serving; they never
+    /// change `status`, which is only about regions answering and replicating.
+    pub warnings: Vec<HealthWarning>,
+}
+
+/// A problem a primary reports about its own data, with what to run about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthWarning {
+    /// The primary that reported it.
+    pub region: RegionCode,
+    pub code: WarningCode,
+    pub table: String,
+    pub message: String,
+    /// Rows in the default partition (`RowsInDefaultPartition`), counted up to a cap;
+    /// the message says "at least" when the cap was hit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    /// First days (`YYYY-MM-01`) of the months without a partition (`PartitionsMissingAhead`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub months: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningCode {
+    /// Rows arrived for a month without a partition; `move_default_partition_rows()`.
+    RowsInDefaultPartition,
+    /// Months ahead have no partition yet; `maintain_partitions()`.
+    PartitionsMissingAhead,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -2,11 +2,12 @@ use futures::future::join_all;
 
 use super::lag::LagTracker;
 use super::model::{
-    HealthReport, NodeStatus, OverallStatus, RegionHealth, ReplicationHealth, Role,
+    HealthReport, HealthWarning, NodeStatus, OverallStatus, PartitionIssue, RegionHealth,
+    ReplicationHealth, Role, WarningCode,
 };
 use crate::config::RegionConfig;
 use crate::error::AppError;
-use crate::region::{EdgeLocation, Lsn};
+use crate::region::{EdgeLocation, Lsn, RegionCode};
 use crate::upstream::{Upstream, UpstreamReply};
 
 pub const NODE_STATUS_RPC: &str = "node_status";
@@ -106,10 +107,82 @@ pub fn region_healths(probes: Vec<Probe>, lag: &mut LagTracker, now_ms: u64) -> 
         .collect()
 }
 
+/// What the nodes that answered as primary say is wrong with their partitions. A
+/// standby's view is ignored: it only repeats the primary's, possibly older.
+pub fn partition_warnings(probes: &[Probe]) -> Vec<HealthWarning> {
+    probes
+        .iter()
+        .filter_map(|probe| match &probe.outcome {
+            Ok((status, _)) if !status.in_recovery => {
+                Some((&probe.region.code, status.partitions.as_deref()?))
+            }
+            _ => None,
+        })
+        .flat_map(|(region, issues)| {
+            issues
+                .iter()
+                .flat_map(move |issue| partition_issue_warnings(region, issue))
+        })
+        .collect()
+}
+
+fn partition_issue_warnings(region: &RegionCode, issue: &PartitionIssue) -> Vec<HealthWarning> {
+    let table = &issue.table;
+    let mut warnings = Vec::new();
+    if issue.rows_in_default > 0 {
+        let count = issue.rows_in_default;
+        let (rows, sit, their, they) = if count == 1 {
+            ("row", "sits", "its", "it")
+        } else {
+            ("rows", "sit", "their", "they")
+        };
+        let at_least = if issue.rows_in_default_capped {
+            "at least "
+        } else {
+            ""
+        };
+        warnings.push(HealthWarning {
+            region: region.clone(),
+            code: WarningCode::RowsInDefaultPartition,
+            table: table.clone(),
+            message: format!(
+                "{at_least}{count} {rows} of {table} {sit} in its default partition: \
+                 {their} month had no partition when {they} arrived; \
+                 run move_default_partition_rows()"
+            ),
+            rows: Some(count),
+            months: Vec::new(),
+        });
+    }
+    if !issue.missing_months.is_empty() {
+        // `2027-04-01` reads as the month it starts: `2027-04`.
+        let months: Vec<&str> = issue
+            .missing_months
+            .iter()
+            .map(|day| day.strip_suffix("-01").unwrap_or(day))
+            .collect();
+        warnings.push(HealthWarning {
+            region: region.clone(),
+            code: WarningCode::PartitionsMissingAhead,
+            table: table.clone(),
+            message: format!(
+                "{table} has no partition for {} (months it should have ahead); \
+                 run maintain_partitions()",
+                months.join(", ")
+            ),
+            rows: None,
+            months: issue.missing_months.clone(),
+        });
+    }
+    warnings
+}
+
+/// `warnings` are passed through as they are: they do not change `status`.
 pub fn build_report(
     edge: EdgeLocation,
     checked_at: String,
     regions: Vec<RegionHealth>,
+    warnings: Vec<HealthWarning>,
 ) -> HealthReport {
     let primary_count = regions
         .iter()
@@ -131,6 +204,7 @@ pub fn build_report(
         edge,
         checked_at,
         regions,
+        warnings,
     }
 }
 
@@ -260,7 +334,13 @@ mod tests {
         let upstream = Scripted(table.iter().copied().collect());
         let regions = [region("iad1"), region("sfo1"), region("fra1")];
         let probes = block_on(probe_all(&upstream, &regions, "service-key"));
-        build_report(edge(), "now".into(), region_healths(probes, lag, now_ms))
+        let warnings = partition_warnings(&probes);
+        build_report(
+            edge(),
+            "now".into(),
+            region_healths(probes, lag, now_ms),
+            warnings,
+        )
     }
 
     #[test]
@@ -359,6 +439,125 @@ mod tests {
                 .contains("unexpected shape")
         );
         assert_eq!(report.status, OverallStatus::Degraded);
+    }
+
+    const PRIMARY_WITH_PARTITION_ISSUES: &str = r#"{"in_recovery":false,"current_lsn":"0/5000100","receive_lsn":null,"replay_lsn":null,"replay_paused":false,"lag_seconds":0,"lag_bytes":0,"wal_receiver":null,"partitions":[{"table":"public.analytics_events","rows_in_default":2,"rows_in_default_capped":false,"missing_months":[]},{"table":"public.orders","rows_in_default":0,"rows_in_default_capped":false,"missing_months":["2027-04-01","2027-05-01"]}]}"#;
+
+    #[test]
+    fn a_primary_reports_rows_in_default_and_missing_months_as_warnings() {
+        let report = report(&[
+            ("iad1", (200, PRIMARY_WITH_PARTITION_ISSUES)),
+            ("sfo1", (200, STREAMING)),
+            ("fra1", (200, STREAMING)),
+        ]);
+        let iad1 = RegionCode::parse("iad1").unwrap();
+        assert_eq!(
+            report.warnings,
+            [
+                HealthWarning {
+                    region: iad1.clone(),
+                    code: WarningCode::RowsInDefaultPartition,
+                    table: "public.analytics_events".into(),
+                    message: "2 rows of public.analytics_events sit in its default partition: \
+                              their month had no partition when they arrived; \
+                              run move_default_partition_rows()"
+                        .into(),
+                    rows: Some(2),
+                    months: vec![],
+                },
+                HealthWarning {
+                    region: iad1,
+                    code: WarningCode::PartitionsMissingAhead,
+                    table: "public.orders".into(),
+                    message: "public.orders has no partition for 2027-04, 2027-05 \
+                              (months it should have ahead); run maintain_partitions()"
+                        .into(),
+                    rows: None,
+                    months: vec!["2027-04-01".into(), "2027-05-01".into()],
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn warnings_serialize_with_snake_case_codes_and_skip_what_does_not_apply() {
+        let healthy = serde_json::to_value(report(&[("iad1", (200, PRIMARY))])).unwrap();
+        assert_eq!(healthy["warnings"], serde_json::json!([]));
+        let report = report(&[("iad1", (200, PRIMARY_WITH_PARTITION_ISSUES))]);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json["warnings"],
+            serde_json::json!([
+                {
+                    "region": "iad1",
+                    "code": "rows_in_default_partition",
+                    "table": "public.analytics_events",
+                    "message": report.warnings[0].message,
+                    "rows": 2,
+                },
+                {
+                    "region": "iad1",
+                    "code": "partitions_missing_ahead",
+                    "table": "public.orders",
+                    "message": report.warnings[1].message,
+                    "months": ["2027-04-01", "2027-05-01"],
+                },
+            ])
+        );
+    }
+
+    #[test]
+    fn a_capped_count_of_rows_in_default_says_at_least() {
+        const CAPPED: &str = r#"{"in_recovery":false,"current_lsn":"0/5000100","receive_lsn":null,"replay_lsn":null,"wal_receiver":null,"partitions":[{"table":"public.analytics_events","rows_in_default":10000,"rows_in_default_capped":true,"missing_months":[]}]}"#;
+        let report = report(&[("iad1", (200, CAPPED))]);
+        let [warning] = report.warnings.as_slice() else {
+            panic!("one warning: {:?}", report.warnings);
+        };
+        assert_eq!(warning.rows, Some(10000));
+        assert!(
+            warning
+                .message
+                .starts_with("at least 10000 rows of public.analytics_events sit"),
+            "{}",
+            warning.message
+        );
+    }
+
+    #[test]
+    fn partition_issues_from_a_standby_are_ignored() {
+        const STANDBY_WITH_PARTITIONS: &str = r#"{"in_recovery":true,"current_lsn":null,"receive_lsn":"0/5000100","replay_lsn":"0/5000100","replay_paused":false,"lag_seconds":0,"lag_bytes":0,"wal_receiver":"streaming","partitions":[{"table":"public.orders","rows_in_default":5,"rows_in_default_capped":false,"missing_months":["2027-04-01"]}]}"#;
+        const STANDBY_WITH_NULL: &str = r#"{"in_recovery":true,"current_lsn":null,"receive_lsn":"0/5000100","replay_lsn":"0/5000100","replay_paused":false,"lag_seconds":0,"lag_bytes":0,"wal_receiver":"streaming","partitions":null}"#;
+        let report = report(&[
+            ("iad1", (200, PRIMARY)),
+            ("sfo1", (200, STANDBY_WITH_PARTITIONS)),
+            ("fra1", (200, STANDBY_WITH_NULL)),
+        ]);
+        assert_eq!(report.status, OverallStatus::Ok);
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    }
+
+    #[test]
+    fn node_status_without_partitions_parses_and_warns_of_nothing() {
+        // PRIMARY and STREAMING are what node_status() gave before the key existed.
+        assert!(!PRIMARY.contains("partitions") && !STREAMING.contains("partitions"));
+        let report = report(&[
+            ("iad1", (200, PRIMARY)),
+            ("sfo1", (200, STREAMING)),
+            ("fra1", (200, STREAMING)),
+        ]);
+        assert!(report.regions.iter().all(|r| r.error.is_none()));
+        assert!(report.warnings.is_empty());
+    }
+
+    #[test]
+    fn warnings_leave_the_status_ok() {
+        let report = report(&[
+            ("iad1", (200, PRIMARY_WITH_PARTITION_ISSUES)),
+            ("sfo1", (200, STREAMING)),
+            ("fra1", (200, STREAMING)),
+        ]);
+        assert_eq!(report.warnings.len(), 2);
+        assert_eq!(report.status, OverallStatus::Ok);
     }
 
     #[test]

@@ -118,6 +118,24 @@ mod tests {
     }
 
     #[test]
+    fn status_page_lists_warnings_as_text_and_hides_them_when_none() {
+        for hook in [
+            "id=\"warnings-section\"",
+            "id=\"warnings\"",
+            "<h2>Warnings</h2>",
+        ] {
+            assert!(PAGE.contains(hook), "missing warnings hook {hook}");
+        }
+        let script = inline_block(PAGE, "script").unwrap();
+        assert!(script.contains("report.warnings"));
+        assert!(script.contains("$(\"warnings-section\").hidden = warnings.length === 0"));
+        assert!(
+            !script.contains("innerHTML") && !script.contains("insertAdjacentHTML"),
+            "data reaches the page as text only"
+        );
+    }
+
+    #[test]
     fn status_response_is_html_no_store_with_a_strict_policy() {
         let response = page();
         assert_eq!(response.status, 200);
