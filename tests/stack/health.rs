@@ -145,3 +145,68 @@ fn unknown_routes_and_methods_get_json_errors() {
     assert_eq!(reply.status, 200);
     assert!(reply.body.is_empty());
 }
+
+#[test]
+fn partition_trouble_shows_as_warnings_until_it_is_fixed() {
+    let stack = stack();
+    let report = health_from(None);
+    assert_eq!(
+        report["warnings"],
+        serde_json::json!([]),
+        "a fresh stack has no partition trouble"
+    );
+
+    // What a cron that stopped running leaves: a month ahead without its partition, and
+    // a row that arrived with no partition for its month.
+    let (missing, month) = stack
+        .sql(
+            "iad1",
+            "select 'payhuk_partitions.digital_downloads_p' || to_char(m, 'YYYY_MM') || ' ' || to_char(m, 'YYYY-MM') \
+             from (select date_trunc('month', now() at time zone 'UTC') + interval '2 months' as m) x",
+        )
+        .unwrap()
+        .split_once(' ')
+        .map(|(t, m)| (t.to_owned(), m.to_owned()))
+        .unwrap();
+    stack.sql("iad1", &format!("drop table {missing}")).unwrap();
+    stack
+        .sql(
+            "iad1",
+            "insert into public.analytics_events (name, session_id, created_at) \
+             values ('stray', 'health-warnings-test', now() + interval '5 years')",
+        )
+        .unwrap();
+
+    let report = health_from(None);
+    assert_eq!(report["status"], "ok", "warnings do not degrade: {report}");
+    let warnings = report["warnings"].as_array().expect("warnings is a list");
+    let find = |code: &str| {
+        warnings
+            .iter()
+            .find(|w| w["code"] == code)
+            .unwrap_or_else(|| panic!("no {code} in {warnings:#?}"))
+    };
+    let stray = find("rows_in_default_partition");
+    assert_eq!(stray["region"], "iad1");
+    assert_eq!(stray["table"], "public.analytics_events");
+    assert_eq!(stray["rows"], 1);
+    let ahead = find("partitions_missing_ahead");
+    assert_eq!(ahead["region"], "iad1");
+    assert_eq!(ahead["table"], "public.digital_downloads");
+    assert!(
+        ahead["message"].as_str().unwrap().contains(&month),
+        "{ahead}"
+    );
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+
+    stack
+        .sql(
+            "iad1",
+            "delete from public.analytics_events where session_id = 'health-warnings-test'",
+        )
+        .unwrap();
+    stack
+        .sql("iad1", "select public.maintain_partitions()")
+        .unwrap();
+    assert_eq!(health_from(None)["warnings"], serde_json::json!([]));
+}

@@ -11,7 +11,7 @@ use xtask::topology;
 pub fn stack() -> Stack {
     let stack = Stack::open().expect("opening the local stack");
     assert!(
-        stack.is_up(),
+        stack.is_running(),
         "the local stack is not running: these tests run under `cargo xtask test` \
          (or start the stack with `cargo xtask up` first)"
     );

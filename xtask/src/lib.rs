@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod bench;
 pub mod build;
+pub mod clock;
 pub mod cmd;
 pub mod dev;
 pub mod drill;
@@ -12,6 +13,7 @@ pub mod gateway;
 pub mod keys;
 pub mod load;
 pub mod migrate;
+pub mod parts;
 pub mod paths;
 pub mod pg;
 pub mod postgrest;

@@ -19,8 +19,14 @@ enum Cmd {
     Setup,
     /// Build the gateway to wasm32 (release) and print its size.
     Build,
-    /// Start the local three-region stack detached; returns when it is ready.
-    Up,
+    /// Start the local three-region stack detached (or whatever part of it does not
+    /// answer); returns when it is ready.
+    Up {
+        /// Run the databases on a moved clock that reads this instant now (RFC 3339, e.g.
+        /// 2027-03-01T00:05:00Z), through libfaketime; on a new stack only.
+        #[arg(long)]
+        db_clock: Option<String>,
+    },
     /// Stop everything `up` started.
     Down {
         /// Also delete the stack's data.
@@ -31,8 +37,13 @@ enum Cmd {
     Dev,
     /// Every test layer against a fresh stack (what CI runs).
     Test,
-    /// What runs and each node's replication state.
-    Status,
+    /// Whether each part answers, and each node's replication state; exits non-zero
+    /// when a part is down.
+    Status {
+        /// A JSON array of parts (name, kind, region, url, port, pid, answering).
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the local ANON_KEY and SERVICE_ROLE_KEY, shell-sourceable.
     Keys,
     /// Back up the primary with pgBackRest.
@@ -130,11 +141,16 @@ fn main() {
     let result = match cli.command {
         Cmd::Setup => setup::run(&paths),
         Cmd::Build => build::run(&paths),
-        Cmd::Up => Stack::open().and_then(|mut s| s.up()).map(|_| ()),
+        Cmd::Up { db_clock } => Stack::open()
+            .and_then(|mut s| match db_clock {
+                Some(text) => s.up_at(xtask::clock::parse_instant(&text)?),
+                None => s.up(),
+            })
+            .map(|_| ()),
         Cmd::Down { wipe } => Stack::open().and_then(|s| s.down(wipe)),
         Cmd::Dev => dev::run(&paths),
         Cmd::Test => test::run(&paths),
-        Cmd::Status => Stack::open().and_then(|s| s.status()),
+        Cmd::Status { json } => Stack::open().and_then(|s| s.status(json)),
         Cmd::Replication { mode } => xtask::topology::Replication::parse(&mode)
             .and_then(|mode| Stack::open()?.set_replication(mode)),
         Cmd::Drill { name, record } => xtask::drill::run(&paths, &name, record),

@@ -15,6 +15,7 @@ use anyhow::{Context, bail};
 use nix::sys::signal::Signal;
 use nix::unistd::{Gid, Uid, User};
 
+use crate::clock::DbClock;
 use crate::cmd;
 use crate::paths::StackPaths;
 use crate::process;
@@ -212,9 +213,11 @@ impl Pg {
     }
 
     /// Starts the cluster in `data_dir` and waits until it accepts connections.
+    /// On a pinned [`DbClock`] the server runs on that clock.
     pub fn start_cluster(&self, data_dir: &Path, log: &Path, label: &str) -> anyhow::Result<()> {
         let out = cmd::capture(
             self.server_command("pg_ctl")
+                .envs(DbClock::new(&self.paths).server_env()?)
                 .args(["start", "-w", "-t", "300", "-D"])
                 .arg(data_dir)
                 .arg("-l")

@@ -234,9 +234,74 @@ pub fn port_in_use(port: u16) -> bool {
     .is_ok()
 }
 
+/// The process holding a listening TCP socket on `port` (IPv4 or IPv6), from
+/// `/proc/net/tcp*` and the processes' open files: for a service that runs under a
+/// supervisor, the child that really serves (workerd under wrangler).
+pub fn listening_pid(port: u16) -> Option<i32> {
+    let inodes: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| fs::read_to_string(table).ok())
+        .flat_map(|table| listening_inodes(&table, port))
+        .collect();
+    if inodes.is_empty() {
+        return None;
+    }
+    let targets: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+    fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            fs::read_dir(format!("/proc/{pid}/fd"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|fd| {
+                    fs::read_link(fd.path())
+                        .is_ok_and(|link| targets.iter().any(|t| link.as_os_str() == t.as_str()))
+                })
+        })
+}
+
+/// Inodes of the sockets listening on `port` in one `/proc/net/tcp*` table, whose rows
+/// are `sl local_address rem_address st ... inode`, addresses as `HEXIP:HEXPORT`.
+fn listening_inodes(table: &str, port: u16) -> Vec<String> {
+    const LISTEN: &str = "0A";
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|row| {
+            let fields: Vec<&str> = row.split_whitespace().collect();
+            let local_port = fields.get(1)?.rsplit(':').next()?;
+            (u16::from_str_radix(local_port, 16).ok()? == port && *fields.get(3)? == LISTEN)
+                .then(|| fields.get(9).map(|inode| (*inode).to_owned()))
+                .flatten()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_process_listening_on_a_port() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert_eq!(listening_pid(port), Some(std::process::id() as i32));
+        drop(listener);
+        assert_eq!(listening_pid(port), None);
+    }
+
+    #[test]
+    fn reads_only_listening_rows_of_the_port() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 0100007F:2253 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1111 1 0 100 0 0 10 0\n\
+   1: 0100007F:2253 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 2222 1 0 20 4 30 10 -1\n\
+   2: 0100007F:0BB9 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3333 1 0 100 0 0 10 0\n";
+        assert_eq!(listening_inodes(table, 8787), ["1111"]);
+        assert_eq!(listening_inodes(table, 3001), ["3333"]);
+        assert!(listening_inodes(table, 5433).is_empty());
+    }
 
     #[test]
     fn parses_stat_with_odd_command_names() {

@@ -26,6 +26,7 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "postgresql-15-pgtap",
     "libtap-parser-sourcehandler-pgtap-perl", // pg_prove
     "pgbackrest",
+    "faketime", // the pinned-clock test layer (libfaketime in the PostgreSQL servers)
     "chromium", // the browser end-to-end tests
 ];
 

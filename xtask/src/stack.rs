@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
+use crate::clock::DbClock;
+use crate::parts::{self, Part, PartKind};
 use crate::paths::{Paths, StackPaths};
 use crate::pg::Pg;
+use crate::process::Service;
 use crate::topology::{self, GATEWAY_PORT, NODES, Node, Replication};
 use crate::{backup, gateway, migrate, postgrest, process, seed, storefront, ui};
 
@@ -16,6 +19,8 @@ pub struct Stack {
     pub paths: Paths,
     pub dirs: StackPaths,
     pub pg: Pg,
+    /// The databases' clock: real unless pinned (`up --db-clock`, the pinned-clock tests).
+    pub clock: DbClock,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,17 +34,122 @@ impl Stack {
         let paths = Paths::discover();
         let dirs = paths.stack();
         let pg = Pg::new(dirs.clone())?;
-        Ok(Stack { paths, dirs, pg })
+        let clock = DbClock::new(&dirs);
+        Ok(Stack {
+            paths,
+            dirs,
+            pg,
+            clock,
+        })
     }
 
-    /// Every part of the stack runs.
-    pub fn is_up(&self) -> bool {
+    /// Every part of the stack has a live process: cheap, for the stack tests' guard.
+    pub fn is_running(&self) -> bool {
         NODES.iter().all(|n| self.pg.running_pid(n).is_some())
             && NODES
                 .iter()
                 .all(|n| postgrest::service(&self.dirs, n).running_pid().is_some())
             && gateway::service(&self.dirs).running_pid().is_some()
             && storefront::service(&self.dirs).running_pid().is_some()
+    }
+
+    /// Every part of the stack answers.
+    pub fn is_up(&self) -> bool {
+        parts::down(&self.parts()).is_none()
+    }
+
+    /// Each part and whether it answers now, in the order `up` starts them.
+    pub fn parts(&self) -> Vec<Part> {
+        let mut parts = Vec::new();
+        for node in &NODES {
+            let (answering, detail) = match self.describe_node(node) {
+                Ok(state) => (true, state),
+                Err(err) => (false, format!("{err:#}").replace('\n', " ")),
+            };
+            parts.push(Part {
+                name: format!("PostgreSQL {}", node.region),
+                kind: PartKind::Postgresql,
+                region: Some(node.region),
+                url: None,
+                port: node.pg_port,
+                pid: self.pg.running_pid(node),
+                answering,
+                detail: Some(detail),
+            });
+        }
+        for node in &NODES {
+            let svc = postgrest::service(&self.dirs, node);
+            parts.push(Part {
+                name: svc.name.clone(),
+                kind: PartKind::Postgrest,
+                region: Some(node.region),
+                url: Some(topology::postgrest_url(node)),
+                port: node.postgrest_port,
+                pid: svc.running_pid(),
+                answering: postgrest::is_ready(node),
+                detail: None,
+            });
+        }
+        let gw = gateway::service(&self.dirs);
+        parts.push(Part {
+            name: gw.name.clone(),
+            kind: PartKind::Gateway,
+            region: None,
+            url: Some(format!("{}/health", topology::gateway_url())),
+            port: GATEWAY_PORT,
+            pid: gw.running_pid(),
+            answering: gateway::is_ready(),
+            detail: None,
+        });
+        let shop = storefront::service(&self.dirs);
+        parts.push(Part {
+            name: shop.name.clone(),
+            kind: PartKind::Storefront,
+            region: None,
+            url: Some(topology::storefront_origin()),
+            port: topology::STOREFRONT_PORT,
+            pid: shop.running_pid(),
+            answering: storefront::is_ready(),
+            detail: None,
+        });
+        parts
+    }
+
+    /// A service whose process lives but does not answer (a wrangler whose workerd
+    /// died, a frozen PostgREST) is stopped, so that `up` starts it afresh. True when
+    /// it answers and is left alone.
+    fn keep_if_answering(&self, service: &Service, answering: bool) -> anyhow::Result<bool> {
+        if service.running_pid().is_none() {
+            return Ok(false);
+        }
+        if answering {
+            ui::detail(&format!("{} already running", service.name));
+            return Ok(true);
+        }
+        ui::detail(&format!(
+            "{} runs but does not answer: restarting it",
+            service.name
+        ));
+        service.stop(Duration::from_secs(10))?;
+        Ok(false)
+    }
+
+    /// [`up`](Self::up) with the databases' clock reading `instant` as they start. A
+    /// stack already running on the real clock cannot be moved: `down --wipe` first.
+    pub fn up_at(&mut self, instant: chrono::DateTime<chrono::Utc>) -> anyhow::Result<UpOutcome> {
+        if !self.clock.is_pinned() && self.pg.exists(topology::primary()) {
+            bail!(
+                "this stack's databases were made on the real clock; \
+                 `cargo xtask down --wipe` first, then `cargo xtask up --db-clock ...`"
+            );
+        }
+        self.ensure_stack_dir()?;
+        self.clock.set(instant)?;
+        ui::detail(&format!(
+            "database clock pinned to {}",
+            instant.to_rfc3339()
+        ));
+        self.up()
     }
 
     pub fn up(&mut self) -> anyhow::Result<UpOutcome> {
@@ -94,11 +204,10 @@ impl Stack {
 
         for node in &NODES {
             let svc = postgrest::service(&self.dirs, node);
-            if svc.running_pid().is_some() {
+            if self.keep_if_answering(&svc, postgrest::is_ready(node))? {
                 if applied > 0 {
                     postgrest::reload(&self.dirs, node)?;
                 }
-                ui::detail(&format!("{} already running", svc.name));
                 continue;
             }
             let standby = !node.starts_as_primary;
@@ -108,18 +217,14 @@ impl Stack {
         }
 
         let gw = gateway::service(&self.dirs);
-        if gw.running_pid().is_some() {
-            ui::detail("gateway already running");
-        } else {
+        if !self.keep_if_answering(&gw, gateway::is_ready())? {
             ui::step(
                 &format!("gateway (wasm in workerd) on :{GATEWAY_PORT}"),
                 || gateway::start(&self.paths, &self.dirs),
             )?;
         }
         let shop = storefront::service(&self.dirs);
-        if shop.running_pid().is_some() {
-            ui::detail("storefront already running");
-        } else {
+        if !self.keep_if_answering(&shop, storefront::is_ready())? {
             ui::step(
                 &format!(
                     "storefront (static files) on :{}",
@@ -141,8 +246,12 @@ impl Stack {
             Some(_) => format!("PostgreSQL {} (standby) on :{}", node.region, node.pg_port),
         };
         if self.pg.running_pid(node).is_some() {
-            ui::detail(&format!("{label} already running"));
-            return Ok(());
+            if self.pg.sql(node, "select 1").is_ok() {
+                ui::detail(&format!("{label} already running"));
+                return Ok(());
+            }
+            ui::detail(&format!("{label} runs but does not answer: restarting it"));
+            self.pg.stop(node)?;
         }
         if process::port_in_use(node.pg_port) {
             bail!(
@@ -202,6 +311,7 @@ impl Stack {
     fn refresh_dirs(&mut self) -> anyhow::Result<()> {
         self.dirs = self.paths.stack();
         self.pg = Pg::new(self.dirs.clone())?;
+        self.clock = DbClock::new(&self.dirs);
         Ok(())
     }
 
@@ -346,32 +456,33 @@ impl Stack {
         ui::detail("keys         eval \"$(cargo xtask keys)\"");
     }
 
-    /// What runs, and each node's replication state.
-    pub fn status(&self) -> anyhow::Result<()> {
-        ui::header("local stack");
-        let gw = gateway::service(&self.dirs);
-        ui::detail(&running_line(&gw.name, gw.running_pid()));
-        let shop = storefront::service(&self.dirs);
-        ui::detail(&running_line(&shop.name, shop.running_pid()));
-        for node in &NODES {
-            let svc = postgrest::service(&self.dirs, node);
-            ui::detail(&running_line(&svc.name, svc.running_pid()));
-        }
-        for node in &NODES {
-            let pid = self.pg.running_pid(node);
-            let mut line = running_line(
-                &format!("PostgreSQL {} :{}", node.region, node.pg_port),
-                pid,
-            );
-            if pid.is_some() {
-                line.push_str(&format!(" | {}", self.describe_node(node)));
+    /// `cargo xtask status`: each part and whether it answers; fails naming the parts
+    /// that do not. `json` prints the parts as a JSON array instead of lines.
+    pub fn status(&self, json: bool) -> anyhow::Result<()> {
+        let parts = self.parts();
+        if json {
+            println!("{}", serde_json::to_string_pretty(&parts)?);
+        } else {
+            ui::header("local stack");
+            for part in &parts {
+                ui::detail(&part.line());
             }
-            ui::detail(&line);
+            if self.clock.is_pinned() {
+                let reads = self
+                    .pg
+                    .sql(topology::primary(), "select now()")
+                    .unwrap_or_else(|e| format!("unknown ({e:#})"));
+                ui::detail(&format!("database clock pinned: reads {reads}"));
+            }
         }
-        Ok(())
+        match parts::down(&parts) {
+            Some(down) => bail!("not answering: {down}; `cargo xtask up` restarts what is down"),
+            None => Ok(()),
+        }
     }
 
-    fn describe_node(&self, node: &Node) -> String {
+    /// The node's role and replication state, asked of the node itself.
+    fn describe_node(&self, node: &Node) -> anyhow::Result<String> {
         let query = "select case when pg_is_in_recovery() then \
              'standby, receiver ' || coalesce((select status from pg_stat_wal_receiver), 'not running') \
              || ', replay ' || pg_get_wal_replay_pause_state() \
@@ -379,9 +490,7 @@ impl Stack {
              else 'primary, ' || (select count(*) from pg_stat_replication where state = 'streaming') || ' streaming standby(s): ' \
              || coalesce((select string_agg(application_name || ' ' || state || ' replay lag ' \
                  || pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)), ', ') from pg_stat_replication), 'none') end";
-        self.pg
-            .sql(node, query)
-            .unwrap_or_else(|e| format!("not answering: {e:#}"))
+        self.pg.sql(node, query)
     }
 
     /// `cargo xtask seed --orders N`: bulk orders on the running primary.
@@ -430,6 +539,18 @@ impl Stack {
             nix::sys::signal::Signal::SIGCONT
         };
         process::signal_pid(pid, signal)
+    }
+
+    /// Kills the process that serves the gateway's port (workerd, not the wrangler that
+    /// started it), as an out-of-files crash would; returns its pid once it is gone.
+    pub fn kill_gateway_runtime(&self) -> anyhow::Result<i32> {
+        let pid = process::listening_pid(GATEWAY_PORT)
+            .with_context(|| format!("nothing listens on :{GATEWAY_PORT}"))?;
+        process::signal_pid(pid, nix::sys::signal::Signal::SIGKILL)?;
+        if !process::wait_exit(pid, Duration::from_secs(10)) {
+            bail!("the gateway's runtime (pid {pid}) survived SIGKILL");
+        }
+        Ok(pid)
     }
 
     /// Starts a region's PostgREST again and waits until it serves.
@@ -547,11 +668,4 @@ fn report_stop(name: &str, was_running: bool) {
             "was not running"
         }
     ));
-}
-
-fn running_line(name: &str, pid: Option<i32>) -> String {
-    match pid {
-        Some(pid) => format!("{name}: running (pid {pid})"),
-        None => format!("{name}: stopped"),
-    }
 }

@@ -38,7 +38,7 @@ pub fn start(paths: &Paths, stack: &StackPaths) -> anyhow::Result<()> {
     )
 }
 
-fn is_ready() -> bool {
+pub fn is_ready() -> bool {
     ureq::get(&format!("http://127.0.0.1:{STOREFRONT_PORT}/index.html"))
         .timeout(Duration::from_secs(2))
         .call()

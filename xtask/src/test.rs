@@ -21,6 +21,35 @@ struct Layer {
 /// The soak inside `cargo xtask test`; `cargo xtask soak` runs 10 minutes by default.
 const SOAK_MINUTES: f64 = 2.0;
 
+/// A date the calendar-bound tests run at, on the databases' clock.
+#[derive(Debug, Clone, Copy)]
+pub struct PinnedInstant {
+    pub layer: &'static str,
+    pub at: &'static str,
+}
+
+/// Where calendars break: a month's first minutes (the seed's "two days ago" is last
+/// month, after a 28-day February), the last seconds of a year (the tests run into the
+/// next one), a leap day.
+pub const PINNED_INSTANTS: [PinnedInstant; 3] = [
+    PinnedInstant {
+        layer: "clock 2027-03-01 00:05Z",
+        at: "2027-03-01T00:05:00Z",
+    },
+    PinnedInstant {
+        layer: "clock 2026-12-31 23:59:30Z",
+        at: "2026-12-31T23:59:30Z",
+    },
+    PinnedInstant {
+        layer: "clock 2028-02-29 12:00Z",
+        at: "2028-02-29T12:00:00Z",
+    },
+];
+
+/// The stack tests that depend on the date: partitions, their maintenance, the schema's
+/// partitions on every node, the migration that partitions existing orders.
+const CALENDAR_STACK_TESTS: [&str; 3] = ["partitions::", "schema::", "migrations::"];
+
 /// Returns Ok(()) when every layer passed.
 pub fn run(paths: &Paths) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -71,16 +100,23 @@ pub fn run(paths: &Paths) -> anyhow::Result<()> {
             crate::drill::run(paths, "failover", false)
         }));
     }
+    for instant in PINNED_INSTANTS {
+        if stack_ok && !interrupted.load(Ordering::SeqCst) {
+            layers.push(timed(instant.layer, || {
+                pinned_clock(paths, &mut stack, instant)
+            }));
+        }
+    }
     let down = stack.down(false);
 
     ui::header(&format!("test summary ({})", ui::elapsed(started)));
     let mut failed = 0;
     for layer in &layers {
         match &layer.outcome {
-            Ok(()) => ui::detail(&format!("PASS  {:<22} {}", layer.name, layer.took)),
+            Ok(()) => ui::detail(&format!("PASS  {:<28} {}", layer.name, layer.took)),
             Err(err) => {
                 failed += 1;
-                ui::detail(&format!("FAIL  {:<22} {}  {err:#}", layer.name, layer.took));
+                ui::detail(&format!("FAIL  {:<28} {}  {err:#}", layer.name, layer.took));
             }
         }
     }
@@ -172,4 +208,43 @@ fn integration(paths: &Paths) -> anyhow::Result<()> {
             .args(stack_tests)
             .args(["failover", "--", "--test-threads=1"]),
     )
+}
+
+/// A new stack made with the databases' clock at `instant`, then the SQL layer and the
+/// calendar-bound stack tests with the clock set back to `instant` before each (the
+/// stack took a while to start). Leaves no stack behind: a pinned stack must not be
+/// mistaken for a real-clock one.
+fn pinned_clock(paths: &Paths, stack: &mut Stack, instant: PinnedInstant) -> anyhow::Result<()> {
+    let at = crate::clock::parse_instant(instant.at)?;
+    stack.down(true)?;
+    let outcome = (|| {
+        stack.up_at(at)?;
+        no_rows_in_default_partitions(stack)?;
+        stack.clock.set(at)?;
+        sql(paths, stack)?;
+        stack.clock.set(at)?;
+        cmd::run(
+            cargo(paths)
+                .args(["test", "-p", "payhuk-stack-tests", "--test", "stack", "--"])
+                .args(CALENDAR_STACK_TESTS)
+                .arg("--test-threads=1"),
+        )
+    })();
+    let down = stack.down(true);
+    outcome.and(down)
+}
+
+/// What a fresh stack on any date must show: every row the migrations and seeds wrote
+/// has its month's partition.
+fn no_rows_in_default_partitions(stack: &Stack) -> anyhow::Result<()> {
+    let report = stack.pg.sql(
+        topology::primary(),
+        "select coalesce(string_agg(r ->> 'table' || ': ' || (r ->> 'rows'), ', '), '') \
+         from jsonb_array_elements(public.default_partition_report()) r where (r ->> 'rows')::int > 0",
+    )?;
+    if !report.is_empty() {
+        bail!("rows sit in default partitions after `up`: {report}");
+    }
+    ui::detail("default partitions: empty");
+    Ok(())
 }
