@@ -13,6 +13,17 @@ pub struct Caller {
     pub claims: Option<Claims>,
 }
 
+impl Caller {
+    /// Anyone at all: no token, or a verified `anon` token naming no user (the project's
+    /// anon key, which supabase-js sends on every request). Row-level security shows all
+    /// such callers the same rows, so what they read may be shared from a cache.
+    pub fn is_public(&self) -> bool {
+        self.claims
+            .as_ref()
+            .is_none_or(|claims| claims.role == "anon" && claims.sub.is_none())
+    }
+}
+
 /// No token at all is an anonymous caller (PostgREST's anon role); a token that is
 /// there but forged, expired or for another audience is a 401.
 pub fn authenticate(
@@ -105,6 +116,39 @@ mod tests {
             &config(audience),
             1000,
         )
+    }
+
+    #[test]
+    fn the_anon_key_is_public_a_user_or_an_anon_token_with_a_subject_is_not() {
+        let anon = token("anon", 2000, None, SECRET);
+        let caller = auth(&[("apikey", anon.clone())], None).unwrap();
+        assert!(caller.is_public(), "supabase-js's apikey alone");
+        let both = auth(
+            &[
+                ("apikey", anon.clone()),
+                ("authorization", format!("Bearer {anon}")),
+            ],
+            None,
+        )
+        .unwrap();
+        assert!(both.is_public(), "supabase-js's apikey and bearer");
+        assert!(auth(&[], None).unwrap().is_public(), "no key at all");
+
+        let user = token("authenticated", 2000, None, SECRET);
+        assert!(
+            !auth(&[("authorization", format!("Bearer {user}"))], None)
+                .unwrap()
+                .is_public()
+        );
+        let mut named = Claims::new("anon", "t", 0, 2000);
+        named.sub = Some("22222222-2222-4222-8222-000000000001".into());
+        let named = sign_hs256(&named, SECRET.as_bytes());
+        assert!(
+            !auth(&[("apikey", named)], None).unwrap().is_public(),
+            "auth.uid() would differ: not shared"
+        );
+        let service = token("service_role", 2000, None, SECRET);
+        assert!(!auth(&[("apikey", service)], None).unwrap().is_public());
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub async fn serve(
     };
 
     let cacheable = matches!(matched.route, Route::ListProducts | Route::GetProduct)
-        && caller.token.is_none()
+        && caller.is_public()
         && presented.is_none();
     if cacheable {
         return cached(url.as_str(), matched.route, api, db, ctx).await;
@@ -119,7 +119,7 @@ thread_local! {
         RefCell::new(MemoryCache::new(MEMORY_BUDGET_BYTES, FRESHNESS));
 }
 
-/// An anonymous catalogue read: from this isolate's memory, else the edge cache, else
+/// A public catalogue read (no key, or the anon key alone): from this isolate's memory, else the edge cache, else
 /// computed; once stale, served as is while one request's background task refreshes it.
 /// A failing Cache API costs the cache, never the request.
 async fn cached(

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use payhuk_stack_tests::{
-    ReplayPaused, Reply, caught_up, concurrently, eventually, stack, via_edge,
+    ReplayPaused, Reply, caught_up, concurrently, eventually, stack, user_token, via_edge,
 };
 use serde_json::{Value, json};
 
@@ -232,6 +232,36 @@ fn repeated_failed_logins_lock_out_then_release() {
         );
         (reply.status == 200).then_some(())
     });
+}
+
+#[test]
+fn the_anon_key_reads_the_catalogue_from_the_same_cache_as_no_key() {
+    let _stack = stack();
+    let anon_key = xtask::topology::anon_key();
+    let bearer = format!("Bearer {anon_key}");
+    // A listing no other test asks for, so the first answer is computed here.
+    let path = format!("/api/v1/products?limit=7&store={AWA_STORE}");
+    let read = |headers: &[(&str, &str)]| {
+        let reply = via_edge("sfo1", "GET", &path, headers, None);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply
+    };
+    let first = read(&[("apikey", &anon_key)]);
+    assert_ne!(first.header("x-payhuk-cache"), Some("bypass"));
+    // supabase-js sends the anon key as apikey and as the bearer.
+    let supabase_js = read(&[("apikey", &anon_key), ("authorization", &bearer)]);
+    assert_eq!(supabase_js.header("x-payhuk-cache"), Some("hit"));
+    assert_eq!(supabase_js.body, first.body);
+    let keyless = read(&[]);
+    assert_eq!(keyless.header("x-payhuk-cache"), Some("hit"));
+
+    // A signed-in user still reads through (their rows differ).
+    let user = user_token("22222222-2222-4222-8222-000000000001");
+    let signed_in = read(&[
+        ("apikey", &anon_key),
+        ("authorization", &format!("Bearer {user}")),
+    ]);
+    assert_eq!(signed_in.header("x-payhuk-cache"), Some("bypass"));
 }
 
 #[test]
