@@ -58,6 +58,8 @@ impl<S: BuildHasher> ConfigSource for HashMap<&str, &str, S> {
 
 pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u32 = 3000;
 pub const DEFAULT_HEALTH_TTL_MS: u32 = 2000;
+/// A probe is a tiny RPC: a node that takes longer is not one to route to anyway.
+pub const DEFAULT_HEALTH_PROBE_TIMEOUT_MS: u32 = 1000;
 pub const DEFAULT_CONSISTENCY_TTL_SECONDS: u32 = 300;
 pub const DEFAULT_MAX_REPLICA_LAG: MaxLag = MaxLag {
     seconds: Some(30.0),
@@ -77,6 +79,8 @@ pub struct Config {
     pub upstream_timeout_ms: u32,
     pub use_cf_location: bool,
     pub health_ttl_ms: u32,
+    /// The deadline of one health probe, apart from requests' `upstream_timeout_ms`.
+    pub health_probe_timeout_ms: u32,
     pub max_replica_lag: MaxLag,
     pub read_only_rpcs: Vec<String>,
     pub jwt_audience: Option<String>,
@@ -256,6 +260,13 @@ impl Config {
             DEFAULT_HEALTH_TTL_MS,
             "milliseconds",
         );
+        let health_probe_timeout_ms = p.bounded(
+            "HEALTH_PROBE_TIMEOUT_MS",
+            50,
+            10_000,
+            DEFAULT_HEALTH_PROBE_TIMEOUT_MS,
+            "milliseconds",
+        );
         let max_replica_lag = p.max_replica_lag();
         let read_only_rpcs = p.read_only_rpcs();
         let jwt_audience = p.get("JWT_AUDIENCE");
@@ -312,6 +323,7 @@ impl Config {
                     upstream_timeout_ms,
                     use_cf_location,
                     health_ttl_ms,
+                    health_probe_timeout_ms,
                     max_replica_lag,
                     read_only_rpcs,
                     jwt_audience,
@@ -816,6 +828,10 @@ mod tests {
         let config = Config::from_source(&base()).unwrap();
         assert!(config.use_cf_location);
         assert_eq!(config.health_ttl_ms, DEFAULT_HEALTH_TTL_MS);
+        assert_eq!(
+            config.health_probe_timeout_ms,
+            DEFAULT_HEALTH_PROBE_TIMEOUT_MS
+        );
         assert_eq!(config.max_replica_lag, DEFAULT_MAX_REPLICA_LAG);
         assert!(config.read_only_rpcs.is_empty());
         assert_eq!(config.jwt_audience, None);
@@ -823,6 +839,7 @@ mod tests {
         let mut vars = base();
         vars.insert("USE_CF_LOCATION".into(), "false".into());
         vars.insert("HEALTH_TTL_MS".into(), "500".into());
+        vars.insert("HEALTH_PROBE_TIMEOUT_MS".into(), "250".into());
         vars.insert("MAX_REPLICA_LAG".into(), "2s".into());
         vars.insert(
             "READ_ONLY_RPCS".into(),
@@ -832,6 +849,7 @@ mod tests {
         let config = Config::from_source(&vars).unwrap();
         assert!(!config.use_cf_location);
         assert_eq!(config.health_ttl_ms, 500);
+        assert_eq!(config.health_probe_timeout_ms, 250);
         assert_eq!(
             config.max_replica_lag,
             MaxLag {

@@ -1,19 +1,26 @@
-//! The isolate's health cache: what the routing policy decides from. Refreshed inline
-//! only when missing or too old; otherwise off the request path (`ctx.wait_until`).
+//! The isolate's health cache: what the routing policy decides from. One probe round
+//! at a time per isolate (`HealthCache::plan`): a stale view is refreshed off the
+//! request path (`ctx.wait_until`); with none yet, one request probes and the others
+//! wait for its snapshot, each on its own timer, so no request awaits another
+//! request's I/O (Workers cancel that once the other request ends).
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
-use worker::Context;
+use worker::{Context, Delay};
 
 use super::now_ms;
 use super::upstream::PostgrestUpstream;
 use crate::config::Config;
 use crate::region::RegionCode;
-use crate::routing::{Freshness, HealthCache, NodeView};
+use crate::routing::{HealthCache, NodeView, RefreshPlan};
 use crate::services::health::api::probe_regions;
 use crate::services::health::model::RegionHealth;
 use crate::services::health::service::Probe;
+
+/// How often a request waiting on another's probe round looks for its snapshot.
+const AWAIT_POLL_MS: u64 = 10;
 
 thread_local! {
     static CACHE: RefCell<Option<HealthCache>> = const { RefCell::new(None) };
@@ -22,29 +29,39 @@ thread_local! {
 fn with_cache<T>(config: &Config, f: impl FnOnce(&mut HealthCache) -> T) -> T {
     CACHE.with(|cell| {
         let mut cache = cell.borrow_mut();
-        f(cache.get_or_insert_with(|| HealthCache::new(u64::from(config.health_ttl_ms))))
+        f(cache.get_or_insert_with(|| {
+            HealthCache::new(
+                u64::from(config.health_ttl_ms),
+                u64::from(config.health_probe_timeout_ms),
+            )
+        }))
     })
 }
 
-/// The nodes as the policy should see them now. A stale view is refreshed in the
-/// background through `ctx`, or inline when there is none to schedule with.
+/// The nodes as the policy should see them now.
 pub async fn nodes(config: &Rc<Config>, ctx: Option<&Context>) -> Vec<NodeView> {
-    let now = now_ms();
-    match (with_cache(config, |c| c.freshness(now)), ctx) {
-        (Freshness::Fresh, _) => {}
-        (Freshness::Stale, Some(ctx)) => {
-            if with_cache(config, |c| c.begin_refresh(now)) {
+    match with_cache(config, |c| c.plan(now_ms())) {
+        RefreshPlan::Use => {}
+        RefreshPlan::UseAndRefresh => match ctx {
+            Some(ctx) => {
                 let config = config.clone();
                 ctx.wait_until(async move { refresh(&config).await });
             }
+            // Already off the request path (a background task, the cron): inline.
+            None => refresh(config).await,
+        },
+        RefreshPlan::ProbeNow => refresh(config).await,
+        RefreshPlan::AwaitRound { until_ms } => {
+            while !with_cache(config, |c| c.has_snapshot()) && now_ms() < until_ms {
+                Delay::from(Duration::from_millis(AWAIT_POLL_MS)).await;
+            }
         }
-        (Freshness::Stale, None) | (Freshness::Missing, _) => refresh(config).await,
     }
     with_cache(config, |c| c.nodes(&config.regions, now_ms()))
 }
 
 async fn refresh(config: &Config) {
-    let upstream = PostgrestUpstream::new(config.upstream_timeout_ms);
+    let upstream = PostgrestUpstream::new(config.health_probe_timeout_ms);
     let probes = probe_regions(config, &upstream).await;
     ingest(config, probes);
 }

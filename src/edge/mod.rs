@@ -130,7 +130,7 @@ async fn dispatch(
     let matched = router::resolve(req.method().as_ref(), &req.path())?;
     match matched.route {
         Route::Health => {
-            let upstream = upstream::PostgrestUpstream::new(config.upstream_timeout_ms);
+            let upstream = upstream::PostgrestUpstream::new(config.health_probe_timeout_ms);
             let reply =
                 health::api::get_health(config, edge.clone(), &upstream, now_rfc3339(), |probes| {
                     cluster::ingest(config, probes)

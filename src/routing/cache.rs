@@ -9,35 +9,47 @@ use crate::services::health::service::{Probe, region_healths};
 
 use super::policy::NodeView;
 
-/// A snapshot older than this many TTLs is not used even while a refresh runs.
-const STALE_LIMIT_TTLS: u64 = 5;
+/// How long past the probe deadline a round may take (scheduling, parsing) before its
+/// claim counts as lost and another request may start one.
+const ROUND_MARGIN_MS: u64 = 250;
 
+/// A snapshot this many TTLs old is probed again inline by the one request that claims
+/// the round (an isolate waking from idle), not trusted for routing first.
+const OLD_SNAPSHOT_TTLS: u64 = 5;
+
+/// What a request does about the health snapshot before it routes. One probe round at a
+/// time per isolate: a cold isolate under a thousand requests sends one round, not a
+/// thousand, and a stale snapshot is used however old rather than probed inline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Freshness {
-    /// Younger than the TTL: use it.
-    Fresh,
-    /// Past the TTL but usable: use it and refresh in the background.
-    Stale,
-    /// Absent or too old: probe before deciding.
-    Missing,
+pub enum RefreshPlan {
+    /// Younger than the TTL: route from it.
+    Use,
+    /// Past the TTL: route from it, and this request starts the background round.
+    UseAndRefresh,
+    /// Nothing probed yet and no round under way: this request runs the round inline.
+    ProbeNow,
+    /// Nothing probed yet and a round is under way: wait for its snapshot until then.
+    AwaitRound { until_ms: u64 },
 }
 
 #[derive(Debug, Clone)]
 pub struct HealthCache {
     ttl_ms: u64,
+    probe_timeout_ms: u64,
     snapshot: Option<(u64, Vec<RegionHealth>)>,
     /// Nodes a request found failing, until when.
     down_until: Vec<(RegionCode, u64)>,
-    /// When a background refresh started, so only one runs (and a lost one expires).
+    /// When the probe round under way started, so only one runs (and a lost one expires).
     refreshing_since: Option<u64>,
     /// The primary's WAL position over time, for replica lag in seconds.
     lag: LagTracker,
 }
 
 impl HealthCache {
-    pub fn new(ttl_ms: u64) -> Self {
+    pub fn new(ttl_ms: u64, probe_timeout_ms: u64) -> Self {
         HealthCache {
             ttl_ms,
+            probe_timeout_ms,
             snapshot: None,
             down_until: Vec::new(),
             refreshing_since: None,
@@ -45,14 +57,37 @@ impl HealthCache {
         }
     }
 
-    pub fn freshness(&self, now_ms: u64) -> Freshness {
-        match &self.snapshot {
-            Some((taken, _)) if now_ms.saturating_sub(*taken) < self.ttl_ms => Freshness::Fresh,
-            Some((taken, _)) if now_ms.saturating_sub(*taken) < self.ttl_ms * STALE_LIMIT_TTLS => {
-                Freshness::Stale
+    /// Decides, and claims the round when this request is to run it.
+    pub fn plan(&mut self, now_ms: u64) -> RefreshPlan {
+        let age = self
+            .snapshot
+            .as_ref()
+            .map(|(taken, _)| now_ms.saturating_sub(*taken));
+        match age {
+            Some(age) if age < self.ttl_ms => RefreshPlan::Use,
+            // An isolate idle for long probes before trusting what it saw then; while
+            // that round runs, the others still route from the old snapshot.
+            Some(age) if self.begin_refresh(now_ms) => {
+                if age < self.ttl_ms * OLD_SNAPSHOT_TTLS {
+                    RefreshPlan::UseAndRefresh
+                } else {
+                    RefreshPlan::ProbeNow
+                }
             }
-            _ => Freshness::Missing,
+            Some(_) => RefreshPlan::Use,
+            None if self.begin_refresh(now_ms) => RefreshPlan::ProbeNow,
+            None => RefreshPlan::AwaitRound {
+                until_ms: self.refreshing_since.unwrap_or(now_ms) + self.round_limit_ms(),
+            },
         }
+    }
+
+    pub fn has_snapshot(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
+    fn round_limit_ms(&self) -> u64 {
+        self.probe_timeout_ms + ROUND_MARGIN_MS
     }
 
     /// Turns fresh probes into each region's health (lag measured with this isolate's
@@ -68,10 +103,10 @@ impl HealthCache {
         self.refreshing_since = None;
     }
 
-    /// Claims the background refresh; false when one is already under way.
-    pub fn begin_refresh(&mut self, now_ms: u64) -> bool {
+    /// Claims the probe round; false when one is already under way.
+    fn begin_refresh(&mut self, now_ms: u64) -> bool {
         match self.refreshing_since {
-            Some(since) if now_ms.saturating_sub(since) < self.ttl_ms * STALE_LIMIT_TTLS => false,
+            Some(since) if now_ms.saturating_sub(since) < self.round_limit_ms() => false,
             _ => {
                 self.refreshing_since = Some(now_ms);
                 true
@@ -152,32 +187,56 @@ mod tests {
     }
 
     #[test]
-    fn freshness_follows_the_ttl() {
-        let mut cache = HealthCache::new(2000);
-        assert_eq!(cache.freshness(0), Freshness::Missing);
-        cache.store(1000, vec![]);
-        assert_eq!(cache.freshness(2999), Freshness::Fresh);
-        assert_eq!(cache.freshness(3000), Freshness::Stale);
-        assert_eq!(cache.freshness(10_999), Freshness::Stale);
-        assert_eq!(cache.freshness(11_000), Freshness::Missing);
+    fn a_cold_isolate_runs_one_round_and_the_others_wait_for_it() {
+        let mut cache = HealthCache::new(2000, 1000);
+        assert_eq!(cache.plan(0), RefreshPlan::ProbeNow);
+        for now in [1, 50, 1249] {
+            assert_eq!(
+                cache.plan(now),
+                RefreshPlan::AwaitRound { until_ms: 1250 },
+                "at {now} ms the first round is still under way"
+            );
+        }
+        assert_eq!(
+            cache.plan(1250),
+            RefreshPlan::ProbeNow,
+            "a round past its deadline is lost: the next request runs one"
+        );
+        cache.store(1300, vec![]);
+        assert!(cache.has_snapshot());
+        assert_eq!(cache.plan(1301), RefreshPlan::Use);
     }
 
     #[test]
-    fn one_refresh_at_a_time_and_a_lost_one_expires() {
-        let mut cache = HealthCache::new(2000);
-        assert!(cache.begin_refresh(0));
-        assert!(!cache.begin_refresh(100));
-        assert!(
-            cache.begin_refresh(10_000),
-            "a refresh that never finished is forgotten"
+    fn a_stale_snapshot_is_used_however_old_while_one_round_refreshes_it() {
+        let mut cache = HealthCache::new(2000, 1000);
+        cache.store(0, vec![]);
+        assert_eq!(cache.plan(1999), RefreshPlan::Use);
+        assert_eq!(cache.plan(2000), RefreshPlan::UseAndRefresh);
+        assert_eq!(cache.plan(2001), RefreshPlan::Use, "one round at a time");
+        assert_eq!(cache.plan(3249), RefreshPlan::Use);
+        assert_eq!(
+            cache.plan(3250),
+            RefreshPlan::UseAndRefresh,
+            "the round of 2000 ms is past its deadline: lost, another starts"
         );
-        cache.store(10_050, vec![]);
-        assert!(cache.begin_refresh(10_100));
+        assert_eq!(
+            cache.plan(600_000),
+            RefreshPlan::ProbeNow,
+            "ten minutes old and the last round lost: the claimant probes first"
+        );
+        assert_eq!(
+            cache.plan(600_001),
+            RefreshPlan::Use,
+            "everyone else routes from the old snapshot meanwhile"
+        );
+        cache.store(600_010, vec![]);
+        assert_eq!(cache.plan(600_011), RefreshPlan::Use);
     }
 
     #[test]
     fn nodes_reflect_probes_and_marks() {
-        let mut cache = HealthCache::new(2000);
+        let mut cache = HealthCache::new(2000, 1000);
         let regions = regions();
         let nodes = cache.nodes(&regions, 0);
         assert!(nodes.iter().all(|n| !n.usable), "nothing probed yet");

@@ -6,7 +6,7 @@ pub mod cache;
 pub mod fallback;
 pub mod policy;
 
-pub use cache::{Freshness, HealthCache};
+pub use cache::{HealthCache, RefreshPlan};
 
 /// Whether a request may be served by a replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

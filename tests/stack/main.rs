@@ -12,6 +12,7 @@ mod health;
 mod keys;
 mod migrations;
 mod orders;
+mod overload;
 mod partitions;
 mod replication;
 mod routing;

@@ -91,8 +91,9 @@ fn binary(paths: &Paths) -> PathBuf {
         .join("node_modules/@cloudflare/workerd-linux-64/bin/workerd")
 }
 
-/// Starts workerd on [`PORT`] and waits for `/health`; with `inspector`, the V8
-/// inspector listens on that port (for CPU profiles).
+/// Starts workerd on [`PORT`] and waits until it serves; with `inspector`, the V8
+/// inspector listens on that port (for CPU profiles). It comes up cold: readiness is
+/// asked of `/status`, a static page, so no health probe has run in its isolate.
 pub fn start(paths: &Paths, stack: &StackPaths, inspector: Option<u16>) -> anyhow::Result<Service> {
     let svc = service(stack);
     svc.stop(Duration::from_secs(2))?;
@@ -105,7 +106,7 @@ pub fn start(paths: &Paths, stack: &StackPaths, inspector: Option<u16>) -> anyho
     let conf = dir.join("workerd.capnp");
     let text = config(&compatibility_date(paths)?, &topology::gateway_env(), PORT);
     fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
-    let url = format!("http://127.0.0.1:{PORT}/health");
+    let url = format!("http://127.0.0.1:{PORT}/status");
     let mut command = Command::new(binary(paths));
     command.arg("serve").arg(&conf);
     if let Some(port) = inspector {
