@@ -14,7 +14,7 @@ use super::now_ms;
 use super::upstream::PostgrestUpstream;
 use crate::config::Config;
 use crate::region::RegionCode;
-use crate::routing::{HealthCache, NodeView, RefreshPlan};
+use crate::routing::{Evidence, HealthCache, NodeView, RefreshPlan};
 use crate::services::health::api::probe_regions;
 use crate::services::health::model::RegionHealth;
 use crate::services::health::service::Probe;
@@ -57,22 +57,25 @@ pub async fn nodes(config: &Rc<Config>, ctx: Option<&Context>) -> Vec<NodeView> 
             }
         }
     }
-    with_cache(config, |c| c.nodes(&config.regions, now_ms()))
+    with_cache(config, |c| c.nodes(&config.regions))
 }
 
 async fn refresh(config: &Config) {
+    let started = now_ms();
     let upstream = PostgrestUpstream::new(config.health_probe_timeout_ms);
     let probes = probe_regions(config, &upstream).await;
-    ingest(config, probes);
+    ingest(config, started, probes);
 }
 
-/// Fresh probes in, each region's health out (and kept for routing).
-pub fn ingest(config: &Config, probes: Vec<Probe>) -> Vec<RegionHealth> {
+/// Probes of a round started at `round_started_ms` in, each region's health out (and
+/// kept for routing).
+pub fn ingest(config: &Config, round_started_ms: u64, probes: Vec<Probe>) -> Vec<RegionHealth> {
     let now = now_ms();
-    with_cache(config, |c| c.ingest(now, probes))
+    with_cache(config, |c| c.ingest(round_started_ms, now, probes))
 }
 
-pub fn mark_down(config: &Config, region: &RegionCode) {
+/// A request found `region` failing.
+pub fn record_failure(config: &Config, region: &RegionCode, evidence: Evidence) {
     let now = now_ms();
-    with_cache(config, |c| c.mark_down(region, now));
+    with_cache(config, |c| c.record_failure(region, evidence, now));
 }

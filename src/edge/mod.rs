@@ -131,9 +131,10 @@ async fn dispatch(
     match matched.route {
         Route::Health => {
             let upstream = upstream::PostgrestUpstream::new(config.health_probe_timeout_ms);
+            let started = now_ms();
             let reply =
                 health::api::get_health(config, edge.clone(), &upstream, now_rfc3339(), |probes| {
-                    cluster::ingest(config, probes)
+                    cluster::ingest(config, started, probes)
                 })
                 .await?;
             response::into_worker(reply, head).map_err(glue_error)

@@ -20,7 +20,7 @@ use crate::db::{Db, DbReply, DbRequest, Role};
 use crate::error::AppError;
 use crate::region::EdgeLocation;
 use crate::routing::fallback::{Attempt, first_that_serves};
-use crate::routing::{Access, Target, read_targets, write_target};
+use crate::routing::{Access, Evidence, Target, read_targets, write_target};
 use crate::services::rest::service::{upstream_url, write_xid};
 
 /// What goes upstream, prepared once and sent to one target or several.
@@ -56,7 +56,7 @@ pub async fn route(
             let served = first_that_serves(
                 &targets,
                 |target| attempt_read(config, target, outgoing),
-                |target| cluster::mark_down(config, target.region()),
+                |target, error| cluster::record_failure(config, target.region(), evidence(error)),
             )
             .await?;
             Ok((served.target, served.response))
@@ -69,7 +69,7 @@ pub async fn route(
             match send(config, &target, outgoing).await {
                 // PostgREST cannot reach its database: nothing was written.
                 Ok(upstream) if upstream.response.status_code() == 503 => {
-                    cluster::mark_down(config, target.region());
+                    cluster::record_failure(config, target.region(), Evidence::Dead);
                     Err(AppError::Unavailable {
                         reason: format!("{target} cannot reach its database"),
                         retry_after_secs: 2,
@@ -78,16 +78,28 @@ pub async fn route(
                 Ok(upstream) => Ok((target, upstream)),
                 // Refused before anything reached PostgREST: safe to say "try again".
                 Err(AppError::UpstreamUnreachable { upstream, cause }) => {
-                    cluster::mark_down(config, target.region());
+                    cluster::record_failure(config, target.region(), Evidence::Dead);
                     Err(AppError::Unavailable {
                         reason: format!("the primary ({upstream}) is unreachable: {cause}"),
                         retry_after_secs: 2,
                     })
                 }
                 // A timeout is not retried: the write may have happened.
-                Err(other) => Err(other),
+                Err(other) => {
+                    cluster::record_failure(config, target.region(), evidence(&other));
+                    Err(other)
+                }
             }
         }
+    }
+}
+
+/// What a failed attempt says about the node: no answer in time is a slow node's
+/// evidence (the probe decides); anything else, a dead one's.
+fn evidence(error: &AppError) -> Evidence {
+    match error {
+        AppError::UpstreamTimeout { .. } => Evidence::Slow,
+        _ => Evidence::Dead,
     }
 }
 

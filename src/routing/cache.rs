@@ -7,7 +7,9 @@ use crate::services::health::lag::LagTracker;
 use crate::services::health::model::RegionHealth;
 use crate::services::health::service::{Probe, region_healths};
 
+use super::outlier::{Evidence, Outliers, Standing};
 use super::policy::NodeView;
+use crate::services::health::model::Role;
 
 /// How long past the probe deadline a round may take (scheduling, parsing) before its
 /// claim counts as lost and another request may start one.
@@ -37,8 +39,8 @@ pub struct HealthCache {
     ttl_ms: u64,
     probe_timeout_ms: u64,
     snapshot: Option<(u64, Vec<RegionHealth>)>,
-    /// Nodes a request found failing, until when.
-    down_until: Vec<(RegionCode, u64)>,
+    /// What requests found since the probes.
+    outliers: Outliers,
     /// When the probe round under way started, so only one runs (and a lost one expires).
     refreshing_since: Option<u64>,
     /// The primary's WAL position over time, for replica lag in seconds.
@@ -51,7 +53,7 @@ impl HealthCache {
             ttl_ms,
             probe_timeout_ms,
             snapshot: None,
-            down_until: Vec::new(),
+            outliers: Outliers::default(),
             refreshing_since: None,
             lag: LagTracker::default(),
         }
@@ -63,8 +65,14 @@ impl HealthCache {
             .snapshot
             .as_ref()
             .map(|(taken, _)| now_ms.saturating_sub(*taken));
+        // Evidence newer than the snapshot asks for a round now, so that the probe
+        // decides soon whether a failing node is dead or only slow.
+        let overtaken = match (&self.snapshot, self.outliers.newest_ms()) {
+            (Some((taken, _)), Some(evidence)) => evidence >= *taken,
+            _ => false,
+        };
         match age {
-            Some(age) if age < self.ttl_ms => RefreshPlan::Use,
+            Some(age) if age < self.ttl_ms && !overtaken => RefreshPlan::Use,
             // An isolate idle for long probes before trusting what it saw then; while
             // that round runs, the others still route from the old snapshot.
             Some(age) if self.begin_refresh(now_ms) => {
@@ -91,9 +99,21 @@ impl HealthCache {
     }
 
     /// Turns fresh probes into each region's health (lag measured with this isolate's
-    /// history of the primary) and keeps it as the current snapshot.
-    pub fn ingest(&mut self, now_ms: u64, probes: Vec<Probe>) -> Vec<RegionHealth> {
+    /// history of the primary) and keeps it as the current snapshot. Nodes that
+    /// answered a round started at `round_started_ms` are readmitted.
+    pub fn ingest(
+        &mut self,
+        round_started_ms: u64,
+        now_ms: u64,
+        probes: Vec<Probe>,
+    ) -> Vec<RegionHealth> {
         let regions = region_healths(probes, &mut self.lag, now_ms);
+        for health in &regions {
+            if health.reachable && health.role.is_some() {
+                self.outliers
+                    .answered_probe(&health.region, round_started_ms);
+            }
+        }
         self.store(now_ms, regions.clone());
         regions
     }
@@ -114,41 +134,52 @@ impl HealthCache {
         }
     }
 
-    /// A request could not use `region`: skip it for one TTL, after which fresh probes
-    /// decide again.
-    pub fn mark_down(&mut self, region: &RegionCode, now_ms: u64) {
-        self.down_until.retain(|(r, _)| r != region);
-        self.down_until.push((region.clone(), now_ms + self.ttl_ms));
-    }
-
-    fn is_marked_down(&self, region: &RegionCode, now_ms: u64) -> bool {
-        self.down_until
-            .iter()
-            .any(|(r, until)| r == region && now_ms < *until)
+    /// A request found `region` failing: see [`Outliers`].
+    pub fn record_failure(&mut self, region: &RegionCode, evidence: Evidence, now_ms: u64) {
+        self.outliers.record(region, evidence, now_ms);
     }
 
     /// Every configured region as the policy sees it now. Regions without a probe
-    /// result are unusable.
-    pub fn nodes(&self, regions: &[RegionConfig], now_ms: u64) -> Vec<NodeView> {
+    /// result are unusable. Requests' evidence never takes away the last node that
+    /// can serve (a panic threshold, as Envoy's): with every probed node ejected, reads
+    /// go to all of them; with the only primary ejected, writes still go to it. A
+    /// client then gets that node's own error, not "no region can serve".
+    pub fn nodes(&self, regions: &[RegionConfig]) -> Vec<NodeView> {
         let probed: &[RegionHealth] = self.snapshot.as_ref().map_or(&[], |(_, r)| r.as_slice());
-        regions
+        let mut views: Vec<(NodeView, Standing)> = regions
             .iter()
             .map(|config| {
                 let health = probed.iter().find(|h| h.region == config.code);
                 let (lag_seconds, lag_bytes) = health
                     .and_then(|h| h.replication.as_ref())
                     .map_or((0.0, 0), |r| (r.lag_seconds, r.lag_bytes));
-                NodeView {
+                let standing = self.outliers.standing(&config.code);
+                let view = NodeView {
                     region: config.code.clone(),
                     location: config.location,
                     role: health.and_then(|h| h.role),
-                    usable: health.is_some_and(|h| h.reachable && h.role.is_some())
-                        && !self.is_marked_down(&config.code, now_ms),
+                    usable: health.is_some_and(|h| h.reachable && h.role.is_some()),
+                    suspect: standing == Standing::Suspect,
                     lag_seconds,
                     lag_bytes,
-                }
+                };
+                (view, standing)
             })
-            .collect()
+            .collect();
+        let serves = |views: &[(NodeView, Standing)], role: Option<Role>| {
+            views.iter().any(|(v, standing)| {
+                v.usable && *standing != Standing::Ejected && role.is_none_or(|r| v.role == Some(r))
+            })
+        };
+        let panic_all = !serves(&views, None);
+        let panic_primary = !serves(&views, Some(Role::Primary));
+        for (view, standing) in &mut views {
+            let spared = panic_all || (panic_primary && view.role == Some(Role::Primary));
+            if *standing == Standing::Ejected && !spared {
+                view.usable = false;
+            }
+        }
+        views.into_iter().map(|(view, _)| view).collect()
     }
 }
 
@@ -234,12 +265,37 @@ mod tests {
         assert_eq!(cache.plan(600_011), RefreshPlan::Use);
     }
 
+    /// A probe round's answers: `iad1` primary, the others streaming replicas.
+    fn answers(regions: &[RegionConfig]) -> Vec<Probe> {
+        regions
+            .iter()
+            .map(|region| {
+                let body = if region.code.as_str() == "iad1" {
+                    r#"{"in_recovery":false,"current_lsn":"0/100","receive_lsn":null,"replay_lsn":null,"wal_receiver":null}"#
+                } else {
+                    r#"{"in_recovery":true,"current_lsn":null,"receive_lsn":"0/100","replay_lsn":"0/100","wal_receiver":"streaming"}"#
+                };
+                Probe {
+                    region: region.clone(),
+                    outcome: Ok((serde_json::from_str(body).unwrap(), 1)),
+                }
+            })
+            .collect()
+    }
+
+    fn usable(cache: &HealthCache, regions: &[RegionConfig]) -> Vec<bool> {
+        cache.nodes(regions).iter().map(|n| n.usable).collect()
+    }
+
     #[test]
-    fn nodes_reflect_probes_and_marks() {
+    fn nodes_reflect_the_last_probes() {
         let mut cache = HealthCache::new(2000, 1000);
         let regions = regions();
-        let nodes = cache.nodes(&regions, 0);
-        assert!(nodes.iter().all(|n| !n.usable), "nothing probed yet");
+        assert_eq!(
+            usable(&cache, &regions),
+            [false, false],
+            "nothing probed yet"
+        );
 
         cache.store(
             0,
@@ -248,16 +304,9 @@ mod tests {
                 health("fra1", Some(Role::Replica), 42),
             ],
         );
-        let nodes = cache.nodes(&regions, 10);
-        assert!(nodes.iter().all(|n| n.usable));
+        let nodes = cache.nodes(&regions);
+        assert!(nodes.iter().all(|n| n.usable && !n.suspect));
         assert_eq!((nodes[1].lag_seconds, nodes[1].lag_bytes), (1.5, 42));
-
-        cache.mark_down(&regions[1].code, 100);
-        assert!(!cache.nodes(&regions, 2099)[1].usable);
-        assert!(
-            cache.nodes(&regions, 2100)[1].usable,
-            "a mark lasts one TTL"
-        );
 
         cache.store(
             3000,
@@ -266,9 +315,79 @@ mod tests {
                 health("fra1", None, 0),
             ],
         );
-        assert!(
-            !cache.nodes(&regions, 3001)[1].usable,
+        assert_eq!(
+            usable(&cache, &regions),
+            [true, false],
             "unreachable at the last probe"
+        );
+    }
+
+    #[test]
+    fn a_dead_replica_is_ejected_until_a_later_round_finds_it_answering() {
+        let mut cache = HealthCache::new(2000, 1000);
+        let regions = regions();
+        cache.ingest(0, 5, answers(&regions));
+        cache.record_failure(&regions[1].code, Evidence::Dead, 100);
+        assert_eq!(usable(&cache, &regions), [true, false]);
+        assert_eq!(
+            cache.plan(101),
+            RefreshPlan::UseAndRefresh,
+            "evidence asks for a round before the TTL is up"
+        );
+        cache.ingest(50, 150, answers(&regions));
+        assert_eq!(
+            usable(&cache, &regions),
+            [true, false],
+            "a round that started before the failure does not readmit"
+        );
+        cache.ingest(120, 180, answers(&regions));
+        assert_eq!(usable(&cache, &regions), [true, true], "readmitted");
+        assert_eq!(cache.plan(181), RefreshPlan::Use);
+    }
+
+    #[test]
+    fn a_slow_replica_is_tried_last_not_ejected() {
+        let mut cache = HealthCache::new(2000, 1000);
+        let regions = regions();
+        cache.ingest(0, 5, answers(&regions));
+        cache.record_failure(&regions[1].code, Evidence::Slow, 100);
+        let fra1 = &cache.nodes(&regions)[1];
+        assert!(fra1.usable && fra1.suspect, "{fra1:?}");
+        cache.ingest(120, 200, answers(&regions));
+        assert!(
+            !cache.nodes(&regions)[1].suspect,
+            "it answered the probe: slow, not dead"
+        );
+    }
+
+    #[test]
+    fn evidence_never_takes_away_the_last_node_that_can_serve() {
+        let mut cache = HealthCache::new(2000, 1000);
+        let regions = regions();
+        cache.ingest(0, 5, answers(&regions));
+        cache.record_failure(&regions[0].code, Evidence::Dead, 100);
+        assert_eq!(
+            usable(&cache, &regions),
+            [true, true],
+            "the only primary is spared: writes get its own error"
+        );
+        cache.record_failure(&regions[1].code, Evidence::Dead, 100);
+        assert_eq!(
+            usable(&cache, &regions),
+            [true, true],
+            "every node ejected: all are tried rather than none"
+        );
+        cache.store(
+            200,
+            vec![
+                health("iad1", Some(Role::Primary), 0),
+                health("fra1", None, 0),
+            ],
+        );
+        assert_eq!(
+            usable(&cache, &regions),
+            [true, false],
+            "the panic threshold spares what the probes found answering, nothing else"
         );
     }
 }

@@ -25,12 +25,12 @@ pub struct Served<R> {
     pub passed_over: Vec<(Target, String)>,
 }
 
-/// Tries `targets` in order; `on_node_failed` is told of each node found unwell so
-/// the caller can mark it down. When none serves, 503 listing what each said.
+/// Tries `targets` in order; `on_node_failed` is told of each node found unwell, and
+/// how, so the caller can keep the evidence. When none serves, 503 listing what each said.
 pub async fn first_that_serves<R, F, Fut>(
     targets: &[Target],
     mut attempt: F,
-    mut on_node_failed: impl FnMut(&Target),
+    mut on_node_failed: impl FnMut(&Target, &AppError),
 ) -> Result<Served<R>, AppError>
 where
     F: FnMut(Target) -> Fut,
@@ -48,7 +48,7 @@ where
             }
             Attempt::Skip { error, node_failed } => {
                 if node_failed {
-                    on_node_failed(target);
+                    on_node_failed(target, &error);
                 }
                 passed_over.push((target.clone(), error.body().message));
             }
@@ -113,7 +113,7 @@ mod tests {
                     _ => Attempt::Served("rows"),
                 }
             },
-            |t| failed.push(t.to_string()),
+            |t, _| failed.push(t.to_string()),
         ))
         .unwrap();
         assert_eq!(served.target.to_string(), "primary:iad1");
@@ -137,7 +137,7 @@ mod tests {
                     node_failed: true,
                 }
             },
-            |_| {},
+            |_, _| {},
         ))
         .unwrap_err();
         assert_eq!(err.status(), 503);
@@ -150,7 +150,7 @@ mod tests {
         let err = block_on(first_that_serves::<(), _, _>(
             &[],
             |_| async { unreachable!() },
-            |_| {},
+            |_, _| {},
         ))
         .unwrap_err();
         assert_eq!(err.status(), 503);

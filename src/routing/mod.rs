@@ -4,9 +4,11 @@
 
 pub mod cache;
 pub mod fallback;
+pub mod outlier;
 pub mod policy;
 
 pub use cache::{HealthCache, RefreshPlan};
+pub use outlier::Evidence;
 
 /// Whether a request may be served by a replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,8 +14,10 @@ pub struct NodeView {
     pub location: GeoPoint,
     /// The role the node reported; `None` when it could not be asked.
     pub role: Option<Role>,
-    /// Reachable at the last probe and not marked down since.
+    /// Reachable at the last probe and not ejected since (see `routing::outlier`).
     pub usable: bool,
+    /// Timed out since the last probe: reads try it after every other node.
+    pub suspect: bool,
     pub lag_seconds: f64,
     pub lag_bytes: u64,
 }
@@ -82,7 +84,23 @@ fn within(lag: &MaxLag, node: &NodeView) -> bool {
 /// (ties by region code); then the primary; then usable replicas beyond `max_lag`,
 /// nearest first, because stale is better than unavailable for a read that did not
 /// ask to see its own writes (one that did is refused by a lagging replica and moves on).
+/// Suspects (timed out since the last probe) keep that order among themselves, after
+/// every other node: a slow node is asked last, not dropped.
 pub fn read_targets(edge: &GeoPoint, nodes: &[NodeView], max_lag: &MaxLag) -> Vec<Target> {
+    let suspect = |target: &Target| {
+        nodes
+            .iter()
+            .any(|n| n.suspect && &n.region == target.region())
+    };
+    let (mut trusted, suspects): (Vec<Target>, Vec<Target>) =
+        ordered_read_targets(edge, nodes, max_lag)
+            .into_iter()
+            .partition(|t| !suspect(t));
+    trusted.extend(suspects);
+    trusted
+}
+
+fn ordered_read_targets(edge: &GeoPoint, nodes: &[NodeView], max_lag: &MaxLag) -> Vec<Target> {
     let mut replicas: Vec<&NodeView> = nodes
         .iter()
         .filter(|n| n.usable && n.role == Some(Role::Replica))
@@ -138,6 +156,7 @@ mod tests {
         NodeView {
             region: RegionCode::parse(code).unwrap(),
             location: known_location(code).unwrap(),
+            suspect: false,
             role,
             usable,
             lag_seconds,
@@ -206,6 +225,34 @@ mod tests {
         nodes[2].lag_bytes = 0;
         nodes[2].lag_seconds = 31.0;
         assert_eq!(names(&read_targets(&fra, &nodes, &LAG))[0], "replica:sfo1");
+    }
+
+    #[test]
+    fn suspects_are_asked_last_in_their_own_order() {
+        let fra = known_location("fra1").unwrap();
+        let mut nodes = healthy();
+        nodes[2].suspect = true;
+        assert_eq!(
+            names(&read_targets(&fra, &nodes, &LAG)),
+            ["replica:sfo1", "primary:iad1", "replica:fra1"]
+        );
+        nodes[0].suspect = true;
+        assert_eq!(
+            names(&read_targets(&fra, &nodes, &LAG)),
+            ["replica:sfo1", "replica:fra1", "primary:iad1"],
+            "suspects after the trusted, nearest first among them"
+        );
+        nodes[1].suspect = true;
+        assert_eq!(
+            names(&read_targets(&fra, &nodes, &LAG)),
+            ["replica:fra1", "replica:sfo1", "primary:iad1"],
+            "all suspect: the usual order"
+        );
+        assert_eq!(
+            write_target(&nodes),
+            Ok(Target::Primary(RegionCode::parse("iad1").unwrap())),
+            "a suspect primary still takes writes"
+        );
     }
 
     #[test]
@@ -281,6 +328,24 @@ mod tests {
                 prop_assert!(n.usable);
                 prop_assert!(seen.insert(t.region().clone()));
             }
+        }
+
+        /// Suspicion reorders reads and never drops one: the same targets, every
+        /// trusted one before every suspect, each group in the usual order.
+        #[test]
+        fn suspects_only_move_to_the_end(edge in arb_point(), nodes in arb_nodes(), marks in proptest::collection::vec(any::<bool>(), 4)) {
+            let usual = read_targets(&edge, &nodes, &LAG);
+            let mut marked = nodes.clone();
+            for (node, suspect) in marked.iter_mut().zip(&marks) {
+                node.suspect = *suspect;
+            }
+            let targets = read_targets(&edge, &marked, &LAG);
+            let is_suspect = |t: &Target| marked.iter().any(|n| n.suspect && &n.region == t.region());
+            let expected: Vec<Target> = usual.iter().filter(|t| !is_suspect(t))
+                .chain(usual.iter().filter(|t| is_suspect(t)))
+                .cloned()
+                .collect();
+            prop_assert_eq!(targets, expected);
         }
 
         /// A write never goes to a node in recovery, nor to one that is not usable.

@@ -65,6 +65,7 @@ fn each_edge_reads_from_the_replica_the_policy_picks_and_writes_to_the_primary()
         location: known_location(code).unwrap(),
         role: Some(role),
         usable: true,
+        suspect: false,
         lag_seconds: 0.0,
         lag_bytes: 0,
     };
