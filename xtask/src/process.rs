@@ -279,9 +279,37 @@ fn listening_inodes(table: &str, port: u16) -> Vec<String> {
         .collect()
 }
 
+/// This process's open-file limit, soft and hard, from `/proc/self/limits`; the
+/// services the stack starts inherit it.
+pub fn open_file_limit() -> Option<(u64, u64)> {
+    parse_open_file_limit(&fs::read_to_string("/proc/self/limits").ok()?)
+}
+
+/// `Max open files            20000                20000                files`
+fn parse_open_file_limit(limits: &str) -> Option<(u64, u64)> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let mut numbers = line["Max open files".len()..].split_whitespace();
+    let mut next = || -> Option<u64> {
+        match numbers.next()? {
+            "unlimited" => Some(u64::MAX),
+            n => n.parse().ok(),
+        }
+    };
+    Some((next()?, next()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_open_file_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+Max processes             unlimited            unlimited            processes \n\
+Max open files            1024                 20000                files     \n";
+        assert_eq!(parse_open_file_limit(limits), Some((1024, 20000)));
+        assert!(open_file_limit().is_some_and(|(soft, hard)| soft <= hard));
+    }
 
     #[test]
     fn finds_the_process_listening_on_a_port() {

@@ -160,6 +160,7 @@ impl Stack {
         }
         let started = Instant::now();
         ui::header("starting the local three-region stack");
+        report_open_file_limit();
         self.pg.check_installed()?;
         for (what, path) in [
             ("PostgREST", self.paths.postgrest_bin()),
@@ -656,6 +657,23 @@ impl Stack {
             until,
             false,
         )
+    }
+}
+
+/// Every client connection costs the gateway's runtime a descriptor, and so does each
+/// upstream socket; the runtime inherits this limit and cannot raise it.
+fn report_open_file_limit() {
+    /// The concurrent users the seed's plan is sized for.
+    const SEED_CONNECTIONS: u64 = 10_000;
+    match process::open_file_limit() {
+        Some((soft, hard)) if soft < SEED_CONNECTIONS => ui::detail(&format!(
+            "open-file limit {soft} (hard {hard}) per process: below the {SEED_CONNECTIONS} \
+             concurrent connections the plan is sized for; the runtime cannot accept more than it"
+        )),
+        Some((soft, hard)) => ui::detail(&format!(
+            "open-file limit {soft} (hard {hard}) per process, inherited by the gateway's runtime"
+        )),
+        None => ui::detail("open-file limit: unknown (no /proc/self/limits)"),
     }
 }
 
