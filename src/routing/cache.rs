@@ -283,6 +283,13 @@ mod tests {
             .collect()
     }
 
+    fn fra1_unreachable() -> Vec<RegionHealth> {
+        vec![
+            health("iad1", Some(Role::Primary), 0),
+            health("fra1", None, 0),
+        ]
+    }
+
     fn usable(cache: &HealthCache, regions: &[RegionConfig]) -> Vec<bool> {
         cache.nodes(regions).iter().map(|n| n.usable).collect()
     }
@@ -308,13 +315,7 @@ mod tests {
         assert!(nodes.iter().all(|n| n.usable && !n.suspect));
         assert_eq!((nodes[1].lag_seconds, nodes[1].lag_bytes), (1.5, 42));
 
-        cache.store(
-            3000,
-            vec![
-                health("iad1", Some(Role::Primary), 0),
-                health("fra1", None, 0),
-            ],
-        );
+        cache.store(3000, fra1_unreachable());
         assert_eq!(
             usable(&cache, &regions),
             [true, false],
@@ -377,13 +378,7 @@ mod tests {
             [true, true],
             "every node ejected: all are tried rather than none"
         );
-        cache.store(
-            200,
-            vec![
-                health("iad1", Some(Role::Primary), 0),
-                health("fra1", None, 0),
-            ],
-        );
+        cache.store(200, fra1_unreachable());
         assert_eq!(
             usable(&cache, &regions),
             [true, false],
