@@ -4,12 +4,11 @@
 use crate::config::RegionConfig;
 use crate::region::RegionCode;
 use crate::services::health::lag::LagTracker;
-use crate::services::health::model::RegionHealth;
+use crate::services::health::model::{RegionHealth, Role};
 use crate::services::health::service::{Probe, region_healths};
 
 use super::outlier::{Evidence, Outliers, Standing};
 use super::policy::NodeView;
-use crate::services::health::model::Role;
 
 /// How long past the probe deadline a round may take (scheduling, parsing) before its
 /// claim counts as lost and another request may start one.
