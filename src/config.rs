@@ -37,6 +37,7 @@ use std::hash::BuildHasher;
 
 use crate::auth::jwt;
 use crate::region::{GeoPoint, RegionCode, known_location};
+use crate::routing::admission::AdmissionSettings;
 
 /// Where configuration values come from.
 pub trait ConfigSource {
@@ -61,6 +62,10 @@ pub const DEFAULT_HEALTH_TTL_MS: u32 = 2000;
 /// A probe is a tiny RPC: a node that takes longer is not one to route to anyway.
 pub const DEFAULT_HEALTH_PROBE_TIMEOUT_MS: u32 = 1000;
 pub const DEFAULT_CONSISTENCY_TTL_SECONDS: u32 = 300;
+/// Per isolate and node: a few times a PostgREST pool, far below the open-file limit.
+pub const DEFAULT_UPSTREAM_MAX_IN_FLIGHT: u32 = 128;
+/// Short: past the limit, a quick 503 serves a client better than a slow one.
+pub const DEFAULT_ADMISSION_QUEUE_MS: u32 = 1000;
 pub const DEFAULT_MAX_REPLICA_LAG: MaxLag = MaxLag {
     seconds: Some(30.0),
     bytes: Some(16 * 1024 * 1024),
@@ -81,6 +86,8 @@ pub struct Config {
     pub health_ttl_ms: u32,
     /// The deadline of one health probe, apart from requests' `upstream_timeout_ms`.
     pub health_probe_timeout_ms: u32,
+    /// Requests in flight to one node per isolate, and how long one over it may wait.
+    pub admission: AdmissionSettings,
     pub max_replica_lag: MaxLag,
     pub read_only_rpcs: Vec<String>,
     pub jwt_audience: Option<String>,
@@ -267,6 +274,22 @@ impl Config {
             DEFAULT_HEALTH_PROBE_TIMEOUT_MS,
             "milliseconds",
         );
+        let admission = AdmissionSettings {
+            max_in_flight: p.bounded(
+                "UPSTREAM_MAX_IN_FLIGHT",
+                1,
+                10_000,
+                DEFAULT_UPSTREAM_MAX_IN_FLIGHT,
+                "requests",
+            ),
+            queue_ms: p.bounded(
+                "ADMISSION_QUEUE_MS",
+                0,
+                10_000,
+                DEFAULT_ADMISSION_QUEUE_MS,
+                "milliseconds",
+            ),
+        };
         let max_replica_lag = p.max_replica_lag();
         let read_only_rpcs = p.read_only_rpcs();
         let jwt_audience = p.get("JWT_AUDIENCE");
@@ -324,6 +347,7 @@ impl Config {
                     use_cf_location,
                     health_ttl_ms,
                     health_probe_timeout_ms,
+                    admission,
                     max_replica_lag,
                     read_only_rpcs,
                     jwt_audience,
@@ -676,6 +700,10 @@ mod tests {
         assert_eq!(config.default_region.as_str(), "iad1");
         assert!(!config.allow_region_override);
         assert_eq!(config.upstream_timeout_ms, DEFAULT_UPSTREAM_TIMEOUT_MS);
+        assert_eq!(
+            config.admission.max_in_flight,
+            DEFAULT_UPSTREAM_MAX_IN_FLIGHT
+        );
         assert_eq!(config.allowed_origins, AllowedOrigins::List(vec![]));
         assert_eq!(
             config.region("sfo1").unwrap().postgrest_url,
@@ -798,6 +826,8 @@ mod tests {
         vars.insert("DEFAULT_REGION".into(), "fra1".into());
         vars.insert("ALLOW_REGION_OVERRIDE".into(), "true".into());
         vars.insert("UPSTREAM_TIMEOUT_MS".into(), "1500".into());
+        vars.insert("UPSTREAM_MAX_IN_FLIGHT".into(), "8".into());
+        vars.insert("ADMISSION_QUEUE_MS".into(), "0".into());
         vars.insert(
             "ALLOWED_ORIGINS".into(),
             "https://shop.payhuk.com, http://localhost:5173/".into(),
@@ -807,6 +837,13 @@ mod tests {
         assert_eq!(config.default_region.as_str(), "fra1");
         assert!(config.allow_region_override);
         assert_eq!(config.upstream_timeout_ms, 1500);
+        assert_eq!(
+            config.admission,
+            AdmissionSettings {
+                max_in_flight: 8,
+                queue_ms: 0
+            }
+        );
         assert_eq!(
             config.allowed_origins,
             AllowedOrigins::List(vec![

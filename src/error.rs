@@ -75,6 +75,12 @@ pub enum AppError {
         reason: String,
         retry_after_secs: u32,
     },
+    /// 503: the gateway sheds this request: `upstream` is at its concurrency limit and
+    /// its queue is full or the wait ran out. Nothing was sent.
+    Overloaded {
+        upstream: String,
+        retry_after_secs: u32,
+    },
     /// 500: the deployment's configuration is invalid. The list goes to the log.
     Misconfigured(ConfigErrors),
     /// 500: a bug or an impossible state in the gateway. The cause goes to the log.
@@ -131,7 +137,8 @@ impl AppError {
             AppError::UpstreamUnreachable { .. }
             | AppError::UpstreamTimeout { .. }
             | AppError::UpstreamBadResponse { .. }
-            | AppError::Unavailable { .. } => Origin::Upstream,
+            | AppError::Unavailable { .. }
+            | AppError::Overloaded { .. } => Origin::Upstream,
             AppError::Misconfigured(_) | AppError::Internal(_) => Origin::Internal,
         }
     }
@@ -149,7 +156,7 @@ impl AppError {
             AppError::Rejected { status, .. } => *status,
             AppError::TooManyRequests { .. } => 429,
             AppError::UpstreamUnreachable { .. } | AppError::UpstreamBadResponse { .. } => 502,
-            AppError::Unavailable { .. } => 503,
+            AppError::Unavailable { .. } | AppError::Overloaded { .. } => 503,
             AppError::UpstreamTimeout { .. } => 504,
             AppError::Misconfigured(_) | AppError::Internal(_) => 500,
         }
@@ -181,6 +188,7 @@ impl AppError {
             AppError::UpstreamUnreachable { .. } => "PHK502",
             AppError::UpstreamBadResponse { .. } => "PHK520",
             AppError::Unavailable { .. } => "PHK503",
+            AppError::Overloaded { .. } => "PHK529",
             AppError::UpstreamTimeout { .. } => "PHK504",
             AppError::Misconfigured(_) => "PHK510",
             AppError::Internal(_) => "PHK500",
@@ -271,6 +279,14 @@ impl AppError {
                 None,
                 Some(format!("retry after {retry_after_secs} s")),
             ),
+            AppError::Overloaded {
+                upstream,
+                retry_after_secs,
+            } => (
+                format!("overloaded: {upstream} has as many requests in flight as it can take"),
+                None,
+                Some(format!("retry after {retry_after_secs} s")),
+            ),
             AppError::Misconfigured(_) => (
                 "the gateway is misconfigured".to_owned(),
                 None,
@@ -293,6 +309,9 @@ impl AppError {
             AppError::Unavailable {
                 retry_after_secs, ..
             }
+            | AppError::Overloaded {
+                retry_after_secs, ..
+            }
             | AppError::TooManyRequests {
                 retry_after_secs, ..
             } => vec![("retry-after", retry_after_secs.to_string())],
@@ -313,6 +332,8 @@ impl AppError {
         match self {
             AppError::Misconfigured(errors) => Some(format!("configuration invalid: {errors}")),
             AppError::Internal(cause) => Some(format!("internal error: {cause}")),
+            // Shedding answers thousands a second: a line each would add to the load.
+            AppError::Overloaded { .. } => None,
             other if other.origin() == Origin::Upstream => {
                 let body = other.body();
                 Some(match body.details {
@@ -402,6 +423,10 @@ mod tests {
                 reason: "no primary".into(),
                 retry_after_secs: 2,
             },
+            AppError::Overloaded {
+                upstream: "replica fra1".into(),
+                retry_after_secs: 1,
+            },
             AppError::Misconfigured(ConfigErrors(vec![ConfigError::new(
                 "JWT_SECRET",
                 "missing",
@@ -477,6 +502,14 @@ mod tests {
             retry_after_secs: 3,
         };
         assert_eq!(err.headers(), vec![("retry-after", "3".to_owned())]);
+        let shed = AppError::Overloaded {
+            upstream: "primary iad1".into(),
+            retry_after_secs: 1,
+        };
+        assert_eq!(
+            (shed.status(), shed.headers(), shed.log_line()),
+            (503, vec![("retry-after", "1".to_owned())], None)
+        );
     }
 
     #[test]

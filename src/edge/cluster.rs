@@ -11,7 +11,7 @@ use std::time::Duration;
 use worker::{Context, Delay};
 
 use super::now_ms;
-use super::upstream::PostgrestUpstream;
+use super::upstream::RpcClient;
 use crate::config::Config;
 use crate::region::RegionCode;
 use crate::routing::{Evidence, HealthCache, NodeView, RefreshPlan};
@@ -62,7 +62,7 @@ pub async fn nodes(config: &Rc<Config>, ctx: Option<&Context>) -> Vec<NodeView> 
 
 async fn refresh(config: &Config) {
     let started = now_ms();
-    let upstream = PostgrestUpstream::new(config.health_probe_timeout_ms);
+    let upstream = RpcClient::new(config.health_probe_timeout_ms);
     let probes = probe_regions(config, &upstream).await;
     ingest(config, started, probes);
 }

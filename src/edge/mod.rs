@@ -2,6 +2,7 @@
 //! and the pure modules. Request handling is a short list of named phases:
 //! configuration, CORS preflight, edge location, route, dispatch, finish.
 
+mod admission;
 mod cluster;
 mod env;
 mod response;
@@ -9,7 +10,7 @@ mod rest;
 mod routed;
 mod scheduled;
 mod services;
-pub(crate) mod upstream;
+mod upstream;
 
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -130,7 +131,7 @@ async fn dispatch(
     let matched = router::resolve(req.method().as_ref(), &req.path())?;
     match matched.route {
         Route::Health => {
-            let upstream = upstream::PostgrestUpstream::new(config.health_probe_timeout_ms);
+            let upstream = upstream::RpcClient::new(config.health_probe_timeout_ms);
             let started = now_ms();
             let reply =
                 health::api::get_health(config, edge.clone(), &upstream, now_rfc3339(), |probes| {

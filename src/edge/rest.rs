@@ -1,12 +1,15 @@
 //! `/rest/v1/*` forwarded to the region the policy picks: the request as the client
 //! sent it (method, path, query, body, PostgREST headers) with its verified JWT, the
-//! response streamed back with the upstream named.
+//! response passed back with the upstream named. The upstream body is read whole within
+//! the request's deadline, so the node's admission slot is held exactly as long as the
+//! node is busy with it.
 
 use std::rc::Rc;
 
 use worker::{Context, Date, Headers, Method, Request, Response, ResponseBuilder, Url};
 
-use super::routed::{Outgoing, Upstream, route};
+use super::routed::{Budget, Outgoing, route};
+use super::upstream::Reply;
 use super::{RequestHeaders, glue_error};
 use crate::auth::request::authenticate;
 use crate::config::Config;
@@ -27,6 +30,7 @@ pub async fn forward(
     ctx: &Context,
 ) -> Result<Response, AppError> {
     let now_secs = (Date::now().as_millis() / 1000) as i64;
+    let budget = Budget::starting(config);
     let caller = authenticate(&RequestHeaders(req), config, now_secs)?;
     let path = req.path();
     let subpath = match path.strip_prefix(PREFIX).unwrap_or("") {
@@ -55,8 +59,8 @@ pub async fn forward(
         path: subpath,
         headers,
     };
-    let (target, upstream) = route(config, Some(ctx), edge, access, &outgoing).await?;
-    respond(config, &key, target, upstream, presented, access, now_secs)
+    let (target, reply) = route(config, Some(ctx), edge, access, &outgoing, &budget).await?;
+    respond(config, &key, target, reply, presented, access, now_secs)
 }
 
 /// The body, kept whole so a read can be retried on another node.
@@ -91,28 +95,24 @@ fn respond(
     config: &Config,
     key: &[u8; 32],
     target: Target,
-    upstream: Upstream,
+    reply: Reply,
     presented: Option<Result<ConsistencyToken, TokenError>>,
     access: Access,
     now_secs: i64,
 ) -> Result<Response, AppError> {
-    let status = upstream.response.status_code();
-    let upstream_headers: Vec<(String, String)> = upstream.response.headers().entries().collect();
+    let status = reply.status;
     let headers = Headers::new();
-    for (name, value) in passed_response_headers(&upstream_headers) {
+    for (name, value) in passed_response_headers(&reply.headers) {
         headers.append(&name, &value).map_err(glue_error)?;
     }
     headers
         .set("x-payhuk-upstream", &target.to_string())
         .map_err(glue_error)?;
     headers
-        .set(
-            "server-timing",
-            &server_timing(&target, upstream.elapsed_ms),
-        )
+        .set("server-timing", &server_timing(&target, reply.elapsed_ms))
         .map_err(glue_error)?;
     let written = (access == Access::Write && (200..300).contains(&status))
-        .then(|| write_xid(&upstream_headers))
+        .then(|| write_xid(&reply.headers))
         .flatten();
     for (name, value) in consistency::response_headers(
         presented.as_ref(),
@@ -123,8 +123,13 @@ fn respond(
     ) {
         headers.append(name, &value).map_err(glue_error)?;
     }
-    Ok(ResponseBuilder::new()
+    let response = ResponseBuilder::new()
         .with_status(status)
-        .with_headers(headers)
-        .body(upstream.response.body().clone()))
+        .with_headers(headers);
+    // 204 and 304 must have a null body, not an empty one.
+    Ok(if matches!(status, 204 | 304) {
+        response.empty()
+    } else {
+        response.fixed(reply.body)
+    })
 }

@@ -3,25 +3,23 @@
 //! and the services' [`RoutedDb`].
 
 use std::cell::RefCell;
-use std::pin::pin;
 use std::rc::Rc;
-use std::time::Duration;
 
-use futures::future::{Either, select};
-use worker::{
-    AbortController, Context, Delay, Fetch, Headers, Method, Request, RequestInit, Response,
-};
+use worker::{Context, Method};
 
-use super::response::read_whole;
-use super::{cluster, glue_error, now_ms};
+use super::admission::admit;
+use super::upstream::{Call, Reply, exchange};
+use super::{cluster, now_ms};
 use crate::config::Config;
 use crate::consistency::{self, REPLICA_BEHIND_STATUS};
 use crate::db::{Db, DbReply, DbRequest, Role};
 use crate::error::AppError;
 use crate::region::EdgeLocation;
+use crate::routing::admission::Outcome;
 use crate::routing::fallback::{Attempt, first_that_serves};
 use crate::routing::{Access, Evidence, Target, read_targets, write_target};
 use crate::services::rest::service::{upstream_url, write_xid};
+use crate::upstream::Deadline;
 
 /// What goes upstream, prepared once and sent to one target or several.
 pub struct Outgoing {
@@ -35,9 +33,39 @@ pub struct Outgoing {
     pub min_xids: Option<String>,
 }
 
-pub struct Upstream {
-    pub response: Response,
-    pub elapsed_ms: u64,
+/// When a request's upstream work must be done, and how long it may queue for a slot.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub deadline: Deadline,
+    queue_until_ms: u64,
+}
+
+impl Budget {
+    /// From now: the configured upstream budget, and the admission queue's wait within it.
+    pub fn starting(config: &Config) -> Budget {
+        let now = now_ms();
+        let deadline = Deadline::starting(now, u64::from(config.upstream_timeout_ms));
+        Budget {
+            deadline,
+            queue_until_ms: deadline.queue_until_ms(now, u64::from(config.admission.queue_ms)),
+        }
+    }
+
+    /// One try of several: at most half of what is left, so the next has time too.
+    fn first_half(&self) -> Budget {
+        let now = now_ms();
+        let deadline = self.deadline.first_half(now);
+        Budget {
+            deadline,
+            queue_until_ms: self
+                .queue_until_ms
+                .min(deadline.queue_until_ms(now, u64::MAX)),
+        }
+    }
+
+    fn expired(&self) -> bool {
+        self.deadline.remaining_ms(now_ms()) == 0
+    }
 }
 
 /// Sends `outgoing` where the policy says. `ctx` schedules background health refreshes;
@@ -48,14 +76,23 @@ pub async fn route(
     edge: &EdgeLocation,
     access: Access,
     outgoing: &Outgoing,
-) -> Result<(Target, Upstream), AppError> {
+    budget: &Budget,
+) -> Result<(Target, Reply), AppError> {
     let nodes = cluster::nodes(config, ctx).await;
     match access {
         Access::Read => {
             let targets = read_targets(&edge.point, &nodes, &config.max_replica_lag);
+            let last = targets.last().cloned();
             let served = first_that_serves(
                 &targets,
-                |target| attempt_read(config, target, outgoing),
+                |target| {
+                    let budget = if Some(&target) == last.as_ref() {
+                        *budget
+                    } else {
+                        budget.first_half()
+                    };
+                    attempt_read(config, target, outgoing, budget)
+                },
                 |target, error| cluster::record_failure(config, target.region(), evidence(error)),
             )
             .await?;
@@ -66,16 +103,16 @@ pub async fn route(
                 reason: no.reason(),
                 retry_after_secs: 2,
             })?;
-            match send(config, &target, outgoing).await {
+            match send(config, &target, outgoing, budget).await {
                 // PostgREST cannot reach its database: nothing was written.
-                Ok(upstream) if upstream.response.status_code() == 503 => {
+                Ok(reply) if reply.status == 503 => {
                     cluster::record_failure(config, target.region(), Evidence::Dead);
                     Err(AppError::Unavailable {
                         reason: format!("{target} cannot reach its database"),
                         retry_after_secs: 2,
                     })
                 }
-                Ok(upstream) => Ok((target, upstream)),
+                Ok(reply) => Ok((target, reply)),
                 // Refused before anything reached PostgREST: safe to say "try again".
                 Err(AppError::UpstreamUnreachable { upstream, cause }) => {
                     cluster::record_failure(config, target.region(), Evidence::Dead);
@@ -84,6 +121,8 @@ pub async fn route(
                         retry_after_secs: 2,
                     })
                 }
+                // Shed before sending: nothing was written, and the node is only busy.
+                Err(shed @ AppError::Overloaded { .. }) => Err(shed),
                 // A timeout is not retried: the write may have happened.
                 Err(other) => {
                     cluster::record_failure(config, target.region(), evidence(&other));
@@ -103,10 +142,22 @@ fn evidence(error: &AppError) -> Evidence {
     }
 }
 
-async fn attempt_read(config: &Config, target: Target, outgoing: &Outgoing) -> Attempt<Upstream> {
-    match send(config, &target, outgoing).await {
-        Ok(upstream) => {
-            let status = upstream.response.status_code();
+async fn attempt_read(
+    config: &Config,
+    target: Target,
+    outgoing: &Outgoing,
+    budget: Budget,
+) -> Attempt<Reply> {
+    // A node never tried is not a node found slow.
+    if budget.expired() {
+        return Attempt::Skip {
+            error: budget.deadline.expired(&target.to_string()),
+            node_failed: false,
+        };
+    }
+    match send(config, &target, outgoing, &budget).await {
+        Ok(reply) => {
+            let status = reply.status;
             if status == REPLICA_BEHIND_STATUS && !target.is_primary() {
                 Attempt::Skip {
                     error: AppError::Unavailable {
@@ -128,9 +179,14 @@ async fn attempt_read(config: &Config, target: Target, outgoing: &Outgoing) -> A
                     node_failed: matches!(status, 502..=504),
                 }
             } else {
-                Attempt::Served(upstream)
+                Attempt::Served(reply)
             }
         }
+        // Busy, not unwell: the next node may have room.
+        Err(error @ AppError::Overloaded { .. }) => Attempt::Skip {
+            error,
+            node_failed: false,
+        },
         Err(error) => Attempt::Skip {
             error,
             node_failed: true,
@@ -138,59 +194,48 @@ async fn attempt_read(config: &Config, target: Target, outgoing: &Outgoing) -> A
     }
 }
 
-/// One request to one target within the time budget.
-async fn send(config: &Config, target: &Target, outgoing: &Outgoing) -> Result<Upstream, AppError> {
+/// One request to one target, within the node's admission limit and the budget.
+async fn send(
+    config: &Config,
+    target: &Target,
+    outgoing: &Outgoing,
+    budget: &Budget,
+) -> Result<Reply, AppError> {
     let region = config
         .region(target.region().as_str())
         .ok_or_else(|| AppError::Internal(format!("{target} is not configured")))?;
-    let url = upstream_url(
-        &region.postgrest_url,
-        &outgoing.path,
-        outgoing.query.as_deref(),
-    );
-
-    let headers = Headers::new();
-    for (name, value) in &outgoing.headers {
-        headers.set(name, value).map_err(glue_error)?;
-    }
-    if let (Some(xids), false) = (&outgoing.min_xids, target.is_primary()) {
-        headers
-            .set(consistency::MIN_XID_HEADER, xids)
-            .map_err(glue_error)?;
-    }
-    let mut init = RequestInit::new();
-    init.with_method(outgoing.method.clone())
-        .with_headers(headers);
-    if let Some(body) = &outgoing.body {
-        init.with_body(Some(
-            worker::js_sys::Uint8Array::from(body.as_slice()).into(),
-        ));
-    }
-    let request = Request::new_with_init(&url, &init).map_err(glue_error)?;
-
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let started = now_ms();
-    let fetch = Fetch::Request(request);
-    let call = fetch.send_with_signal(&signal);
-    let budget = Delay::from(Duration::from_millis(u64::from(config.upstream_timeout_ms)));
-    match select(pin!(call), pin!(budget)).await {
-        Either::Left((Ok(response), _)) => Ok(Upstream {
-            response,
-            elapsed_ms: now_ms().saturating_sub(started),
-        }),
-        Either::Left((Err(e), _)) => Err(AppError::UpstreamUnreachable {
-            upstream: target.to_string(),
-            cause: e.to_string(),
-        }),
-        Either::Right(_) => {
-            controller.abort();
-            Err(AppError::UpstreamTimeout {
-                upstream: target.to_string(),
-                after_ms: u64::from(config.upstream_timeout_ms),
-            })
-        }
-    }
+    let permit = admit(config, target, budget.queue_until_ms).await?;
+    let call = Call {
+        method: outgoing.method.clone(),
+        url: upstream_url(
+            &region.postgrest_url,
+            &outgoing.path,
+            outgoing.query.as_deref(),
+        ),
+        headers: &outgoing.headers,
+        extra_header: match (&outgoing.min_xids, target.is_primary()) {
+            (Some(xids), false) => Some((consistency::MIN_XID_HEADER, xids.as_str())),
+            _ => None,
+        },
+        body: outgoing.body.as_deref(),
+    };
+    let sent_at = now_ms();
+    let reply = exchange(&target.to_string(), call, &budget.deadline).await;
+    permit.release(match &reply {
+        Ok(reply) => Outcome::Answered {
+            latency_ms: reply.elapsed_ms as f64,
+        },
+        // A call cut off by the deadline took at least that long: a latency sample, so
+        // the gradient judges it, rather than a drop that shrinks the limit however busy
+        // the isolate itself was (a saturated isolate's timeouts compounding into a
+        // limit at its floor is a collapse, not protection).
+        Err(AppError::UpstreamTimeout { .. }) => Outcome::Answered {
+            latency_ms: now_ms().saturating_sub(sent_at) as f64,
+        },
+        Err(AppError::UpstreamUnreachable { .. }) => Outcome::Dropped,
+        Err(_) => Outcome::Abandoned,
+    });
+    reply
 }
 
 /// What the requests a service made went through, for the response's headers.
@@ -214,7 +259,26 @@ pub struct RoutedDb<'a> {
     pub apikey: Option<String>,
     /// From the caller's consistency token: what their reads must see.
     pub min_xids: Option<String>,
+    /// Shared by every call the service makes for this request.
+    pub budget: Budget,
     pub trail: RefCell<Trail>,
+}
+
+impl RoutedDb<'_> {
+    /// For work off any client's request (a cache refresh, the cron): no caller, no
+    /// token, a budget from now.
+    pub fn background(config: Rc<Config>, edge: EdgeLocation) -> RoutedDb<'static> {
+        RoutedDb {
+            budget: Budget::starting(&config),
+            config,
+            ctx: None,
+            edge,
+            caller_token: None,
+            apikey: None,
+            min_xids: None,
+            trail: RefCell::new(Trail::default()),
+        }
+    }
 }
 
 impl Db for RoutedDb<'_> {
@@ -246,32 +310,24 @@ impl Db for RoutedDb<'_> {
             body: request.body.clone(),
             min_xids: self.min_xids.clone(),
         };
-        let (target, upstream) = route(
+        let (target, reply) = route(
             &self.config,
             self.ctx,
             &self.edge,
             request.access,
             &outgoing,
+            &self.budget,
         )
         .await?;
-        let status = upstream.response.status_code();
-        let reply_headers: Vec<(String, String)> = upstream.response.headers().entries().collect();
-        let body =
-            read_whole(&upstream.response)
-                .await
-                .map_err(|e| AppError::UpstreamBadResponse {
-                    upstream: target.to_string(),
-                    cause: format!("reading the body: {e}"),
-                })?;
         let mut trail = self.trail.borrow_mut();
-        if request.access == Access::Write && (200..300).contains(&status) {
-            trail.written_xid = write_xid(&reply_headers).or(trail.written_xid);
+        if request.access == Access::Write && (200..300).contains(&reply.status) {
+            trail.written_xid = write_xid(&reply.headers).or(trail.written_xid);
         }
-        trail.last = Some((target, upstream.elapsed_ms));
+        trail.last = Some((target, reply.elapsed_ms));
         Ok(DbReply {
-            status,
-            headers: reply_headers,
-            body,
+            status: reply.status,
+            headers: reply.headers,
+            body: reply.body,
         })
     }
 }

@@ -1,14 +1,13 @@
 //! The cron trigger (`[triggers] crons` in wrangler.toml): partition maintenance on the
 //! primary, as the service role, wherever the health probes find the primary to be.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde_json::{Value, json};
 use worker::{Env, ScheduleContext, ScheduledEvent, console_error, console_log, event};
 
 use super::load_config;
-use super::routed::{RoutedDb, Trail};
+use super::routed::RoutedDb;
 use crate::config::Config;
 use crate::db::{Role, rpc};
 use crate::error::AppError;
@@ -35,20 +34,13 @@ async fn maintain_partitions(config: &Rc<Config>) -> Result<Value, AppError> {
     let home = config
         .region(config.default_region.as_str())
         .expect("config guarantees DEFAULT_REGION is configured");
-    let db = RoutedDb {
-        config: config.clone(),
-        ctx: None,
-        edge: EdgeLocation {
-            region: home.code.clone(),
-            point: home.location,
-            source: EdgeSource::Default,
-            colo: None,
-        },
-        caller_token: None,
-        apikey: None,
-        min_xids: None,
-        trail: RefCell::new(Trail::default()),
+    let edge = EdgeLocation {
+        region: home.code.clone(),
+        point: home.location,
+        source: EdgeSource::Default,
+        colo: None,
     };
+    let db = RoutedDb::background(config.clone(), edge);
     rpc(
         &db,
         "maintain_partitions",

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use worker::{Cache, Context, Date, Request, Response, Url, console_error};
 
 use super::rest::read_body;
-use super::routed::{RoutedDb, Trail};
+use super::routed::{Budget, RoutedDb, Trail};
 use super::{RequestHeaders, glue_error, now_ms, response};
 use crate::auth::request::authenticate;
 use crate::cache::{Freshness, Lookup, MemoryCache};
@@ -72,6 +72,7 @@ pub async fn serve(
             Some(Ok(token)) => Some(token.min_xid_header()),
             _ => None,
         },
+        budget: Budget::starting(config),
         trail: RefCell::new(Trail::default()),
     };
 
@@ -196,15 +197,7 @@ fn refresh_in_background(
 ) {
     let (url, config, edge) = (url.to_owned(), db.config.clone(), db.edge.clone());
     ctx.wait_until(async move {
-        let db = RoutedDb {
-            config: config.clone(),
-            ctx: None,
-            edge,
-            caller_token: None,
-            apikey: None,
-            min_xids: None,
-            trail: RefCell::new(Trail::default()),
-        };
+        let db = RoutedDb::background(config.clone(), edge);
         if let Ok(answer) = services::dispatch(route, &api, &config, &db).await
             && answer.status == 200
         {

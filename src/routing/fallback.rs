@@ -26,7 +26,9 @@ pub struct Served<R> {
 }
 
 /// Tries `targets` in order; `on_node_failed` is told of each node found unwell, and
-/// how, so the caller can keep the evidence. When none serves, 503 listing what each said.
+/// how, so the caller can keep the evidence. When none serves, 503 listing what each
+/// said; when every one was shedding load, that 503 (the client should back off, not
+/// hear that regions are down).
 pub async fn first_that_serves<R, F, Fut>(
     targets: &[Target],
     mut attempt: F,
@@ -37,6 +39,8 @@ where
     Fut: Future<Output = Attempt<R>>,
 {
     let mut passed_over = Vec::new();
+    let mut shed = None;
+    let mut only_shed = true;
     for target in targets {
         match attempt(target.clone()).await {
             Attempt::Served(response) => {
@@ -51,8 +55,17 @@ where
                     on_node_failed(target, &error);
                 }
                 passed_over.push((target.clone(), error.body().message));
+                match error {
+                    AppError::Overloaded { .. } => {
+                        shed.get_or_insert(error);
+                    }
+                    _ => only_shed = false,
+                }
             }
         }
+    }
+    if let (true, Some(shed)) = (only_shed, shed) {
+        return Err(shed);
     }
     let reason = if passed_over.is_empty() {
         "no region can serve reads right now".to_owned()
@@ -147,6 +160,40 @@ mod tests {
                 .contains("replica:fra1: upstream fra1 is unreachable"),
             "{err}"
         );
+        let shed = |code: &str| AppError::Overloaded {
+            upstream: code.into(),
+            retry_after_secs: 1,
+        };
+        let err = block_on(first_that_serves::<(), _, _>(
+            &[replica("fra1"), replica("sfo1")],
+            |t| async move {
+                Attempt::Skip {
+                    error: shed(t.region().as_str()),
+                    node_failed: false,
+                }
+            },
+            |_, _| {},
+        ))
+        .unwrap_err();
+        assert_eq!(err.code(), "PHK529", "every node shedding: {err}");
+        let err = block_on(first_that_serves::<(), _, _>(
+            &[replica("fra1"), replica("sfo1")],
+            |t| async move {
+                match t.region().as_str() {
+                    "fra1" => Attempt::Skip {
+                        error: shed("fra1"),
+                        node_failed: false,
+                    },
+                    _ => Attempt::Skip {
+                        error: unreachable("sfo1"),
+                        node_failed: true,
+                    },
+                }
+            },
+            |_, _| {},
+        ))
+        .unwrap_err();
+        assert_eq!(err.code(), "PHK503", "one shedding, one down: {err}");
         let err = block_on(first_that_serves::<(), _, _>(
             &[],
             |_| async { unreachable!() },

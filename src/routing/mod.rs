@@ -2,6 +2,7 @@
 //! node that reports itself primary for writes), the per-isolate health cache it
 //! decides from, and the fallback loop that retries reads on the next target.
 
+pub mod admission;
 pub mod cache;
 pub mod fallback;
 pub mod outlier;
