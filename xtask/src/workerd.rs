@@ -95,6 +95,31 @@ fn binary(paths: &Paths) -> PathBuf {
 /// inspector listens on that port (for CPU profiles). It comes up cold: readiness is
 /// asked of `/status`, a static page, so no health probe has run in its isolate.
 pub fn start(paths: &Paths, stack: &StackPaths, inspector: Option<u16>) -> anyhow::Result<Service> {
+    start_with(paths, stack, inspector, &[])
+}
+
+/// The local stack's variables with each of `overrides` in place of its own line.
+fn env_with(env: &str, overrides: &[(&str, &str)]) -> String {
+    let overridden = |line: &str| {
+        line.split_once('=')
+            .is_some_and(|(k, _)| overrides.iter().any(|(name, _)| *name == k))
+    };
+    let mut lines: Vec<String> = env
+        .lines()
+        .filter(|l| !overridden(l))
+        .map(str::to_owned)
+        .collect();
+    lines.extend(overrides.iter().map(|(k, v)| format!("{k}={v}")));
+    lines.join("\n")
+}
+
+/// [`start`], with some of the gateway's variables set otherwise (a test of one knob).
+pub fn start_with(
+    paths: &Paths,
+    stack: &StackPaths,
+    inspector: Option<u16>,
+    overrides: &[(&str, &str)],
+) -> anyhow::Result<Service> {
     let svc = service(stack);
     svc.stop(Duration::from_secs(2))?;
     let dir = stack.conf().join("workerd");
@@ -104,7 +129,8 @@ pub fn start(paths: &Paths, stack: &StackPaths, inspector: Option<u16>) -> anyho
         fs::copy(&from, dir.join(file)).with_context(|| format!("copying {}", from.display()))?;
     }
     let conf = dir.join("workerd.capnp");
-    let text = config(&compatibility_date(paths)?, &topology::gateway_env(), PORT);
+    let env = env_with(&topology::gateway_env(), overrides);
+    let text = config(&compatibility_date(paths)?, &env, PORT);
     fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
     let url = format!("http://127.0.0.1:{PORT}/status");
     let mut command = Command::new(binary(paths));
@@ -133,5 +159,11 @@ mod tests {
         assert!(!text.contains("comment"));
         assert!(text.contains(r#"esModule = embed "index.js""#));
         assert!(text.contains(r#"address = "127.0.0.1:8788""#));
+    }
+
+    #[test]
+    fn an_override_replaces_the_variable_once() {
+        let env = env_with("# c\nA=1\nB=2\n", &[("A", "9"), ("C", "3")]);
+        assert_eq!(env, "# c\nB=2\nA=9\nC=3");
     }
 }
