@@ -3,6 +3,8 @@
 //! docs/BENCHMARKS.md. `--quick` is a smoke run: seconds per figure, no 10-million-row
 //! seed, nothing written.
 
+pub mod ramp;
+
 use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -132,6 +134,25 @@ impl Bench<'_> {
 
 /// One oha run (installed by [`setup::bench_tools`]).
 pub(crate) fn oha(paths: &Paths, target: &Target, load: Load) -> anyhow::Result<Figures> {
+    parse_oha(&oha_report(paths, target, load)?)
+}
+
+/// Answers by status ("503", ...) and transport errors by oha's wording, from its report.
+pub fn outcomes(json: &str) -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+    let v: Value = serde_json::from_str(json).context("oha's output is not JSON")?;
+    let mut out = std::collections::BTreeMap::new();
+    for table in ["statusCodeDistribution", "errorDistribution"] {
+        for (what, n) in v[table].as_object().into_iter().flatten() {
+            if what != "aborted due to deadline" {
+                *out.entry(what.clone()).or_default() += n.as_u64().unwrap_or(0);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One oha run's JSON report.
+pub(crate) fn oha_report(paths: &Paths, target: &Target, load: Load) -> anyhow::Result<String> {
     let mut command = Command::new(paths.tool("oha"));
     command.args(["--no-tui", "--output-format", "json"]);
     match load {
@@ -155,8 +176,7 @@ pub(crate) fn oha(paths: &Paths, target: &Target, load: Load) -> anyhow::Result<
         command.args(["-d", body]);
     }
     command.arg(&target.url);
-    let out = cmd::output(&mut command).with_context(|| format!("oha {}", target.url))?;
-    parse_oha(&out)
+    cmd::output(&mut command).with_context(|| format!("oha {}", target.url))
 }
 
 /// One line of the report: a measure, its figures side by side, and the target.

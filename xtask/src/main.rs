@@ -90,6 +90,10 @@ enum Cmd {
         /// A smoke run: seconds per figure, no 10-million-order seed, nothing written.
         #[arg(long)]
         quick: bool,
+        /// The load ramp instead: 100 to 10,000 connections and up to 5x the measured
+        /// capacity, cold and warm, beside direct PostgREST; writes docs/bench-load.svg.
+        #[arg(long)]
+        load: bool,
     },
     /// Where a request's CPU time goes: a V8 CPU profile of the bundle under plain workerd
     /// while oha drives one route, sorted into the parts of the path.
@@ -161,7 +165,8 @@ fn main() {
             port,
             schedule,
         } => Stack::open().and_then(|s| s.restore(&to, &schedule, target_dir, port)),
-        Cmd::Bench { quick } => xtask::bench::run(&paths, quick),
+        Cmd::Bench { quick, load: true } => xtask::bench::ramp::run(&paths, quick),
+        Cmd::Bench { quick, load: false } => xtask::bench::run(&paths, quick),
         Cmd::Profile { route, seconds } => xtask::profile::run(&paths, &route, seconds),
         Cmd::Fuzz {
             runs,

@@ -1,0 +1,475 @@
+//! `cargo xtask bench --load`: the gateway at the seed's scale, beside direct PostgREST in
+//! the same run. A ramp of concurrency (100 to 10,000 connections) on a cold and a warm
+//! gateway for an uncached single-row read, the cached anon-key listing and a write; a
+//! ramp of offered rate up to five times the gateway's measured capacity; 10,000
+//! connections held. Goodput (2xx per second), answers by status and p50/p99 go into
+//! docs/BENCHMARKS.md, and goodput and p99 against offered load into an SVG beside it.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use plotters::prelude::*;
+use serde_json::Value;
+
+use super::{Figures, Load, Pair, Row, Target, bench_product, header, markdown, oha_report};
+use crate::paths::Paths;
+use crate::stack::Stack;
+use crate::topology;
+use crate::{build, setup, ui, workerd};
+
+const CONNECTIONS: [u32; 4] = [100, 1_000, 5_000, 10_000];
+/// Offered rates, as multiples of the warm gateway's uncached-read capacity.
+const RATE_MULTIPLES: [f64; 5] = [0.5, 1.0, 2.0, 3.0, 5.0];
+/// Enough connections for oha to offer five times the capacity while answers slow down.
+const RATE_CONNECTIONS: u32 = 2_000;
+const CHART: &str = "docs/bench-load.svg";
+
+/// One run at one load.
+#[derive(Debug, Clone)]
+struct Point {
+    figures: Figures,
+    /// Answers by status, and transport errors by oha's wording.
+    outcomes: BTreeMap<String, u64>,
+    secs: f64,
+}
+
+impl Point {
+    fn count(&self, matches: impl Fn(&str) -> bool) -> u64 {
+        self.outcomes
+            .iter()
+            .filter(|(k, _)| matches(k))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    fn ok(&self) -> u64 {
+        self.count(|k| k.starts_with('2'))
+    }
+
+    fn total(&self) -> u64 {
+        self.count(|_| true)
+    }
+
+    fn goodput(&self) -> f64 {
+        if self.secs > 0.0 {
+            self.ok() as f64 / self.secs
+        } else {
+            0.0
+        }
+    }
+
+    fn ok_share(&self) -> f64 {
+        match self.total() {
+            0 => 0.0,
+            n => self.ok() as f64 / n as f64,
+        }
+    }
+
+    /// Requests that got no HTTP answer at all.
+    fn connection_errors(&self) -> u64 {
+        self.count(|k| !k.chars().all(|c| c.is_ascii_digit()))
+    }
+
+    /// Every failure a 503 (the shed answer), no other status and no transport error.
+    fn only_503_failures(&self) -> bool {
+        self.count(|k| !k.starts_with('2') && k != "503") == 0
+    }
+
+    fn summary(&self) -> String {
+        let failures: Vec<String> = self
+            .outcomes
+            .iter()
+            .filter(|(k, _)| !k.starts_with('2'))
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        format!(
+            "{:.0} ok/s, {:.1}% 2xx{}; p50 {:.0} ms, p99 {:.0} ms",
+            self.goodput(),
+            self.ok_share() * 100.0,
+            if failures.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", failures.join(", "))
+            },
+            self.figures.p50_ms,
+            self.figures.p99_ms
+        )
+    }
+}
+
+fn point(paths: &Paths, target: &Target, load: Load) -> anyhow::Result<Point> {
+    let json = oha_report(paths, target, load)?;
+    let v: Value = serde_json::from_str(&json).context("oha's output is not JSON")?;
+    Ok(Point {
+        figures: super::parse_oha(&json)?,
+        outcomes: super::outcomes(&json)?,
+        secs: v["summary"]["total"].as_f64().unwrap_or(0.0),
+    })
+}
+
+/// The three kinds of request, each directly and through the gateway.
+struct Kind {
+    name: &'static str,
+    direct: Target,
+    gateway: Target,
+}
+
+fn kinds(stack: &Stack) -> anyhow::Result<Vec<Kind>> {
+    let anon = topology::anon_key();
+    let replica = topology::node("sfo1")?;
+    let product = bench_product(stack)?;
+    let read = Pair {
+        name: "uncached single-row read",
+        node: replica,
+        path: format!("/products?id=eq.{product}&select=*"),
+        key: anon.clone(),
+        insert: None,
+    };
+    let listing = Pair {
+        name: "listing",
+        node: replica,
+        path: format!(
+            "/products?select={}&published=eq.true&order=created_at.desc,id.desc&limit=21",
+            payhuk_edge::services::products::service::COLUMNS
+        ),
+        key: anon.clone(),
+        insert: None,
+    };
+    let write = Pair {
+        name: "single-row write",
+        node: topology::primary(),
+        path: "/analytics_events".into(),
+        key: topology::service_role_key(),
+        insert: Some(r#"{"name": "bench_load", "session_id": "bench", "props": {}}"#.into()),
+    };
+    Ok(vec![
+        Kind {
+            name: read.name,
+            direct: read.direct(),
+            gateway: read.through(workerd::PORT),
+        },
+        Kind {
+            name: "cached anon-key listing (`/api/v1/products?limit=20`)",
+            direct: listing.direct(),
+            // What supabase-js and every Supabase frontend send: the anon key as apikey.
+            gateway: Target::get(
+                format!(
+                    "http://127.0.0.1:{}/api/v1/products?limit=20",
+                    workerd::PORT
+                ),
+                vec![
+                    header("apikey", &anon),
+                    header("x-payhuk-edge-region", replica.region),
+                ],
+            ),
+        },
+        Kind {
+            name: write.name,
+            direct: write.direct(),
+            gateway: write.through(workerd::PORT),
+        },
+    ])
+}
+
+/// A plain workerd with a fresh isolate: no health snapshot, no cache, no limits learnt.
+fn cold_gateway(paths: &Paths, stack: &Stack) -> anyhow::Result<crate::process::Service> {
+    workerd::start(paths, &stack.dirs, None)
+}
+
+fn gateway_alive() -> bool {
+    ureq::get(&format!("http://127.0.0.1:{}/status", workerd::PORT))
+        .timeout(Duration::from_secs(5))
+        .call()
+        .is_ok_and(|r| r.status() == 200)
+}
+
+struct Ramp {
+    rows: Vec<Row>,
+    /// (offered req/s, gateway, direct) for the chart.
+    offered: Vec<(f64, Point, Point)>,
+}
+
+pub fn run(paths: &Paths, quick: bool) -> anyhow::Result<()> {
+    setup::bench_tools(paths)?;
+    build::run(paths)?;
+    let started = Instant::now();
+    let mut stack = Stack::open()?;
+    stack.up()?;
+    let secs = if quick { 2 } else { 10 };
+    let hold_secs = if quick { 5 } else { 60 };
+    let ramp = measure(paths, &stack, secs, hold_secs);
+    let _ = workerd::service(&stack.dirs).stop(Duration::from_secs(5));
+    let ramp = ramp?;
+    ui::header(&format!("bench --load results ({})", ui::elapsed(started)));
+    let table = markdown(&ramp.rows);
+    print!("{table}");
+    if quick {
+        ui::detail("--quick: a smoke run; figures are not recorded");
+        return Ok(());
+    }
+    chart(&paths.root.join(CHART), &ramp.offered)?;
+    ui::detail(&format!("chart written to {CHART}"));
+    crate::record::between_markers(
+        paths,
+        super::DOC,
+        "load",
+        "cargo xtask bench --load",
+        &table,
+    )
+}
+
+fn measure(paths: &Paths, stack: &Stack, secs: u32, hold_secs: u32) -> anyhow::Result<Ramp> {
+    let kinds = kinds(stack)?;
+    let mut rows = Vec::new();
+    // Per kind and connections: (cold, warm, direct).
+    let mut at: BTreeMap<(usize, u32), (Point, Point, Point)> = BTreeMap::new();
+    for (k, kind) in kinds.iter().enumerate() {
+        ui::header(&format!("bench --load: {}", kind.name));
+        for connections in CONNECTIONS {
+            let load = Load::Closed { connections, secs };
+            let gateway = cold_gateway(paths, stack)?;
+            let cold = point(paths, &kind.gateway, load)?;
+            let warm = point(paths, &kind.gateway, load)?;
+            let alive = gateway_alive();
+            gateway.stop(Duration::from_secs(5))?;
+            let direct = point(paths, &kind.direct, load)?;
+            for (label, p) in [("cold", &cold), ("warm", &warm), ("direct", &direct)] {
+                ui::detail(&format!(
+                    "{connections:>6} conns {label:<7} {}",
+                    p.summary()
+                ));
+            }
+            rows.push(Row::new(
+                &format!("{}: {connections} connections", kind.name),
+                direct.summary(),
+                format!(
+                    "cold: {}<br>warm: {}{}",
+                    cold.summary(),
+                    warm.summary(),
+                    if alive {
+                        ""
+                    } else {
+                        "<br>**gateway dead after the run**"
+                    }
+                ),
+                super::ratio(warm.goodput(), direct.goodput()),
+            ));
+            at.insert((k, connections), (cold, warm, direct));
+        }
+    }
+    // Targets on the ramp. The issue's cold run was the anon-key listing; the uncached
+    // read is judged too, since a cold isolate has nothing cached.
+    for (k, what) in [(1, "listing"), (0, "uncached read")] {
+        let (cold, _, _) = &at[&(k, 1_000)];
+        rows.push(
+            Row::new(
+                &format!("cold gateway, 1,000 connections, {what}"),
+                String::new(),
+                format!("{:.2}% 2xx", cold.ok_share() * 100.0),
+                String::new(),
+            )
+            .held("at least 99% 2xx", cold.ok_share() >= 0.99),
+        );
+    }
+    let (_, warm, direct) = &at[&(1, 1_000)];
+    rows.push(
+        Row::new(
+            "cached anon-key listing vs direct, 1,000 connections (warm)",
+            format!("{:.0} ok/s", direct.goodput()),
+            format!("{:.0} ok/s", warm.goodput()),
+            super::ratio(warm.goodput(), direct.goodput()),
+        )
+        .held(
+            "at least 5x direct",
+            warm.goodput() >= 5.0 * direct.goodput(),
+        ),
+    );
+
+    // Offered rate: multiples of what the warm gateway served at its best.
+    let read = &kinds[0];
+    let capacity = CONNECTIONS
+        .iter()
+        .map(|c| at[&(0, *c)].1.goodput())
+        .fold(0.0, f64::max);
+    ui::header(&format!(
+        "bench --load: offered rate, uncached read (capacity {capacity:.0} ok/s)"
+    ));
+    let gateway = cold_gateway(paths, stack)?;
+    // Warm it: the rate ramp is about overload, not a cold start.
+    point(
+        paths,
+        &read.gateway,
+        Load::Closed {
+            connections: 100,
+            secs: 2,
+        },
+    )?;
+    let mut offered = Vec::new();
+    for multiple in RATE_MULTIPLES {
+        let rate = (capacity * multiple).round().max(1.0) as u32;
+        let load = Load::Rate {
+            rate,
+            connections: RATE_CONNECTIONS,
+            secs,
+        };
+        let through = point(paths, &read.gateway, load)?;
+        let direct = point(paths, &read.direct, load)?;
+        for (label, p) in [("gateway", &through), ("direct", &direct)] {
+            ui::detail(&format!(
+                "{rate:>6} req/s offered {label:<8} {}",
+                p.summary()
+            ));
+        }
+        rows.push(Row::new(
+            &format!("uncached read, {rate} req/s offered ({multiple}x capacity)"),
+            direct.summary(),
+            through.summary(),
+            super::ratio(through.goodput(), direct.goodput()),
+        ));
+        offered.push((f64::from(rate), through, direct));
+    }
+    let (_, at_five, _) = offered.last().expect("rates were measured");
+    rows.push(
+        Row::new(
+            "uncached read at 5x capacity: goodput against capacity",
+            format!("capacity {capacity:.0} ok/s"),
+            at_five.summary(),
+            format!("{:.2}x", at_five.goodput() / capacity.max(1.0)),
+        )
+        .held(
+            "at least 0.8x capacity, every failure a 503",
+            at_five.goodput() >= 0.8 * capacity && at_five.only_503_failures(),
+        ),
+    );
+
+    ui::header(&format!(
+        "bench --load: 10,000 connections held for {hold_secs} s"
+    ));
+    let held = point(
+        paths,
+        &read.gateway,
+        Load::Closed {
+            connections: 10_000,
+            secs: hold_secs,
+        },
+    )?;
+    let alive = gateway_alive();
+    gateway.stop(Duration::from_secs(5))?;
+    ui::detail(&format!("{} ; alive after: {alive}", held.summary()));
+    rows.push(
+        Row::new(
+            &format!("10,000 connections for {hold_secs} s, uncached read"),
+            String::new(),
+            format!(
+                "{}; {} connection errors; gateway {}",
+                held.summary(),
+                held.connection_errors(),
+                if alive { "alive" } else { "dead" }
+            ),
+            String::new(),
+        )
+        .held(
+            "0 connection errors, the gateway alive",
+            held.connection_errors() == 0 && alive,
+        ),
+    );
+    Ok(Ramp { rows, offered })
+}
+
+/// Goodput and p99 against offered load, gateway and direct, side by side.
+fn chart(path: &std::path::Path, offered: &[(f64, Point, Point)]) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, (1000, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (left, right) = root.split_horizontally(500);
+    let max_x = offered.iter().map(|(x, _, _)| *x).fold(1.0, f64::max) * 1.05;
+    let series = |pick: &dyn Fn(&Point) -> f64| -> [Vec<(f64, f64)>; 2] {
+        [
+            offered.iter().map(|(x, g, _)| (*x, pick(g))).collect(),
+            offered.iter().map(|(x, _, d)| (*x, pick(d))).collect(),
+        ]
+    };
+    let panels = [
+        (
+            &left,
+            "goodput (2xx/s) vs offered req/s",
+            "2xx/s",
+            series(&|p| p.goodput()),
+        ),
+        (
+            &right,
+            "p99 latency (ms) vs offered req/s",
+            "ms",
+            series(&|p| p.figures.p99_ms),
+        ),
+    ];
+    for (area, title, y_label, [gateway, direct]) in panels {
+        let max_y = gateway
+            .iter()
+            .chain(&direct)
+            .map(|(_, y)| *y)
+            .filter(|y| y.is_finite())
+            .fold(1.0, f64::max)
+            * 1.1;
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
+        chart
+            .configure_mesh()
+            .x_desc("offered req/s")
+            .y_desc(y_label)
+            .draw()?;
+        for (name, points, color) in [("gateway", gateway, &BLUE), ("direct", direct, &RED)] {
+            chart
+                .draw_series(LineSeries::new(points.clone(), color))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+            chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE)
+            .border_style(BLACK)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(outcomes: &[(&str, u64)]) -> Point {
+        Point {
+            figures: Figures {
+                requests_per_sec: 0.0,
+                p50_ms: 1.0,
+                p99_ms: 2.0,
+                ttfb_p50_ms: 1.0,
+                ttfb_p99_ms: 2.0,
+                requests: 0,
+                errors: 0,
+            },
+            outcomes: outcomes.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            secs: 10.0,
+        }
+    }
+
+    #[test]
+    fn goodput_counts_only_2xx_and_sheds_are_told_from_other_failures() {
+        let shed = at(&[("200", 900), ("503", 100)]);
+        assert_eq!(shed.goodput(), 90.0);
+        assert_eq!(shed.ok_share(), 0.9);
+        assert!(shed.only_503_failures());
+        assert_eq!(shed.connection_errors(), 0);
+
+        let broken = at(&[("200", 10), ("504", 1), ("connection closed", 2)]);
+        assert!(!broken.only_503_failures());
+        assert_eq!(broken.connection_errors(), 2);
+        assert!(broken.summary().contains("2 connection closed"));
+    }
+}
