@@ -34,12 +34,21 @@ pub struct AdmissionSettings {
     pub queue_ms: u32,
 }
 
+/// A queued request's place, unique in the isolate.
+pub type Ticket = u64;
+
+/// A slot handed to a queued request that has not taken it this long after its own
+/// deadline belongs to a request that is gone (its client hung up, its context was
+/// cancelled before it could wake): the slot is taken back.
+const UNCLAIMED_GRACE_MS: u64 = 1_000;
+
 /// What a request arriving at a node is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admit {
     Now,
-    /// Queued: ask again ([`NodeLimit::retry`]) until admitted or out of time.
-    Wait,
+    /// Queued: a slot will be handed to this ticket unless the request gives up first;
+    /// it takes it with [`NodeLimit::claim`].
+    Wait(Ticket),
     /// No slot, and no time to wait for one.
     Refused,
 }
@@ -55,12 +64,23 @@ pub enum Outcome {
     Abandoned,
 }
 
+/// A queued or handed-over place: whose, and until when it counts.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    ticket: Ticket,
+    until_ms: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct NodeLimit {
     limit: f64,
     max: f64,
+    /// Slots taken, handed-over ones not yet claimed included.
     in_flight: u32,
-    waiting: u32,
+    /// First come, first served.
+    queue: std::collections::VecDeque<Place>,
+    /// Slots handed to queued requests that have not claimed them yet.
+    handed: Vec<Place>,
     recent_latency: Option<f64>,
     long_run_latency: Option<f64>,
 }
@@ -80,7 +100,8 @@ impl NodeLimit {
             limit: INITIAL_LIMIT.min(max),
             max,
             in_flight: 0,
-            waiting: 0,
+            queue: Default::default(),
+            handed: Vec::new(),
             recent_latency: None,
             long_run_latency: None,
         }
@@ -96,62 +117,75 @@ impl NodeLimit {
     }
 
     pub fn waiting(&self) -> u32 {
-        self.waiting
+        self.queue.len() as u32
     }
 
     fn has_slot(&self) -> bool {
         self.in_flight < self.limit()
     }
 
-    /// How long a request joining the queue now would wait: each slot frees about once
-    /// per recent latency. Unknown (no answer measured yet) counts as no wait. It sets
-    /// how often a waiter looks for a slot.
-    pub fn expected_wait_ms(&self) -> f64 {
-        let ahead = f64::from(self.waiting + 1);
-        self.recent_latency
-            .map_or(0.0, |latency| ahead / self.limit.max(1.0) * latency)
-    }
-
-    /// A new request that may wait up to `may_wait_ms` for a slot. A free slot goes to
-    /// whoever asks first, a newcomer included: queued requests only find out by polling
-    /// (they cannot be woken from another request's context), and a slot left idle until
-    /// they look is capacity lost. Under overload that also serves the newest first, the
-    /// ones with the most time left, as adaptive LIFO does.
+    /// A new request that may wait up to `may_wait_ms` for a slot. The queue is served
+    /// in order and each freed slot is handed to the next in line, so waiting costs
+    /// nothing until then (no polling) and nobody overtakes the queue.
     ///
     /// The queue is bounded by time, not by an estimate of the wait: refusing on
     /// arrival whoever the estimate says will not make it was measured to collapse a
     /// closed loop of 1,000 connections into instant 503s (each answered at once, its
     /// client asks again at once, and the isolate spends itself on refusals).
-    pub fn arrive(&mut self, may_wait_ms: f64) -> Admit {
-        if self.has_slot() {
+    fn arrive(&mut self, ticket: Ticket, now_ms: u64, may_wait_ms: u64) -> Admit {
+        self.hand_over(now_ms);
+        if self.queue.is_empty() && self.has_slot() {
             self.in_flight += 1;
             Admit::Now
-        } else if may_wait_ms > 0.0 {
-            self.waiting += 1;
-            Admit::Wait
+        } else if may_wait_ms > 0 {
+            self.queue.push_back(Place {
+                ticket,
+                until_ms: now_ms + may_wait_ms,
+            });
+            Admit::Wait(ticket)
         } else {
             Admit::Refused
         }
     }
 
-    /// A queued request asks again: true when it now holds a slot.
-    pub fn retry(&mut self) -> bool {
-        if self.has_slot() {
-            self.waiting = self.waiting.saturating_sub(1);
-            self.in_flight += 1;
-            true
-        } else {
-            false
+    /// How long `ticket`'s request can expect to wait still: each slot frees about once
+    /// per recent latency, and its place in line says how many go first. Zero once it
+    /// was handed a slot, or when no latency has been measured yet.
+    pub fn expected_wait_ms(&self, ticket: Ticket) -> f64 {
+        let Some(ahead) = self.queue.iter().position(|p| p.ticket == ticket) else {
+            return 0.0;
+        };
+        self.recent_latency.map_or(0.0, |latency| {
+            (ahead + 1) as f64 / self.limit.max(1.0) * latency
+        })
+    }
+
+    /// A queued request takes the slot handed to it: false when it has none (it was
+    /// taken back, or never handed).
+    pub fn claim(&mut self, ticket: Ticket) -> bool {
+        match self.handed.iter().position(|p| p.ticket == ticket) {
+            Some(at) => {
+                self.handed.swap_remove(at);
+                true
+            }
+            None => false,
         }
     }
 
-    /// A queued request stops waiting without a slot.
-    pub fn give_up(&mut self) {
-        self.waiting = self.waiting.saturating_sub(1);
+    /// A queued request stops waiting without taking a slot; one handed to it already
+    /// goes to the next in line.
+    pub fn give_up(&mut self, ticket: Ticket, now_ms: u64) {
+        if let Some(at) = self.queue.iter().position(|p| p.ticket == ticket) {
+            self.queue.remove(at);
+        } else if self.claim(ticket) {
+            self.in_flight = self.in_flight.saturating_sub(1);
+            self.hand_over(now_ms);
+        }
     }
 
-    /// A request that held a slot is over; its latency moves the limit.
-    pub fn release(&mut self, outcome: Outcome) {
+    /// A request that held a slot is over; its latency moves the limit, and the slot
+    /// goes to the next in line.
+    pub fn release(&mut self, outcome: Outcome, now_ms: u64) {
         let in_flight = self.in_flight;
         self.in_flight = self.in_flight.saturating_sub(1);
         match outcome {
@@ -159,6 +193,33 @@ impl NodeLimit {
             Outcome::Dropped => self.limit = (self.limit * BACKOFF).max(self.min()),
             Outcome::Abandoned => {}
         }
+        self.hand_over(now_ms);
+    }
+
+    /// Takes back slots nobody came for, drops places whose time is up (their requests
+    /// give up on their own, or are gone), and hands free slots to the queue in order.
+    fn hand_over(&mut self, now_ms: u64) {
+        let before = self.handed.len();
+        self.handed
+            .retain(|p| now_ms <= p.until_ms.saturating_add(UNCLAIMED_GRACE_MS));
+        self.in_flight = self
+            .in_flight
+            .saturating_sub((before - self.handed.len()) as u32);
+        while self.has_slot() {
+            let Some(place) = self.queue.pop_front() else {
+                break;
+            };
+            if place.until_ms <= now_ms {
+                continue;
+            }
+            self.in_flight += 1;
+            self.handed.push(place);
+        }
+    }
+
+    #[cfg(test)]
+    fn handed(&self) -> Vec<Ticket> {
+        self.handed.iter().map(|p| p.ticket).collect()
     }
 
     fn min(&self) -> f64 {
@@ -191,6 +252,7 @@ impl NodeLimit {
 pub struct Admission {
     settings: AdmissionSettings,
     nodes: Vec<(RegionCode, NodeLimit)>,
+    next_ticket: Ticket,
 }
 
 impl Admission {
@@ -198,6 +260,7 @@ impl Admission {
         Admission {
             settings,
             nodes: Vec::new(),
+            next_ticket: 0,
         }
     }
 
@@ -216,6 +279,13 @@ impl Admission {
         };
         &mut self.nodes[at].1
     }
+
+    /// A request for a slot at `region`'s node, which may wait up to `may_wait_ms`.
+    pub fn arrive(&mut self, region: &RegionCode, now_ms: u64, may_wait_ms: u64) -> Admit {
+        self.next_ticket += 1;
+        let ticket = self.next_ticket;
+        self.node(region).arrive(ticket, now_ms, may_wait_ms)
+    }
 }
 
 #[cfg(test)]
@@ -229,11 +299,11 @@ mod tests {
     fn drive(node: &mut NodeLimit, rounds: usize, latency_ms: impl Fn(u32) -> f64) {
         for _ in 0..rounds {
             let admitted = (0..node.limit())
-                .filter(|_| node.arrive(0.0) == Admit::Now)
+                .filter(|_| node.arrive(0, 0, 0) == Admit::Now)
                 .count();
             let latency_ms = latency_ms(node.in_flight());
             for _ in 0..admitted {
-                node.release(Outcome::Answered { latency_ms });
+                node.release(Outcome::Answered { latency_ms }, 0);
             }
         }
     }
@@ -266,12 +336,12 @@ mod tests {
         let mut served = 0u64;
         for _ in 0..2000 {
             let admitted = (0..node.limit())
-                .filter(|_| node.arrive(0.0) == Admit::Now)
+                .filter(|_| node.arrive(0, 0, 0) == Admit::Now)
                 .count();
             for _ in 0..admitted {
                 served += 1;
                 let latency_ms = if served.is_multiple_of(5) { 80.0 } else { 2.0 };
-                node.release(Outcome::Answered { latency_ms });
+                node.release(Outcome::Answered { latency_ms }, 0);
             }
         }
         assert!(node.limit() > 100, "limit {}", node.limit());
@@ -281,37 +351,70 @@ mod tests {
     fn unreachable_answers_shrink_the_limit_but_never_below_the_floor() {
         let mut node = NodeLimit::new(64);
         for _ in 0..100 {
-            assert_eq!(node.arrive(0.0), Admit::Now);
-            node.release(Outcome::Dropped);
+            assert_eq!(node.arrive(0, 0, 0), Admit::Now);
+            node.release(Outcome::Dropped, 0);
         }
         assert_eq!(node.limit(), MIN_LIMIT as u32);
     }
 
     #[test]
-    fn over_the_limit_a_request_waits_if_it_may_and_slots_go_to_whoever_asks() {
-        let mut node = NodeLimit::new(2);
-        assert_eq!(node.arrive(0.0), Admit::Now);
-        assert_eq!(node.arrive(0.0), Admit::Now);
+    fn over_the_limit_requests_queue_in_order_and_freed_slots_are_handed_to_them() {
+        let mut a = Admission::new(AdmissionSettings {
+            max_in_flight: 2,
+            queue_ms: 0,
+        });
+        let iad1 = RegionCode::parse("iad1").unwrap();
+        assert_eq!(a.arrive(&iad1, 0, 0), Admit::Now);
+        assert_eq!(a.arrive(&iad1, 0, 0), Admit::Now);
+        assert_eq!(a.arrive(&iad1, 0, 0), Admit::Refused, "no slot, no time");
+        let Admit::Wait(first) = a.arrive(&iad1, 0, 50) else {
+            panic!("may wait")
+        };
+        let Admit::Wait(second) = a.arrive(&iad1, 0, 50) else {
+            panic!("may wait")
+        };
+        assert!(a.node(&iad1).handed().is_empty());
+        // Two slots, each freeing every 10 ms: the second in line expects 10 ms.
+        a.node(&iad1)
+            .release(Outcome::Answered { latency_ms: 10.0 }, 10);
         assert_eq!(
-            node.arrive(0.0),
-            Admit::Refused,
-            "no slot and no time to wait"
+            a.node(&iad1).handed(),
+            vec![first],
+            "the first in line is handed the slot"
         );
-        assert_eq!(node.arrive(5.0), Admit::Wait);
-        assert_eq!(node.arrive(5.0), Admit::Wait);
-        // Two slots, each freeing every 10 ms, two ahead: about 15 ms for the next.
-        node.release(Outcome::Answered { latency_ms: 10.0 });
-        assert_eq!(node.expected_wait_ms(), 15.0);
-        assert_eq!(
-            node.arrive(0.0),
-            Admit::Now,
-            "a free slot goes to whoever asks first"
+        assert_eq!(a.node(&iad1).expected_wait_ms(second), 5.0);
+        assert_eq!(a.node(&iad1).expected_wait_ms(first), 0.0);
+        assert!(
+            matches!(a.arrive(&iad1, 10, 50), Admit::Wait(_)),
+            "a newcomer does not overtake the queue"
         );
-        assert!(!node.retry(), "so the queue still waits");
-        node.release(Outcome::Abandoned);
-        assert!(node.retry());
-        node.give_up();
-        assert_eq!((node.in_flight(), node.waiting()), (2, 0));
+        assert!(!a.node(&iad1).claim(second), "not handed anything yet");
+        assert!(a.node(&iad1).claim(first));
+        assert!(!a.node(&iad1).claim(first), "a slot is claimed once");
+        // Giving up a place hands nothing; giving up a handed slot passes it on.
+        a.node(&iad1).give_up(second, 20);
+        a.node(&iad1).release(Outcome::Abandoned, 20);
+        let third = a.node(&iad1).handed();
+        assert_eq!(third.len(), 1);
+        a.node(&iad1).give_up(third[0], 20);
+        assert!(a.node(&iad1).handed().is_empty(), "nobody left in line");
+        let node = a.node(&iad1);
+        assert_eq!((node.in_flight(), node.waiting()), (1, 0));
+    }
+
+    #[test]
+    fn places_past_their_time_are_skipped_and_unclaimed_slots_taken_back() {
+        let mut node = NodeLimit::new(1);
+        assert_eq!(node.arrive(1, 0, 0), Admit::Now);
+        assert_eq!(node.arrive(2, 0, 10), Admit::Wait(2));
+        assert_eq!(node.arrive(3, 0, 100), Admit::Wait(3));
+        // Ticket 2's time is up by the time the slot frees: it goes to 3.
+        node.release(Outcome::Abandoned, 50);
+        assert_eq!(node.handed(), vec![3]);
+        // Ticket 3's request never wakes (its context is gone): the slot comes back.
+        assert_eq!(node.arrive(4, 60, 0), Admit::Refused);
+        assert_eq!(node.arrive(5, 100 + UNCLAIMED_GRACE_MS + 1, 0), Admit::Now);
+        assert!(!node.claim(3));
     }
 
     #[test]
@@ -324,43 +427,58 @@ mod tests {
             RegionCode::parse("iad1").unwrap(),
             RegionCode::parse("fra1").unwrap(),
         );
-        assert_eq!(admission.node(&iad1).arrive(0.0), Admit::Now);
-        assert_eq!(admission.node(&iad1).arrive(0.0), Admit::Refused);
-        assert_eq!(admission.node(&fra1).arrive(0.0), Admit::Now);
+        assert_eq!(admission.arrive(&iad1, 0, 0), Admit::Now);
+        assert_eq!(admission.arrive(&iad1, 0, 0), Admit::Refused);
+        assert_eq!(admission.arrive(&fra1, 0, 0), Admit::Now);
     }
 
     proptest! {
         #[test]
         fn the_limit_stays_within_its_bounds_and_counts_balance(
             max in 1u32..300,
-            steps in prop::collection::vec((0u8..5, 0.0f64..5000.0), 1..400),
+            steps in prop::collection::vec((0u8..6, 0.0f64..5000.0), 1..400),
         ) {
+            // Time stands still, so no place expires: every slot is accounted for.
             let mut node = NodeLimit::new(max);
-            let (mut holding, mut queued) = (0u32, 0u32);
-            for (step, latency_ms) in steps {
+            let (mut holding, mut queued, mut handed) = (0u32, Vec::new(), Vec::new());
+            for (n, (step, latency_ms)) in steps.into_iter().enumerate() {
+                let ticket = n as Ticket;
                 match step {
-                    0 | 1 => match node.arrive(latency_ms) {
+                    0 | 1 => match node.arrive(ticket, 0, latency_ms as u64) {
                         Admit::Now => holding += 1,
-                        Admit::Wait => queued += 1,
+                        Admit::Wait(t) => queued.push(t),
                         Admit::Refused => {}
                     },
-                    2 if queued > 0 && node.retry() => {
-                        queued -= 1;
+                    2 if !handed.is_empty() => {
+                        let t = handed.remove(0);
+                        prop_assert!(node.claim(t));
                         holding += 1;
                     }
                     3 if holding > 0 => {
                         holding -= 1;
-                        node.release(Outcome::Answered { latency_ms });
+                        node.release(Outcome::Answered { latency_ms }, 0);
                     }
                     4 if holding > 0 => {
                         holding -= 1;
-                        node.release(Outcome::Dropped);
+                        node.release(Outcome::Dropped, 0);
+                    }
+                    5 if !queued.is_empty() => {
+                        let t = queued.remove(0);
+                        node.give_up(t, 0);
                     }
                     _ => {}
                 }
+                for t in node.handed() {
+                    if let Some(at) = queued.iter().position(|q| *q == t) {
+                        queued.remove(at);
+                        handed.push(t);
+                    }
+                }
+                prop_assert_eq!(node.handed().len(), handed.len(), "only queued tickets are handed slots");
                 prop_assert!(node.limit() >= 1 && node.limit() <= max);
-                prop_assert_eq!(node.in_flight(), holding);
-                prop_assert_eq!(node.waiting(), queued);
+                prop_assert_eq!(node.in_flight(), holding + handed.len() as u32);
+                prop_assert_eq!(node.waiting(), queued.len() as u32);
+                prop_assert!(queued.is_empty() || !node.has_slot(), "no slot idles while someone waits");
             }
         }
     }

@@ -173,8 +173,16 @@ fn kinds(stack: &Stack) -> anyhow::Result<Vec<Kind>> {
 }
 
 /// A plain workerd with a fresh isolate: no health snapshot, no cache, no limits learnt.
+/// It runs with production's upstream budget, not the local stack's shorter one (kept
+/// short so fault tests wait less): the capacity model is for production.
 fn cold_gateway(paths: &Paths, stack: &Stack) -> anyhow::Result<crate::process::Service> {
-    workerd::start(paths, &stack.dirs, None)
+    let budget = payhuk_edge::config::DEFAULT_UPSTREAM_TIMEOUT_MS.to_string();
+    workerd::start_with(
+        paths,
+        &stack.dirs,
+        None,
+        &[("UPSTREAM_TIMEOUT_MS", &budget)],
+    )
 }
 
 fn gateway_alive() -> bool {
