@@ -34,6 +34,11 @@ pub struct AdmissionSettings {
     pub queue_ms: u32,
 }
 
+/// The rate at which places leave the line is measured over windows this long.
+const DEPARTURE_WINDOW_MS: u64 = 50;
+/// Windows the departure rate's average spans.
+const DEPARTURE_SAMPLES: f64 = 5.0;
+
 /// A queued request's place, unique in the isolate.
 pub type Ticket = u64;
 
@@ -81,8 +86,35 @@ pub struct NodeLimit {
     queue: std::collections::VecDeque<Place>,
     /// Slots handed to queued requests that have not claimed them yet.
     handed: Vec<Place>,
+    departures: Departures,
     recent_latency: Option<f64>,
     long_run_latency: Option<f64>,
+}
+
+/// How fast places leave a line: counted per window, averaged over windows.
+#[derive(Debug, Clone, Default)]
+struct Departures {
+    window_start_ms: u64,
+    in_window: u32,
+    per_ms: Option<f64>,
+}
+
+impl Departures {
+    fn record(&mut self, now_ms: u64) {
+        self.in_window += 1;
+        let span = now_ms.saturating_sub(self.window_start_ms);
+        if span < DEPARTURE_WINDOW_MS {
+            return;
+        }
+        // After a quiet spell the window says how quiet it was, not how fast a line
+        // moves: start a new one.
+        if span <= 20 * DEPARTURE_WINDOW_MS {
+            let rate = f64::from(self.in_window) / span as f64;
+            self.per_ms = Some(average(self.per_ms, rate, DEPARTURE_SAMPLES));
+        }
+        self.window_start_ms = now_ms;
+        self.in_window = 0;
+    }
 }
 
 /// One step of an exponential moving average over about `samples` samples.
@@ -102,6 +134,7 @@ impl NodeLimit {
             in_flight: 0,
             queue: Default::default(),
             handed: Vec::new(),
+            departures: Departures::default(),
             recent_latency: None,
             long_run_latency: None,
         }
@@ -148,16 +181,21 @@ impl NodeLimit {
         }
     }
 
-    /// How long `ticket`'s request can expect to wait still: each slot frees about once
-    /// per recent latency, and its place in line says how many go first. Zero once it
-    /// was handed a slot, or when no latency has been measured yet.
+    /// How long `ticket`'s request can expect to wait still: its place in line over
+    /// the rate places leave it (handed a slot, or given up when out of time: under
+    /// overload the front mostly runs out of time, and the line moves much faster than
+    /// slots free). Before any rate is measured, each slot frees about once per recent
+    /// latency. Zero once handed a slot, or with nothing measured yet.
     pub fn expected_wait_ms(&self, ticket: Ticket) -> f64 {
         let Some(ahead) = self.queue.iter().position(|p| p.ticket == ticket) else {
             return 0.0;
         };
-        self.recent_latency.map_or(0.0, |latency| {
-            (ahead + 1) as f64 / self.limit.max(1.0) * latency
-        })
+        let places = (ahead + 1) as f64;
+        match (self.departures.per_ms, self.recent_latency) {
+            (Some(rate), _) if rate > 0.0 => places / rate,
+            (_, Some(latency)) => places / self.limit.max(1.0) * latency,
+            _ => 0.0,
+        }
     }
 
     /// A queued request takes the slot handed to it: false when it has none (it was
@@ -177,6 +215,7 @@ impl NodeLimit {
     pub fn give_up(&mut self, ticket: Ticket, now_ms: u64) {
         if let Some(at) = self.queue.iter().position(|p| p.ticket == ticket) {
             self.queue.remove(at);
+            self.departures.record(now_ms);
         } else if self.claim(ticket) {
             self.in_flight = self.in_flight.saturating_sub(1);
             self.hand_over(now_ms);
@@ -209,6 +248,7 @@ impl NodeLimit {
             let Some(place) = self.queue.pop_front() else {
                 break;
             };
+            self.departures.record(now_ms);
             if place.until_ms <= now_ms {
                 continue;
             }
@@ -400,6 +440,26 @@ mod tests {
         assert!(a.node(&iad1).handed().is_empty(), "nobody left in line");
         let node = a.node(&iad1);
         assert_eq!((node.in_flight(), node.waiting()), (1, 0));
+    }
+
+    #[test]
+    fn a_line_whose_front_runs_out_of_time_moves_faster_than_slots_free() {
+        let mut node = NodeLimit::new(1);
+        assert_eq!(node.arrive(1, 0, 0), Admit::Now);
+        node.release(Outcome::Answered { latency_ms: 100.0 }, 0);
+        assert_eq!(node.arrive(2, 0, 0), Admit::Now);
+        // Twenty places, each with 10 ms more than the one before it.
+        for n in 0..20u64 {
+            assert_eq!(node.arrive(10 + n, 0, 10 * (n + 1)), Admit::Wait(10 + n));
+        }
+        // One slot at 100 ms a request: the last in line is told about two seconds.
+        assert_eq!(node.expected_wait_ms(29), 2_000.0);
+        // Its time up, the front leaves one place every 10 ms, each giving up.
+        for n in 0..10u64 {
+            node.give_up(10 + n, 10 * (n + 1));
+        }
+        let told = node.expected_wait_ms(29);
+        assert!(told <= 150.0, "ten ahead at one per 10 ms, told {told} ms");
     }
 
     #[test]

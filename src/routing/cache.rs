@@ -2,10 +2,11 @@
 //! marks a failed request leaves on a node until the next probes.
 
 use crate::config::RegionConfig;
+use crate::error::AppError;
 use crate::region::RegionCode;
 use crate::services::health::lag::LagTracker;
 use crate::services::health::model::{RegionHealth, Role};
-use crate::services::health::service::{Probe, region_healths};
+use crate::services::health::service::{Probe, ProbeFailure, region_healths};
 
 use super::outlier::{Evidence, Outliers, Standing};
 use super::policy::NodeView;
@@ -100,21 +101,56 @@ impl HealthCache {
     /// Turns fresh probes into each region's health (lag measured with this isolate's
     /// history of the primary) and keeps it as the current snapshot. Nodes that
     /// answered a round started at `round_started_ms` are readmitted.
+    ///
+    /// A probe that got no answer in time says the node is slow, not that it is gone:
+    /// under load a busy isolate's probes time out while every node serves, and taking
+    /// them all away answered "no region can serve" to everyone. Such a node keeps
+    /// what the last round knew of it (role, lag), and is tried after the others until
+    /// a probe answers; refused or failing probes still take it away.
     pub fn ingest(
         &mut self,
         round_started_ms: u64,
         now_ms: u64,
         probes: Vec<Probe>,
     ) -> Vec<RegionHealth> {
-        let regions = region_healths(probes, &mut self.lag, now_ms);
-        for health in &regions {
+        let timed_out: Vec<RegionCode> = probes
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.outcome,
+                    Err(ProbeFailure::Unreachable(AppError::UpstreamTimeout { .. }))
+                )
+            })
+            .map(|p| p.region.code.clone())
+            .collect();
+        let mut regions = region_healths(probes, &mut self.lag, now_ms);
+        for health in &mut regions {
             if health.reachable && health.role.is_some() {
                 self.outliers
                     .answered_probe(&health.region, round_started_ms);
+            } else if timed_out.contains(&health.region)
+                && let Some(known) = self.last_answer(&health.region)
+            {
+                let error = health.error.take();
+                *health = RegionHealth { error, ..known };
+                // Dated at the round's start, older than the snapshot it goes into, so
+                // it does not ask for another round at once; the TTL does.
+                self.outliers
+                    .record(&health.region, Evidence::Slow, round_started_ms);
             }
         }
         self.store(now_ms, regions.clone());
         regions
+    }
+
+    /// What the snapshot holds for `region` if its probe answered then (or was kept
+    /// from an answer before).
+    fn last_answer(&self, region: &RegionCode) -> Option<RegionHealth> {
+        let (_, regions) = self.snapshot.as_ref()?;
+        regions
+            .iter()
+            .find(|h| &h.region == region && h.reachable && h.role.is_some())
+            .cloned()
     }
 
     pub fn store(&mut self, now_ms: u64, regions: Vec<RegionHealth>) {
@@ -358,6 +394,55 @@ mod tests {
             !cache.nodes(&regions)[1].suspect,
             "it answered the probe: slow, not dead"
         );
+    }
+
+    #[test]
+    fn a_probe_that_times_out_keeps_what_was_known_and_a_refused_one_does_not() {
+        let mut cache = HealthCache::new(2000, 1000);
+        let regions = regions();
+        cache.ingest(0, 5, answers(&regions));
+        let failing = |kind: fn(String) -> AppError| -> Vec<Probe> {
+            regions
+                .iter()
+                .map(|region| Probe {
+                    region: region.clone(),
+                    outcome: Err(ProbeFailure::Unreachable(kind(region.code.to_string()))),
+                })
+                .collect()
+        };
+        let timeout = |upstream| AppError::UpstreamTimeout {
+            upstream,
+            after_ms: 1000,
+        };
+        let refused = |upstream| AppError::UpstreamUnreachable {
+            upstream,
+            cause: "connection refused".into(),
+        };
+        // Twice in a row: a kept answer is kept again.
+        for round in [100, 200] {
+            let kept = cache.ingest(round, round + 1000, failing(timeout));
+            assert!(
+                kept.iter().all(|h| h.reachable && h.role.is_some()),
+                "{kept:?}"
+            );
+            assert!(
+                kept.iter().all(|h| h.error.is_some()),
+                "the timeout is reported"
+            );
+            let nodes = cache.nodes(&regions);
+            assert!(nodes.iter().all(|n| n.usable && n.suspect), "{nodes:?}");
+            assert_eq!(
+                cache.plan(round + 1001),
+                RefreshPlan::Use,
+                "next round at the TTL"
+            );
+        }
+        cache.ingest(300, 301, failing(refused));
+        assert_eq!(usable(&cache, &regions), [false, false]);
+        // A cold isolate has nothing to keep.
+        let mut cold = HealthCache::new(2000, 1000);
+        cold.ingest(0, 1000, failing(timeout));
+        assert_eq!(usable(&cold, &regions), [false, false]);
     }
 
     #[test]

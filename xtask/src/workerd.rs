@@ -122,6 +122,16 @@ pub fn start_with(
 ) -> anyhow::Result<Service> {
     let svc = service(stack);
     svc.stop(Duration::from_secs(2))?;
+    // Otherwise the new workerd dies of "Address already in use" while the readiness
+    // check is answered by the other one, and a measurement or test runs against it.
+    if crate::process::port_in_use(PORT) {
+        anyhow::bail!(
+            "port {PORT} (plain workerd) is taken by another program{}; stop it and try again",
+            crate::process::listening_pid(PORT)
+                .map(|pid| format!(" (pid {pid})"))
+                .unwrap_or_default()
+        );
+    }
     let dir = stack.conf().join("workerd");
     fs::create_dir_all(&dir)?;
     for file in ["index.js", "index_bg.wasm"] {

@@ -59,6 +59,15 @@ impl Point {
         }
     }
 
+    /// Requests that got an answer, per second: what the load generator really sent.
+    fn sent_per_sec(&self) -> f64 {
+        if self.secs > 0.0 {
+            self.total() as f64 / self.secs
+        } else {
+            0.0
+        }
+    }
+
     fn ok_share(&self) -> f64 {
         match self.total() {
             0 => 0.0,
@@ -325,12 +334,19 @@ fn measure(paths: &Paths, stack: &Stack, secs: u32, hold_secs: u32) -> anyhow::R
         let direct = point(paths, &read.direct, load)?;
         for (label, p) in [("gateway", &through), ("direct", &direct)] {
             ui::detail(&format!(
-                "{rate:>6} req/s offered {label:<8} {}",
+                "{rate:>6} req/s offered {label:<8} {:.0} sent/s, {}",
+                p.sent_per_sec(),
                 p.summary()
             ));
         }
+        // oha holds at most RATE_CONNECTIONS requests in flight, so what it sends can
+        // fall short of what it was asked to offer once answers slow down.
         rows.push(Row::new(
-            &format!("uncached read, {rate} req/s offered ({multiple}x capacity)"),
+            &format!(
+                "uncached read, {rate} req/s offered ({multiple}x capacity; sent {:.0} req/s to the gateway, {:.0} direct)",
+                through.sent_per_sec(),
+                direct.sent_per_sec()
+            ),
             direct.summary(),
             through.summary(),
             super::ratio(through.goodput(), direct.goodput()),
