@@ -45,6 +45,9 @@ pub struct HealthCache {
     refreshing_since: Option<u64>,
     /// The primary's WAL position over time, for replica lag in seconds.
     lag: LagTracker,
+    /// Regions whose last probe timed out with nothing known of them before (a cold
+    /// isolate under load): the last resort for reads.
+    slow_unknown: Vec<RegionCode>,
 }
 
 impl HealthCache {
@@ -56,6 +59,7 @@ impl HealthCache {
             outliers: Outliers::default(),
             refreshing_since: None,
             lag: LagTracker::default(),
+            slow_unknown: Vec::new(),
         }
     }
 
@@ -124,6 +128,7 @@ impl HealthCache {
             .map(|p| p.region.code.clone())
             .collect();
         let mut regions = region_healths(probes, &mut self.lag, now_ms);
+        self.slow_unknown.clear();
         for health in &mut regions {
             if health.reachable && health.role.is_some() {
                 self.outliers
@@ -137,6 +142,8 @@ impl HealthCache {
                 // it does not ask for another round at once; the TTL does.
                 self.outliers
                     .record(&health.region, Evidence::Slow, round_started_ms);
+            } else if timed_out.contains(&health.region) {
+                self.slow_unknown.push(health.region.clone());
             }
         }
         self.store(now_ms, regions.clone());
@@ -212,6 +219,15 @@ impl HealthCache {
             let spared = panic_all || (panic_primary && view.role == Some(Role::Primary));
             if *standing == Standing::Ejected && !spared {
                 view.usable = false;
+            }
+            // Nothing known to serve, and this node only too slow to say what it is:
+            // reads go to it, after the others, rather than nowhere. A read is right on
+            // a primary as on a replica (a consistency token is checked either way);
+            // writes wait for a probe to name the primary.
+            if panic_all && view.role.is_none() && self.slow_unknown.contains(&view.region) {
+                view.role = Some(Role::Replica);
+                view.usable = true;
+                view.suspect = true;
             }
         }
         views.into_iter().map(|(view, _)| view).collect()
@@ -439,10 +455,24 @@ mod tests {
         }
         cache.ingest(300, 301, failing(refused));
         assert_eq!(usable(&cache, &regions), [false, false]);
-        // A cold isolate has nothing to keep.
+        // A cold isolate has nothing to keep: reads try the slow nodes as a last
+        // resort, writes have no primary until a probe names one.
         let mut cold = HealthCache::new(2000, 1000);
         cold.ingest(0, 1000, failing(timeout));
-        assert_eq!(usable(&cold, &regions), [false, false]);
+        let nodes = cold.nodes(&regions);
+        assert!(
+            nodes
+                .iter()
+                .all(|n| n.usable && n.suspect && n.role == Some(Role::Replica)),
+            "{nodes:?}"
+        );
+        assert!(crate::routing::write_target(&nodes).is_err());
+        cold.ingest(1100, 1200, failing(refused));
+        assert_eq!(
+            usable(&cold, &regions),
+            [false, false],
+            "refused is not slow"
+        );
     }
 
     #[test]

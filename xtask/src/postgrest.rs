@@ -19,15 +19,21 @@ pub fn service(stack: &StackPaths, node: &Node) -> Service {
     }
 }
 
+/// Connections each PostgREST keeps to its PostgreSQL. The load bench measures
+/// PostgREST's throughput at other sizes beside this one (docs/SCALING.md).
+pub const DB_POOL: u32 = 10;
+/// Seconds a request waits for one of them before PostgREST answers 504.
+pub const DB_POOL_ACQUISITION_TIMEOUT_SECS: u32 = 5;
+
 /// `standby`: LISTEN is refused during recovery, so standbys' PostgREST does not
 /// listen for schema reloads; `cargo xtask up` signals it instead.
-pub fn config(node: &Node, standby: bool) -> String {
+pub fn config(node: &Node, standby: bool, pool: u32) -> String {
     format!(
         "db-uri = \"postgres://authenticator:{AUTHENTICATOR_PASSWORD}@127.0.0.1:{pg}/{DATABASE}\"\n\
          db-schemas = \"public\"\n\
          db-anon-role = \"anon\"\n\
-         db-pool = 10\n\
-         db-pool-acquisition-timeout = 5\n\
+         db-pool = {pool}\n\
+         db-pool-acquisition-timeout = {DB_POOL_ACQUISITION_TIMEOUT_SECS}\n\
          db-channel-enabled = {listen}\n\
          jwt-secret = \"{JWT_SECRET}\"\n\
          server-host = \"127.0.0.1\"\n\
@@ -40,6 +46,17 @@ pub fn config(node: &Node, standby: bool) -> String {
 }
 
 pub fn start(paths: &Paths, stack: &StackPaths, node: &Node, standby: bool) -> anyhow::Result<()> {
+    start_with_pool(paths, stack, node, standby, DB_POOL)
+}
+
+/// [`start`] with `pool` connections to PostgreSQL instead of [`DB_POOL`].
+pub fn start_with_pool(
+    paths: &Paths,
+    stack: &StackPaths,
+    node: &Node,
+    standby: bool,
+    pool: u32,
+) -> anyhow::Result<()> {
     let svc = service(stack, node);
     if process::port_in_use(node.postgrest_port) {
         bail!(
@@ -49,7 +66,7 @@ pub fn start(paths: &Paths, stack: &StackPaths, node: &Node, standby: bool) -> a
         );
     }
     let conf = stack.conf().join(format!("postgrest-{}.conf", node.region));
-    fs::write(&conf, config(node, standby))
+    fs::write(&conf, config(node, standby, pool))
         .with_context(|| format!("writing {}", conf.display()))?;
     svc.start(
         std::process::Command::new(paths.postgrest_bin()).arg(&conf),

@@ -527,6 +527,13 @@ impl Stack {
         Ok(())
     }
 
+    /// Restarts a region's PostgREST with `pool` connections to its PostgreSQL.
+    pub fn restart_postgrest_with_pool(&self, region: &str, pool: u32) -> anyhow::Result<()> {
+        let node = topology::node(region)?;
+        self.stop_postgrest(region)?;
+        postgrest::start_with_pool(&self.paths, &self.dirs, node, !node.starts_as_primary, pool)
+    }
+
     /// Freezes a region's PostgREST (SIGSTOP) or thaws it (SIGCONT): while frozen the
     /// kernel still accepts connections, but nothing answers them.
     pub fn freeze_postgrest(&self, region: &str, frozen: bool) -> anyhow::Result<()> {

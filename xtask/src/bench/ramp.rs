@@ -16,7 +16,7 @@ use super::{Figures, Load, Pair, Row, Target, bench_product, header, markdown, o
 use crate::paths::Paths;
 use crate::stack::Stack;
 use crate::topology;
-use crate::{build, setup, ui, workerd};
+use crate::{build, postgrest, setup, ui, workerd};
 
 const CONNECTIONS: [u32; 4] = [100, 1_000, 5_000, 10_000];
 /// Offered rates, as multiples of the warm gateway's uncached-read capacity.
@@ -24,6 +24,9 @@ const RATE_MULTIPLES: [f64; 5] = [0.5, 1.0, 2.0, 3.0, 5.0];
 /// Enough connections for oha to offer five times the capacity while answers slow down.
 const RATE_CONNECTIONS: u32 = 2_000;
 const CHART: &str = "docs/bench-load.svg";
+/// PostgREST pool sizes measured beside the stack's own ([`postgrest::DB_POOL`]).
+const POOLS: [u32; 3] = [5, 10, 20];
+const POOL_CONNECTIONS: [u32; 2] = [100, 1_000];
 
 /// One run at one load.
 #[derive(Debug, Clone)]
@@ -367,6 +370,8 @@ fn measure(paths: &Paths, stack: &Stack, secs: u32, hold_secs: u32) -> anyhow::R
         ),
     );
 
+    pools(paths, stack, &read.direct, secs, &mut rows)?;
+
     ui::header(&format!(
         "bench --load: 10,000 connections held for {hold_secs} s"
     ));
@@ -399,6 +404,44 @@ fn measure(paths: &Paths, stack: &Stack, secs: u32, hold_secs: u32) -> anyhow::R
         ),
     );
     Ok(Ramp { rows, offered })
+}
+
+/// Direct PostgREST (the uncached read's replica) at other pool sizes: whether its pool
+/// is what bounds it, which is when a pooler in front of PostgreSQL would help.
+fn pools(
+    paths: &Paths,
+    stack: &Stack,
+    direct: &Target,
+    secs: u32,
+    rows: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    let region = topology::node("sfo1")?.region;
+    ui::header(&format!(
+        "bench --load: PostgREST {region} at db-pool {POOLS:?}"
+    ));
+    let measured = (|| -> anyhow::Result<()> {
+        for pool in POOLS {
+            stack.restart_postgrest_with_pool(region, pool)?;
+            for connections in POOL_CONNECTIONS {
+                let p = point(paths, direct, Load::Closed { connections, secs })?;
+                ui::detail(&format!(
+                    "db-pool {pool:>3}, {connections:>5} conns: {}",
+                    p.summary()
+                ));
+                rows.push(Row::new(
+                    &format!(
+                        "direct PostgREST {region}, db-pool {pool}, uncached read, {connections} connections"
+                    ),
+                    p.summary(),
+                    String::new(),
+                    String::new(),
+                ));
+            }
+        }
+        Ok(())
+    })();
+    stack.restart_postgrest_with_pool(region, postgrest::DB_POOL)?;
+    measured
 }
 
 /// Goodput and p99 against offered load, gateway and direct, side by side.
