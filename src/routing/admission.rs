@@ -82,7 +82,7 @@ pub struct NodeLimit {
     max: f64,
     /// Slots taken, handed-over ones not yet claimed included.
     in_flight: u32,
-    /// First come, first served.
+    /// First come, first served; sorted by ticket.
     queue: std::collections::VecDeque<Place>,
     /// Slots handed to queued requests that have not claimed them yet.
     handed: Vec<Place>,
@@ -187,7 +187,7 @@ impl NodeLimit {
     /// slots free). Before any rate is measured, each slot frees about once per recent
     /// latency. Zero once handed a slot, or with nothing measured yet.
     pub fn expected_wait_ms(&self, ticket: Ticket) -> f64 {
-        let Some(ahead) = self.queue.iter().position(|p| p.ticket == ticket) else {
+        let Some(ahead) = self.place(ticket) else {
             return 0.0;
         };
         let places = (ahead + 1) as f64;
@@ -196,6 +196,13 @@ impl NodeLimit {
             (_, Some(latency)) => places / self.limit.max(1.0) * latency,
             _ => 0.0,
         }
+    }
+
+    /// Where `ticket` is in line. Tickets are handed out in increasing order and join at
+    /// the back, so the line is sorted by ticket: a search, not a scan, which with
+    /// thousands queued and each polling was most of the isolate's CPU.
+    fn place(&self, ticket: Ticket) -> Option<usize> {
+        self.queue.binary_search_by_key(&ticket, |p| p.ticket).ok()
     }
 
     /// A queued request takes the slot handed to it: false when it has none (it was
@@ -213,7 +220,7 @@ impl NodeLimit {
     /// A queued request stops waiting without taking a slot; one handed to it already
     /// goes to the next in line.
     pub fn give_up(&mut self, ticket: Ticket, now_ms: u64) {
-        if let Some(at) = self.queue.iter().position(|p| p.ticket == ticket) {
+        if let Some(at) = self.place(ticket) {
             self.queue.remove(at);
             self.departures.record(now_ms);
         } else if self.claim(ticket) {
