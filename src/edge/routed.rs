@@ -38,6 +38,8 @@ pub struct Outgoing {
 pub struct Budget {
     pub deadline: Deadline,
     queue_until_ms: u64,
+    /// One try of several: its call gets half of what is left once admitted.
+    split: bool,
 }
 
 impl Budget {
@@ -48,18 +50,30 @@ impl Budget {
         Budget {
             deadline,
             queue_until_ms: deadline.queue_until_ms(now, u64::from(config.admission.queue_ms)),
+            split: false,
         }
     }
 
-    /// One try of several: at most half of what is left, so the next has time too.
+    /// One try of several. It may queue as long as a lone try (a request waiting for a
+    /// slot has sent nothing; halving its wait too shed requests a lone try would have
+    /// served); its call, once admitted, gets half of what is left, so the next try has
+    /// time too.
     fn first_half(&self) -> Budget {
-        let now = now_ms();
-        let deadline = self.deadline.first_half(now);
         Budget {
-            deadline,
+            deadline: self.deadline,
             queue_until_ms: self
                 .queue_until_ms
-                .min(deadline.queue_until_ms(now, u64::MAX)),
+                .min(self.deadline.queue_until_ms(now_ms(), u64::MAX)),
+            split: true,
+        }
+    }
+
+    /// The deadline of the call itself, asked once admitted.
+    fn call_deadline(&self) -> Deadline {
+        if self.split {
+            self.deadline.first_half(now_ms())
+        } else {
+            self.deadline
         }
     }
 
@@ -220,7 +234,7 @@ async fn send(
         body: outgoing.body.as_deref(),
     };
     let sent_at = now_ms();
-    let reply = exchange(&target.to_string(), call, &budget.deadline).await;
+    let reply = exchange(&target.to_string(), call, &budget.call_deadline()).await;
     permit.release(match &reply {
         Ok(reply) => Outcome::Answered {
             latency_ms: reply.elapsed_ms as f64,
