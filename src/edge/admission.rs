@@ -116,16 +116,16 @@ pub async fn admit<'a>(
         ticket,
         claimed: false,
     };
-    while !queued.claimed {
+    loop {
         let (claimed, expected_wait_ms) = with_admission(config, |a| {
             let node = a.node(&region);
             (node.claim(ticket), node.expected_wait_ms(ticket))
         });
-        queued.claimed = claimed;
-        let now = now_ms();
         if claimed {
+            queued.claimed = true;
             break;
         }
+        let now = now_ms();
         if now >= until_ms {
             return Err(shed());
         }
