@@ -5,9 +5,9 @@
 //! PostgREST's pool or in the database), the limit shrinks toward what the node serves
 //! without queueing. Comparing two averages of the same traffic, rather than recent
 //! latency with the fastest ever seen, keeps a mix of cheap reads and slow writes from
-//! pinning the limit to its floor. What is over the limit waits in a queue bounded by
-//! time, then is refused (a 503 with `Retry-After`, nothing sent); upstream sockets stay
-//! bounded by the limit whatever the number of client connections.
+//! pinning the limit to its floor. What is over the limit waits in line, served in order
+//! and bounded by time, then is refused (a 503 with `Retry-After`, nothing sent);
+//! upstream sockets stay bounded by the limit whatever the number of client connections.
 
 use crate::region::RegionCode;
 
