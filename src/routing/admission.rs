@@ -158,8 +158,8 @@ impl NodeLimit {
     }
 
     /// A new request that may wait up to `may_wait_ms` for a slot. The queue is served
-    /// in order and each freed slot is handed to the next in line, so waiting costs
-    /// nothing until then (no polling) and nobody overtakes the queue.
+    /// in order: each freed slot is handed to the next in line, which takes it when it
+    /// next looks ([`NodeLimit::claim`]), and nobody overtakes the queue.
     ///
     /// The queue is bounded by time, not by an estimate of the wait: refusing on
     /// arrival whoever the estimate says will not make it was measured to collapse a

@@ -133,17 +133,18 @@ impl HealthCache {
             if health.reachable && health.role.is_some() {
                 self.outliers
                     .answered_probe(&health.region, round_started_ms);
-            } else if timed_out.contains(&health.region)
-                && let Some(known) = self.last_answer(&health.region)
-            {
-                let error = health.error.take();
-                *health = RegionHealth { error, ..known };
-                // Dated at the round's start, older than the snapshot it goes into, so
-                // it does not ask for another round at once; the TTL does.
-                self.outliers
-                    .record(&health.region, Evidence::Slow, round_started_ms);
             } else if timed_out.contains(&health.region) {
-                self.slow_unknown.push(health.region.clone());
+                match self.last_answer(&health.region) {
+                    Some(known) => {
+                        let error = health.error.take();
+                        *health = RegionHealth { error, ..known };
+                        // Dated at the round's start, older than the snapshot it goes
+                        // into, so it does not ask for another round at once; the TTL does.
+                        self.outliers
+                            .record(&health.region, Evidence::Slow, round_started_ms);
+                    }
+                    None => self.slow_unknown.push(health.region.clone()),
+                }
             }
         }
         self.store(now_ms, regions.clone());

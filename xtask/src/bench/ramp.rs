@@ -54,21 +54,21 @@ impl Point {
         self.count(|_| true)
     }
 
-    fn goodput(&self) -> f64 {
+    fn per_sec(&self, n: u64) -> f64 {
         if self.secs > 0.0 {
-            self.ok() as f64 / self.secs
+            n as f64 / self.secs
         } else {
             0.0
         }
     }
 
+    fn goodput(&self) -> f64 {
+        self.per_sec(self.ok())
+    }
+
     /// Requests that got an answer, per second: what the load generator really sent.
     fn sent_per_sec(&self) -> f64 {
-        if self.secs > 0.0 {
-            self.total() as f64 / self.secs
-        } else {
-            0.0
-        }
+        self.per_sec(self.total())
     }
 
     fn ok_share(&self) -> f64 {
