@@ -1,7 +1,9 @@
 //! An isolate's own memory in front of the Workers Cache API, for anonymous catalogue
 //! reads: a hit there costs neither an upstream call nor a cache lookup. Entries follow
 //! the same clock as the Cache API (fresh, then served stale while one caller
-//! refreshes), and the whole cache is bounded in bytes.
+//! refreshes), and the whole cache is bounded in bytes. A miss is computed once: the
+//! first caller claims the fill and the others wait for its entry instead of going
+//! upstream too (a cold isolate's first thousand listings are one upstream call).
 
 use std::collections::HashMap;
 
@@ -22,6 +24,10 @@ pub enum Lookup<T> {
         value: T,
         refresh: bool,
     },
+    /// Another caller claimed this miss and is computing it, until `until_ms` at most.
+    Filling {
+        until_ms: u64,
+    },
     Miss,
 }
 
@@ -36,6 +42,8 @@ struct Entry<T> {
 #[derive(Debug)]
 pub struct MemoryCache<T> {
     entries: HashMap<String, Entry<T>>,
+    /// Misses being computed, and until when their callers may take.
+    filling: HashMap<String, u64>,
     bytes: usize,
     budget_bytes: usize,
     freshness: Freshness,
@@ -45,6 +53,7 @@ impl<T: Clone> MemoryCache<T> {
     pub fn new(budget_bytes: usize, freshness: Freshness) -> Self {
         MemoryCache {
             entries: HashMap::new(),
+            filling: HashMap::new(),
             bytes: 0,
             budget_bytes,
             freshness,
@@ -53,7 +62,7 @@ impl<T: Clone> MemoryCache<T> {
 
     pub fn get(&mut self, key: &str, now_ms: u64) -> Lookup<T> {
         let Some(entry) = self.entries.get_mut(key) else {
-            return Lookup::Miss;
+            return self.filling_or_miss(key, now_ms);
         };
         let age = now_ms.saturating_sub(entry.computed_at_ms);
         if age <= self.freshness.fresh_ms {
@@ -68,12 +77,33 @@ impl<T: Clone> MemoryCache<T> {
             };
         }
         self.remove(key);
-        Lookup::Miss
+        self.filling_or_miss(key, now_ms)
+    }
+
+    /// The caller that was told `Miss` computes `key` and lets others wait for it until
+    /// `until_ms`; a claim that outlives it no longer holds anyone.
+    pub fn claim_fill(&mut self, key: &str, now_ms: u64, until_ms: u64) {
+        self.filling.retain(|_, until| *until > now_ms);
+        self.filling.insert(key.to_owned(), until_ms);
+    }
+
+    /// The claimed fill ended without an entry (an error, a non-cacheable answer): the
+    /// waiters compute it themselves.
+    pub fn release_fill(&mut self, key: &str) {
+        self.filling.remove(key);
+    }
+
+    fn filling_or_miss(&self, key: &str, now_ms: u64) -> Lookup<T> {
+        match self.filling.get(key) {
+            Some(&until_ms) if until_ms > now_ms => Lookup::Filling { until_ms },
+            _ => Lookup::Miss,
+        }
     }
 
     /// Stores `value` (of `size` bytes) computed at `computed_at_ms`, evicting expired
     /// entries, then the oldest, until it fits; a value over the whole budget is not kept.
     pub fn put(&mut self, key: &str, value: T, size: usize, computed_at_ms: u64, now_ms: u64) {
+        self.release_fill(key);
         self.remove(key);
         if size > self.budget_bytes {
             return;
@@ -176,6 +206,34 @@ mod tests {
         cache.put("huge", 4, 101, 8, 8);
         assert_eq!(cache.get("huge", 8), Lookup::Miss);
         assert_eq!(cache.bytes(), 80);
+    }
+
+    #[test]
+    fn a_claimed_miss_makes_others_wait_until_filled_released_or_expired() {
+        let mut cache = MemoryCache::new(100, CLOCK);
+        assert_eq!(cache.get("a", 0), Lookup::Miss);
+        cache.claim_fill("a", 0, 20);
+        assert_eq!(cache.get("a", 5), Lookup::Filling { until_ms: 20 });
+        assert_eq!(cache.get("b", 5), Lookup::Miss);
+        cache.put("a", 1, 10, 6, 6);
+        assert_eq!(cache.get("a", 7), Lookup::Fresh(1));
+
+        cache.claim_fill("b", 7, 20);
+        cache.release_fill("b");
+        assert_eq!(cache.get("b", 8), Lookup::Miss);
+
+        cache.claim_fill("c", 8, 20);
+        assert_eq!(cache.get("c", 20), Lookup::Miss);
+        // An expired entry with a live claim is being refilled.
+        cache.claim_fill("a", 100, 120);
+        assert_eq!(cache.get("a", 101), Lookup::Filling { until_ms: 120 });
+        // Claims that have run out are dropped by the next one ("c" by "a"'s, "a" by "d"'s).
+        cache.claim_fill("e", 101, 300);
+        assert_eq!(cache.filling.len(), 2);
+        cache.claim_fill("d", 200, 220);
+        let mut live: Vec<&String> = cache.filling.keys().collect();
+        live.sort();
+        assert_eq!(live, ["d", "e"]);
     }
 
     proptest! {

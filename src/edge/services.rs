@@ -5,8 +5,9 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
-use worker::{Cache, Context, Date, Request, Response, Url, console_error};
+use worker::{Cache, Context, Date, Delay, Request, Response, Url, console_error};
 
 use super::rest::read_body;
 use super::routed::{Budget, RoutedDb, Trail};
@@ -31,6 +32,8 @@ const FRESHNESS: Freshness = Freshness {
 /// What one isolate keeps of them in memory (an isolate has 128 MB).
 const MEMORY_BUDGET_BYTES: usize = 4 * 1024 * 1024;
 const CACHED_AT: &str = "x-payhuk-cached-at";
+/// How often a request waiting on another's fill of the same miss looks for it.
+const FILL_POLL_MS: u64 = 10;
 
 pub async fn serve(
     req: &mut Request,
@@ -120,8 +123,9 @@ thread_local! {
         RefCell::new(MemoryCache::new(MEMORY_BUDGET_BYTES, FRESHNESS));
 }
 
-/// A public catalogue read (no key, or the anon key alone): from this isolate's memory, else the edge cache, else
-/// computed; once stale, served as is while one request's background task refreshes it.
+/// A public catalogue read (no key, or the anon key alone): from this isolate's memory,
+/// else the edge cache, else computed; once stale, served as is while one request's
+/// background task refreshes it. Concurrent misses of one URL are computed once.
 /// A failing Cache API costs the cache, never the request.
 async fn cached(
     url: &str,
@@ -130,34 +134,36 @@ async fn cached(
     db: RoutedDb<'_>,
     ctx: &Context,
 ) -> Result<Response, AppError> {
-    let now = now_ms();
-    match MEMORY.with(|m| m.borrow_mut().get(url, now)) {
-        Lookup::Fresh(answer) => return labelled(answer, "hit"),
-        Lookup::Stale { value, refresh } => {
-            if refresh {
-                refresh_in_background(url, route, api, &db, ctx);
+    let lookup = MEMORY.with(|m| m.borrow_mut().get(url, now_ms()));
+    let _claim = match lookup {
+        Lookup::Filling { until_ms } => {
+            // Waits at most half its own budget, so it can still compute it itself.
+            let own = db.budget.deadline.first_half(now_ms()).at_ms();
+            if let Some(served) = await_fill(url, route, &api, &db, ctx, until_ms.min(own)).await {
+                return served;
             }
-            return labelled(value, "stale");
+            None
         }
-        Lookup::Miss => {}
-    }
+        Lookup::Miss => Some(FillClaim::new(url, db.budget.deadline.at_ms())),
+        hit => return from_memory(hit, url, route, &api, &db, ctx).expect("not a miss"),
+    };
 
     match Cache::default().get(url, false).await {
         Ok(Some(hit)) => {
             let (answer, computed_at) = from_cache(hit).await?;
-            let fresh = now.saturating_sub(computed_at) <= FRESHNESS.fresh_ms;
-            if fresh {
-                remember(url, &answer, computed_at);
-            } else {
-                // The refresh fills both tiers.
-                refresh_in_background(url, route, api, &db, ctx);
-            }
-            return labelled(answer, if fresh { "hit" } else { "stale" });
+            remember(url, &answer, computed_at);
+            // Through memory, so a stale answer gets exactly one refresh.
+            let again = MEMORY.with(|m| m.borrow_mut().get(url, now_ms()));
+            return from_memory(again, url, route, &api, &db, ctx).unwrap_or_else(|| {
+                refresh_in_background(url, route, api.clone(), &db, ctx);
+                labelled(answer, "stale")
+            });
         }
         Ok(None) => {}
         Err(e) => console_error!("cache lookup failed, computing instead: {e}"),
     }
 
+    let now = now_ms();
     let answer = services::dispatch(route, &api, &db.config.clone(), &db).await?;
     let mut response = response::into_worker(answer.clone(), false).map_err(glue_error)?;
     if answer.status == 200 {
@@ -171,6 +177,71 @@ async fn cached(
         .set("x-payhuk-cache", "miss")
         .map_err(glue_error)?;
     Ok(response)
+}
+
+/// A memory hit as a response (a stale one refreshed by its one refresher); `None` when
+/// the lookup found nothing to serve.
+fn from_memory(
+    lookup: Lookup<ApiResponse>,
+    url: &str,
+    route: Route,
+    api: &ApiRequest,
+    db: &RoutedDb<'_>,
+    ctx: &Context,
+) -> Option<Result<Response, AppError>> {
+    match lookup {
+        Lookup::Fresh(answer) => Some(labelled(answer, "hit")),
+        Lookup::Stale { value, refresh } => {
+            if refresh {
+                refresh_in_background(url, route, api.clone(), db, ctx);
+            }
+            Some(labelled(value, "stale"))
+        }
+        Lookup::Filling { .. } | Lookup::Miss => None,
+    }
+}
+
+/// Waits, on this request's own timer, for the request that claimed `url`'s miss to
+/// fill it; `None` if it did not by `until_ms` or gave up.
+async fn await_fill(
+    url: &str,
+    route: Route,
+    api: &ApiRequest,
+    db: &RoutedDb<'_>,
+    ctx: &Context,
+    until_ms: u64,
+) -> Option<Result<Response, AppError>> {
+    loop {
+        let now = now_ms();
+        if now >= until_ms {
+            return None;
+        }
+        Delay::from(Duration::from_millis(FILL_POLL_MS.min(until_ms - now))).await;
+        match MEMORY.with(|m| m.borrow_mut().get(url, now_ms())) {
+            Lookup::Filling { .. } => {}
+            Lookup::Miss => return None,
+            hit => return from_memory(hit, url, route, api, db, ctx),
+        }
+    }
+}
+
+/// A claimed miss, released however the request ends (an error, a cancelled request)
+/// unless an entry was stored first.
+struct FillClaim<'a>(&'a str);
+
+impl<'a> FillClaim<'a> {
+    fn new(url: &'a str, until_ms: u64) -> Self {
+        MEMORY.with(|m| m.borrow_mut().claim_fill(url, now_ms(), until_ms));
+        FillClaim(url)
+    }
+}
+
+impl Drop for FillClaim<'_> {
+    fn drop(&mut self) {
+        // Also after a stored entry released it: nothing awaits in between, so no one
+        // else can have claimed it again.
+        MEMORY.with(|m| m.borrow_mut().release_fill(self.0));
+    }
 }
 
 fn remember(url: &str, answer: &ApiResponse, computed_at: u64) {

@@ -265,6 +265,26 @@ fn the_anon_key_reads_the_catalogue_from_the_same_cache_as_no_key() {
 }
 
 #[test]
+fn concurrent_misses_of_one_listing_go_upstream_once() {
+    let _stack = stack();
+    let anon_key = xtask::topology::anon_key();
+    // A search no run has asked for before, so neither cache tier holds it.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let path = format!("/api/v1/products?q=coalesced{nonce}");
+    let labels = concurrently(24, move |_| {
+        let reply = via_edge("sfo1", "GET", &path, &[("apikey", &anon_key)], None);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.header("x-payhuk-cache").unwrap_or("none").to_owned()
+    });
+    let misses = labels.iter().filter(|l| *l == "miss").count();
+    let hits = labels.iter().filter(|l| *l == "hit").count();
+    assert_eq!((misses, hits), (1, 23), "{labels:?}");
+}
+
+#[test]
 fn catalogue_visibility_cache_and_merchant_writes() {
     let _stack = stack();
     let mut anon = Client::anon("fra1");
