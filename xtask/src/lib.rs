@@ -20,6 +20,7 @@ pub mod postgrest;
 pub mod process;
 pub mod profile;
 pub mod record;
+pub mod relay;
 pub mod seed;
 pub mod setup;
 pub mod soak;

@@ -128,6 +128,23 @@ enum Cmd {
         #[arg(long)]
         record: bool,
     },
+    /// Relay TCP connections from --listen to --to as over a long link, in the
+    /// foreground until Ctrl-C.
+    Relay {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        to: std::net::SocketAddr,
+        /// The round trip the link adds, in milliseconds (half each way).
+        #[arg(long, default_value_t = 0)]
+        rtt_ms: u64,
+        /// Each chunk's one-way delay varies within plus or minus this, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        jitter_ms: u64,
+        /// What the link carries per second, each way.
+        #[arg(long)]
+        bytes_per_sec: Option<u64>,
+    },
     /// Generate bulk orders (with items) on the running stack, for benchmarks.
     Seed {
         /// How many orders.
@@ -174,6 +191,21 @@ fn main() {
             record,
         } => xtask::fuzz::run(&paths, runs, target.as_deref(), record),
         Cmd::Soak { minutes, record } => xtask::soak::run(&paths, minutes, record),
+        Cmd::Relay {
+            listen,
+            to,
+            rtt_ms,
+            jitter_ms,
+            bytes_per_sec,
+        } => {
+            let mut state = xtask::relay::LinkState::round_trip(
+                std::time::Duration::from_millis(rtt_ms),
+                std::time::Duration::from_millis(jitter_ms),
+            );
+            state.up.bytes_per_sec = bytes_per_sec;
+            state.down.bytes_per_sec = bytes_per_sec;
+            xtask::relay::foreground(listen, to, state)
+        }
         Cmd::Seed { orders, batch } => Stack::open().and_then(|s| s.seed(orders, batch)),
         Cmd::Keys => {
             print!("{}", keys::render());

@@ -1,0 +1,327 @@
+//! A TCP relay that makes a loopback link behave like a long one: one-way delay, jitter
+//! and a bandwidth cap per direction, and the faults tests need (a stall after some
+//! bytes, a reset, a black hole), each changeable while connections are open. Kernel
+//! netem is not available on these machines; this stands in front of any TCP service
+//! (PostgreSQL's replication, PostgREST).
+
+mod pace;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use pace::Pacer;
+pub use pace::Shape;
+
+/// What a link does to its connections, open and new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fault {
+    #[default]
+    None,
+    /// Each connection carries this many bytes from the target, then nothing more from
+    /// it, and stays open (a link that stalls mid-answer); requests still go through.
+    StallAfter(u64),
+    /// Every connection is reset (RST), and new ones as soon as they are accepted.
+    Reset,
+    /// Bytes vanish both ways; connections stay open (a route that drops everything).
+    BlackHole,
+}
+
+/// How a link behaves: `up` is client to target, `down` target to client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LinkState {
+    pub up: Shape,
+    pub down: Shape,
+    pub fault: Fault,
+}
+
+impl LinkState {
+    /// The same delay and jitter both ways: `rtt` is the round trip the link adds.
+    pub fn round_trip(rtt: Duration, jitter: Duration) -> Self {
+        let one_way = Shape {
+            delay: rtt / 2,
+            jitter,
+            bytes_per_sec: None,
+        };
+        LinkState {
+            up: one_way,
+            down: one_way,
+            fault: Fault::None,
+        }
+    }
+}
+
+/// One link: connections to `listen` are relayed to `target`.
+#[derive(Debug, Clone)]
+pub struct LinkSpec {
+    pub name: String,
+    /// Port 0 picks a free one; [`Relay::addr`] says which.
+    pub listen: SocketAddr,
+    pub target: SocketAddr,
+    pub state: LinkState,
+}
+
+/// Running links, on a runtime of their own; dropped, they stop and their connections close.
+pub struct Relay {
+    links: HashMap<String, (SocketAddr, watch::Sender<LinkState>)>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Relay {
+    pub fn start(specs: Vec<LinkSpec>) -> anyhow::Result<Relay> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("relay")
+            .enable_all()
+            .build()
+            .context("starting the relay's runtime")?;
+        let mut links = HashMap::new();
+        for spec in specs {
+            let listener = runtime
+                .block_on(TcpListener::bind(spec.listen))
+                .with_context(|| format!("relay {}: listening on {}", spec.name, spec.listen))?;
+            let addr = listener.local_addr()?;
+            let (state, watching) = watch::channel(spec.state);
+            runtime.spawn(accept(listener, spec.target, watching));
+            anyhow::ensure!(
+                links.insert(spec.name.clone(), (addr, state)).is_none(),
+                "two relay links named {}",
+                spec.name
+            );
+        }
+        Ok(Relay { links, runtime })
+    }
+
+    /// Where `name` listens.
+    pub fn addr(&self, name: &str) -> anyhow::Result<SocketAddr> {
+        Ok(self.link(name)?.0)
+    }
+
+    pub fn state(&self, name: &str) -> anyhow::Result<LinkState> {
+        Ok(*self.link(name)?.1.borrow())
+    }
+
+    /// Changes `name`'s behaviour, for its open connections too.
+    pub fn set(&self, name: &str, state: LinkState) -> anyhow::Result<()> {
+        self.link(name)?.1.send_replace(state);
+        Ok(())
+    }
+
+    pub fn set_fault(&self, name: &str, fault: Fault) -> anyhow::Result<()> {
+        self.link(name)?.1.send_modify(|s| s.fault = fault);
+        Ok(())
+    }
+
+    /// Serves until `stop` resolves (a CLI's Ctrl-C).
+    pub fn run_until(&self, stop: impl std::future::Future<Output = ()>) {
+        self.runtime.block_on(stop);
+    }
+
+    fn link(&self, name: &str) -> anyhow::Result<&(SocketAddr, watch::Sender<LinkState>)> {
+        self.links
+            .get(name)
+            .with_context(|| format!("no relay link named {name}"))
+    }
+}
+
+/// `cargo xtask relay`: one link until Ctrl-C.
+pub fn foreground(listen: SocketAddr, target: SocketAddr, state: LinkState) -> anyhow::Result<()> {
+    let relay = Relay::start(vec![LinkSpec {
+        name: "link".into(),
+        listen,
+        target,
+        state,
+    }])?;
+    crate::ui::detail(&format!(
+        "relaying {} -> {target}: {state:?}; Ctrl-C stops",
+        relay.addr("link")?
+    ));
+    relay.run_until(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    Ok(())
+}
+
+async fn accept(listener: TcpListener, target: SocketAddr, state: watch::Receiver<LinkState>) {
+    loop {
+        match listener.accept().await {
+            Ok((client, _)) => {
+                tokio::spawn(connection(client, target, state.clone()));
+            }
+            // Out of descriptors or the like: keep the listener, try again shortly.
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+async fn connection(client: TcpStream, target: SocketAddr, state: watch::Receiver<LinkState>) {
+    let _ = client.set_nodelay(true);
+    let fault = state.borrow().fault;
+    match fault {
+        Fault::Reset => return reset(&client),
+        Fault::BlackHole => return swallow(client, state).await,
+        Fault::None | Fault::StallAfter(_) => {}
+    }
+    // The far end's handshake costs a round trip on a real link; here the client's
+    // connect completes at once, so the connect to the target waits for it.
+    let handshake = {
+        let now = state.borrow();
+        now.up.delay + now.down.delay
+    };
+    tokio::time::sleep(handshake).await;
+    // A target that refuses is passed on as a reset, as a refused connect looks.
+    let Ok(server) = TcpStream::connect(target).await else {
+        return reset(&client);
+    };
+    let _ = server.set_nodelay(true);
+    let started = Instant::now();
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+    tokio::join!(
+        pump(client_read, server_write, Way::Up, state.clone(), started),
+        pump(server_read, client_write, Way::Down, state, started),
+    );
+}
+
+/// A connection accepted while the link is a black hole: read and dropped until the
+/// client gives up or the link resets it.
+async fn swallow(mut client: TcpStream, mut state: watch::Receiver<LinkState>) {
+    let mut buf = vec![0; 16 * 1024];
+    loop {
+        let read = tokio::select! {
+            read = client.read(&mut buf) => Some(read),
+            () = until_reset(&mut state) => None,
+        };
+        match read {
+            None => return reset(&client),
+            Some(Ok(0) | Err(_)) => return,
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+fn reset(stream: &TcpStream) {
+    // With a zero linger, closing sends RST instead of FIN.
+    let _ = stream.set_zero_linger();
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Up,
+    Down,
+}
+
+/// One direction of a connection: what is read is written on at its arrival time. On a
+/// reset, both sockets this direction touches are left to close with RST.
+async fn pump(
+    mut from: OwnedReadHalf,
+    to: OwnedWriteHalf,
+    way: Way,
+    mut state: watch::Receiver<LinkState>,
+    started: Instant,
+) {
+    let (chunks, queued) = mpsc::channel::<(Instant, Vec<u8>)>(256);
+    let writer = deliver(to, queued, state.clone());
+    let reader = async move {
+        let mut pacer = Pacer::default();
+        let mut carried = 0u64;
+        let mut buf = vec![0; 16 * 1024];
+        loop {
+            let read = tokio::select! {
+                read = from.read(&mut buf) => Some(read),
+                () = until_reset(&mut state) => None,
+            };
+            let n = match read {
+                None => return reset(from.as_ref()),
+                Some(Ok(0) | Err(_)) => return,
+                Some(Ok(n)) => n,
+            };
+            let now = *state.borrow();
+            let keep = match now.fault {
+                Fault::BlackHole => 0,
+                Fault::StallAfter(limit) if way == Way::Down => {
+                    (limit.saturating_sub(carried) as usize).min(n)
+                }
+                _ => n,
+            };
+            if keep == 0 {
+                continue;
+            }
+            carried += keep as u64;
+            let shape = match way {
+                Way::Up => now.up,
+                Way::Down => now.down,
+            };
+            let spread = rand::random_range(-1.0..=1.0);
+            let arrival = pacer.arrival(&shape, Instant::now() - started, keep, spread);
+            if chunks
+                .send((started + arrival, buf[..keep].to_vec()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    };
+    tokio::join!(reader, writer);
+}
+
+/// Writes each chunk at its arrival time; the reader's end (EOF) becomes a half-close
+/// once everything before it has arrived.
+async fn deliver(
+    mut to: OwnedWriteHalf,
+    mut queued: mpsc::Receiver<(Instant, Vec<u8>)>,
+    mut state: watch::Receiver<LinkState>,
+) {
+    let to_state = state.clone();
+    loop {
+        let delivered = tokio::select! {
+            delivered = async {
+                let Some((at, chunk)) = queued.recv().await else {
+                    // The reader stopped: at the client's EOF pass it on, on a reset
+                    // (the reader saw it first) do not send a FIN.
+                    if state_now(&to_state) != Fault::Reset {
+                        let _ = to.shutdown().await;
+                    }
+                    return false;
+                };
+                tokio::time::sleep_until(at).await;
+                to.write_all(&chunk).await.is_ok()
+            } => Some(delivered),
+            () = until_reset(&mut state) => None,
+        };
+        match delivered {
+            Some(true) => {}
+            Some(false) if state_now(&to_state) != Fault::Reset => return,
+            _ => {
+                reset(to.as_ref());
+                // Dropped, a write half would send a FIN first; the RST is the point.
+                to.forget();
+                return;
+            }
+        }
+    }
+}
+
+fn state_now(state: &watch::Receiver<LinkState>) -> Fault {
+    state.borrow().fault
+}
+
+/// Resolves once the link is set to reset its connections (or the relay is gone).
+async fn until_reset(state: &mut watch::Receiver<LinkState>) {
+    while state.borrow_and_update().fault != Fault::Reset {
+        if state.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
