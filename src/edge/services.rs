@@ -145,7 +145,10 @@ async fn cached(
             None
         }
         Lookup::Miss => Some(FillClaim::new(url, db.budget.deadline.at_ms())),
-        hit => return from_memory(hit, url, route, &api, &db, ctx).expect("not a miss"),
+        hit => match from_memory(hit, url, route, &api, &db, ctx) {
+            Some(served) => return served,
+            None => None,
+        },
     };
 
     match Cache::default().get(url, false).await {
