@@ -280,38 +280,30 @@ async fn deliver(
     mut queued: mpsc::Receiver<(Instant, Vec<u8>)>,
     mut state: watch::Receiver<LinkState>,
 ) {
-    let to_state = state.clone();
     loop {
-        let delivered = tokio::select! {
-            delivered = async {
-                let Some((at, chunk)) = queued.recv().await else {
-                    // The reader stopped: at the client's EOF pass it on, on a reset
-                    // (the reader saw it first) do not send a FIN.
-                    if state_now(&to_state) != Fault::Reset {
-                        let _ = to.shutdown().await;
-                    }
-                    return false;
-                };
+        // Some(chunk delivered?), None once the reader stopped; a reset wins either way.
+        let next = tokio::select! {
+            next = async {
+                let (at, chunk) = queued.recv().await?;
                 tokio::time::sleep_until(at).await;
-                to.write_all(&chunk).await.is_ok()
-            } => Some(delivered),
-            () = until_reset(&mut state) => None,
+                Some(to.write_all(&chunk).await.is_ok())
+            } => next,
+            () = until_reset(&mut state) => break,
         };
-        match delivered {
+        match next {
             Some(true) => {}
-            Some(false) if state_now(&to_state) != Fault::Reset => return,
-            _ => {
-                reset(to.as_ref());
-                // Dropped, a write half would send a FIN first; the RST is the point.
-                to.forget();
+            Some(false) => return,
+            // The reader stopped on its own (EOF) unless it saw a reset first.
+            None if state.borrow().fault != Fault::Reset => {
+                let _ = to.shutdown().await;
                 return;
             }
+            None => break,
         }
     }
-}
-
-fn state_now(state: &watch::Receiver<LinkState>) -> Fault {
-    state.borrow().fault
+    reset(to.as_ref());
+    // Dropped, a write half would send a FIN first; the RST is the point.
+    to.forget();
 }
 
 /// Resolves once the link is set to reset its connections (or the relay is gone).
