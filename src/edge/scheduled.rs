@@ -39,6 +39,7 @@ async fn maintain_partitions(config: &Rc<Config>) -> Result<Value, AppError> {
         point: home.location,
         source: EdgeSource::Default,
         colo: None,
+        city: None,
     };
     let db = RoutedDb::background(config.clone(), edge);
     rpc(

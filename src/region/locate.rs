@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use super::{GeoPoint, RegionCode, colo_location};
+use super::{GeoPoint, RegionCode, colo};
 use crate::config::{Config, RegionConfig};
 use crate::error::AppError;
 
@@ -53,6 +53,9 @@ pub struct EdgeLocation {
     pub source: EdgeSource,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub colo: Option<String>,
+    /// The city the colo is named for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<&'static str>,
 }
 
 pub fn locate_edge(
@@ -71,15 +74,15 @@ pub fn locate_edge(
     }
 
     if config.use_cf_location {
-        if let Some(colo) = &hints.cf_colo
-            && let Some(point) = colo_location(colo)
-        {
-            return Ok(at_point(
-                point,
+        if let Some(found) = hints.cf_colo.as_deref().and_then(colo) {
+            let mut located = at_point(
+                found.point,
                 EdgeSource::CfColo,
-                Some(colo.to_ascii_uppercase()),
+                Some(found.code.to_owned()),
                 config,
-            ));
+            );
+            located.city = Some(found.city);
+            return Ok(located);
         }
         if let Some((lat, lon)) = hints.cf_coordinates
             && let Ok(point) = GeoPoint::new(lat, lon)
@@ -118,6 +121,7 @@ fn at_region(region: &RegionConfig, source: EdgeSource, colo: Option<String>) ->
         point: region.location,
         source,
         colo,
+        city: None,
     }
 }
 
@@ -132,6 +136,7 @@ fn at_point(
         point,
         source,
         colo,
+        city: None,
     }
 }
 
@@ -231,7 +236,8 @@ mod tests {
         let found = locate(false, true, &[], dakar()).unwrap();
         assert_eq!(found.region.as_str(), "fra1");
         assert_eq!(found.colo.as_deref(), Some("DKR"));
-        assert_eq!(found.point, colo_location("DKR").unwrap());
+        assert_eq!(found.point, colo("DKR").unwrap().point);
+        assert_eq!(found.city, Some("Dakar"));
     }
 
     #[test]

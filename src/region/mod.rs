@@ -8,7 +8,7 @@ mod lsn;
 mod vercel;
 
 pub use code::RegionCode;
-pub use colos::colo_location;
+pub use colos::{Colo, colo};
 pub use geo::GeoPoint;
 pub use locate::{
     EDGE_REGION_OVERRIDE_HEADER, EdgeLocation, EdgeSource, HeaderLookup, PlatformHints,

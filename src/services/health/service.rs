@@ -288,6 +288,7 @@ mod tests {
             point: GeoPoint::new(50.11, 8.68).unwrap(),
             source: EdgeSource::Override,
             colo: None,
+            city: None,
         }
     }
 
