@@ -4,28 +4,34 @@
 //! netem is not available on these machines; this stands in front of any TCP service
 //! (PostgreSQL's replication, PostgREST).
 
+mod control;
 mod pace;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+pub use control::Control;
 use pace::Pacer;
 pub use pace::Shape;
 
 /// What a link does to its connections, open and new.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Fault {
     #[default]
     None,
-    /// Each connection carries this many bytes from the target, then nothing more from
+    /// Each connection carries this many more bytes from the target (counted from when
+    /// the fault is set, or from its start if it opens after), then nothing more from
     /// it, and stays open (a link that stalls mid-answer); requests still go through.
     StallAfter(u64),
     /// Every connection is reset (RST), and new ones as soon as they are accepted.
@@ -35,7 +41,8 @@ pub enum Fault {
 }
 
 /// How a link behaves: `up` is client to target, `down` target to client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LinkState {
     pub up: Shape,
     pub down: Shape,
@@ -59,7 +66,7 @@ impl LinkState {
 }
 
 /// One link: connections to `listen` are relayed to `target`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkSpec {
     pub name: String,
     /// Port 0 picks a free one; [`Relay::addr`] says which.
@@ -70,9 +77,12 @@ pub struct LinkSpec {
 
 /// Running links, on a runtime of their own; dropped, they stop and their connections close.
 pub struct Relay {
-    links: HashMap<String, (SocketAddr, watch::Sender<LinkState>)>,
+    links: Arc<Links>,
     runtime: tokio::runtime::Runtime,
 }
+
+/// Each link by name: where it listens, where it goes, and its state's sender.
+type Links = HashMap<String, (SocketAddr, SocketAddr, watch::Sender<LinkState>)>;
 
 impl Relay {
     pub fn start(specs: Vec<LinkSpec>) -> anyhow::Result<Relay> {
@@ -91,44 +101,107 @@ impl Relay {
             let (state, watching) = watch::channel(spec.state);
             runtime.spawn(accept(listener, spec.target, watching));
             anyhow::ensure!(
-                links.insert(spec.name.clone(), (addr, state)).is_none(),
+                links
+                    .insert(spec.name.clone(), (addr, spec.target, state))
+                    .is_none(),
                 "two relay links named {}",
                 spec.name
             );
         }
-        Ok(Relay { links, runtime })
+        Ok(Relay {
+            links: Arc::new(links),
+            runtime,
+        })
     }
 
     /// Where `name` listens.
     pub fn addr(&self, name: &str) -> anyhow::Result<SocketAddr> {
-        Ok(self.link(name)?.0)
+        Ok(link(&self.links, name)?.0)
     }
 
     pub fn state(&self, name: &str) -> anyhow::Result<LinkState> {
-        Ok(*self.link(name)?.1.borrow())
+        Ok(*link(&self.links, name)?.2.borrow())
     }
 
     /// Changes `name`'s behaviour, for its open connections too.
     pub fn set(&self, name: &str, state: LinkState) -> anyhow::Result<()> {
-        self.link(name)?.1.send_replace(state);
+        link(&self.links, name)?.2.send_replace(state);
         Ok(())
     }
 
     pub fn set_fault(&self, name: &str, fault: Fault) -> anyhow::Result<()> {
-        self.link(name)?.1.send_modify(|s| s.fault = fault);
+        link(&self.links, name)?.2.send_modify(|s| s.fault = fault);
         Ok(())
+    }
+
+    /// Lets other processes change the links through `addr` (see [`Control`]); returns
+    /// where it listens.
+    pub fn serve_control(&self, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+        let listener = self
+            .runtime
+            .block_on(TcpListener::bind(addr))
+            .with_context(|| format!("relay control: listening on {addr}"))?;
+        let bound = listener.local_addr()?;
+        self.runtime
+            .spawn(control::serve(listener, self.links.clone()));
+        Ok(bound)
     }
 
     /// Serves until `stop` resolves (a CLI's Ctrl-C).
     pub fn run_until(&self, stop: impl std::future::Future<Output = ()>) {
         self.runtime.block_on(stop);
     }
+}
 
-    fn link(&self, name: &str) -> anyhow::Result<&(SocketAddr, watch::Sender<LinkState>)> {
-        self.links
-            .get(name)
-            .with_context(|| format!("no relay link named {name}"))
-    }
+fn link<'a>(
+    links: &'a Links,
+    name: &str,
+) -> anyhow::Result<&'a (SocketAddr, SocketAddr, watch::Sender<LinkState>)> {
+    links
+        .get(name)
+        .with_context(|| format!("no relay link named {name}"))
+}
+
+/// Every link as it is now, by name.
+fn specs(links: &Links) -> Vec<LinkSpec> {
+    let mut all: Vec<LinkSpec> = links
+        .iter()
+        .map(|(name, (listen, target, state))| LinkSpec {
+            name: name.clone(),
+            listen: *listen,
+            target: *target,
+            state: *state.borrow(),
+        })
+        .collect();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    all
+}
+
+/// A relay process's links and where it takes orders, as `cargo xtask relay --config`
+/// reads them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DaemonConfig {
+    pub control: SocketAddr,
+    pub links: Vec<LinkSpec>,
+}
+
+/// `cargo xtask relay --config FILE`: every link of the file, and its control port,
+/// until the process is stopped.
+pub fn daemon(config: &std::path::Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
+    let config: DaemonConfig =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", config.display()))?;
+    let count = config.links.len();
+    let relay = Relay::start(config.links)?;
+    let control = relay.serve_control(config.control)?;
+    crate::ui::detail(&format!(
+        "relaying {count} links; control on {control}; Ctrl-C stops"
+    ));
+    relay.run_until(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    Ok(())
 }
 
 /// `cargo xtask relay`: one link until Ctrl-C.
@@ -231,7 +304,9 @@ async fn pump(
     let writer = deliver(to, queued, state.clone());
     let reader = async move {
         let mut pacer = Pacer::default();
+        // Bytes carried since the fault last changed: a stall counts from when it is set.
         let mut carried = 0u64;
+        let mut fault_seen = state.borrow().fault;
         let mut buf = vec![0; 16 * 1024];
         loop {
             let read = tokio::select! {
@@ -244,6 +319,10 @@ async fn pump(
                 Some(Ok(n)) => n,
             };
             let now = *state.borrow();
+            if now.fault != fault_seen {
+                fault_seen = now.fault;
+                carried = 0;
+            }
             let keep = match now.fault {
                 Fault::BlackHole => 0,
                 Fault::StallAfter(limit) if way == Way::Down => {

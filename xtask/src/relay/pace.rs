@@ -4,12 +4,17 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// What one direction of a link does to the bytes it carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Shape {
     /// One-way delay: half the round trip the link adds when both directions have it.
+    #[serde(with = "humantime_serde")]
     pub delay: Duration,
     /// Each chunk's delay varies uniformly within plus or minus this.
+    #[serde(with = "humantime_serde")]
     pub jitter: Duration,
     /// What the link carries per second; `None` for no cap.
     pub bytes_per_sec: Option<u64>,

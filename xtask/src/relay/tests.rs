@@ -133,6 +133,25 @@ fn a_stall_delivers_exactly_its_bytes_then_holds_the_connection_open() {
 }
 
 #[test]
+fn on_an_open_connection_a_stall_counts_from_when_it_is_set() {
+    let relay = relay_to(echo_server(), LinkState::default());
+    let mut conn = connect(&relay);
+    assert_eq!(
+        round_trip(&mut conn, b"already carried"),
+        b"already carried"
+    );
+    relay.set_fault("link", Fault::StallAfter(3)).unwrap();
+    conn.write_all(b"abcdef").unwrap();
+    let mut got = [0; 3];
+    conn.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"abc");
+    assert!(is_silence(&read_nothing_for(&mut conn, 200 * MS)));
+    relay.set_fault("link", Fault::None).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(round_trip(&mut conn, b"xyz"), b"xyz");
+}
+
+#[test]
 fn a_reset_resets_open_and_new_connections_until_it_is_lifted() {
     let relay = relay_to(echo_server(), LinkState::default());
     let mut open = connect(&relay);
@@ -201,4 +220,43 @@ fn links_are_named_once_and_looked_up_by_name() {
     let slow = LinkState::round_trip(100 * MS, MS);
     relay.set("b", slow).unwrap();
     assert_eq!(relay.state("b").unwrap(), slow);
+}
+
+#[test]
+fn another_process_changes_a_link_through_the_control_port() {
+    let relay = relay_to(echo_server(), LinkState::default());
+    let control = Control(relay.serve_control("127.0.0.1:0".parse().unwrap()).unwrap());
+    let mut conn = connect(&relay);
+    assert_eq!(round_trip(&mut conn, b"before"), b"before");
+
+    control.set_fault("link", Fault::BlackHole).unwrap();
+    assert_eq!(relay.state("link").unwrap().fault, Fault::BlackHole);
+    conn.write_all(b"lost").unwrap();
+    assert!(is_silence(&read_nothing_for(&mut conn, 200 * MS)));
+
+    let slow = LinkState::round_trip(60 * MS, Duration::ZERO);
+    control.set("link", slow).unwrap();
+    assert_eq!(control.state("link").unwrap(), slow);
+    let links = control.links().unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].listen, relay.addr("link").unwrap());
+
+    let err = control.set_fault("nowhere", Fault::Reset).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("no relay link named nowhere"),
+        "{err:#}"
+    );
+}
+
+#[test]
+fn a_daemon_config_reads_durations_as_text() {
+    let config: DaemonConfig = serde_json::from_str(
+        r#"{"control": "127.0.0.1:1", "links": [{"name": "l", "listen": "127.0.0.1:2",
+            "target": "127.0.0.1:3", "state": {"up": {"delay": "45ms"}, "fault": {"stall_after": 10}}}]}"#,
+    )
+    .unwrap();
+    let state = config.links[0].state;
+    assert_eq!(state.up.delay, 45 * MS);
+    assert_eq!(state.down, Shape::default());
+    assert_eq!(state.fault, Fault::StallAfter(10));
 }
