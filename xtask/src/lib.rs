@@ -29,4 +29,5 @@ pub mod storefront;
 pub mod test;
 pub mod topology;
 pub mod ui;
+pub mod wan;
 pub mod workerd;

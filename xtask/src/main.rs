@@ -26,6 +26,12 @@ enum Cmd {
         /// 2027-03-01T00:05:00Z), through libfaketime; on a new stack only.
         #[arg(long)]
         db_clock: Option<String>,
+        /// Regions and customer cities as far apart as they are: replication and every
+        /// edge-to-region link through relays with measured round trips, one edge per
+        /// city (Lagos, Abidjan, Dakar, Paris, New York, San Francisco) on :8801-8806;
+        /// stays so until `down`.
+        #[arg(long)]
+        wan: bool,
     },
     /// Stop everything `up` started.
     Down {
@@ -40,7 +46,7 @@ enum Cmd {
     /// Whether each part answers, and each node's replication state; exits non-zero
     /// when a part is down.
     Status {
-        /// A JSON array of parts (name, kind, region, url, port, pid, answering).
+        /// A JSON array of parts (name, kind, region, city, url, port, pid, answering).
         #[arg(long)]
         json: bool,
     },
@@ -128,13 +134,17 @@ enum Cmd {
         #[arg(long)]
         record: bool,
     },
-    /// Relay TCP connections from --listen to --to as over a long link, in the
-    /// foreground until Ctrl-C.
+    /// Relay TCP connections from --listen to --to as over a long link, or every link
+    /// of a --config file with its control port, in the foreground until Ctrl-C.
     Relay {
-        #[arg(long)]
-        listen: std::net::SocketAddr,
-        #[arg(long)]
-        to: std::net::SocketAddr,
+        #[arg(long, required_unless_present = "config", requires = "to")]
+        listen: Option<std::net::SocketAddr>,
+        #[arg(long, requires = "listen")]
+        to: Option<std::net::SocketAddr>,
+        /// A JSON file: `{"control": "127.0.0.1:PORT", "links": [...]}` (what
+        /// `cargo xtask up --wan` writes).
+        #[arg(long, conflicts_with = "listen")]
+        config: Option<std::path::PathBuf>,
         /// The round trip the link adds, in milliseconds (half each way).
         #[arg(long, default_value_t = 0)]
         rtt_ms: u64,
@@ -162,10 +172,12 @@ fn main() {
     let result = match cli.command {
         Cmd::Setup => setup::run(&paths),
         Cmd::Build => build::run(&paths),
-        Cmd::Up { db_clock } => Stack::open()
-            .and_then(|mut s| match db_clock {
-                Some(text) => s.up_at(xtask::clock::parse_instant(&text)?),
-                None => s.up(),
+        Cmd::Up { db_clock, wan } => Stack::open()
+            .and_then(|mut s| match (db_clock, wan) {
+                (Some(_), true) => anyhow::bail!("--db-clock and --wan: one at a time"),
+                (Some(text), false) => s.up_at(xtask::clock::parse_instant(&text)?),
+                (None, true) => s.up_wan(),
+                (None, false) => s.up(),
             })
             .map(|_| ()),
         Cmd::Down { wipe } => Stack::open().and_then(|s| s.down(wipe)),
@@ -192,11 +204,16 @@ fn main() {
         } => xtask::fuzz::run(&paths, runs, target.as_deref(), record),
         Cmd::Soak { minutes, record } => xtask::soak::run(&paths, minutes, record),
         Cmd::Relay {
-            listen,
-            to,
+            config: Some(config),
+            ..
+        } => xtask::relay::daemon(&config),
+        Cmd::Relay {
+            listen: Some(listen),
+            to: Some(to),
             rtt_ms,
             jitter_ms,
             bytes_per_sec,
+            ..
         } => {
             let mut state = xtask::relay::LinkState::round_trip(
                 std::time::Duration::from_millis(rtt_ms),
@@ -206,6 +223,7 @@ fn main() {
             state.down.bytes_per_sec = bytes_per_sec;
             xtask::relay::foreground(listen, to, state)
         }
+        Cmd::Relay { .. } => Err(anyhow::anyhow!("relay: --listen and --to, or --config")),
         Cmd::Seed { orders, batch } => Stack::open().and_then(|s| s.seed(orders, batch)),
         Cmd::Keys => {
             print!("{}", keys::render());

@@ -11,6 +11,10 @@ pub enum PartKind {
     Postgrest,
     Gateway,
     Storefront,
+    /// The WAN topology's relay process.
+    Relay,
+    /// One city's edge in the WAN topology.
+    Edge,
 }
 
 /// One part as `status` found it.
@@ -20,6 +24,9 @@ pub struct Part {
     pub kind: PartKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<&'static str>,
+    /// The customer city an edge serves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub port: u16,
@@ -71,6 +78,7 @@ mod tests {
             name: name.into(),
             kind: PartKind::Gateway,
             region: None,
+            city: None,
             url: Some("http://127.0.0.1:8787".into()),
             port: 8787,
             pid,

@@ -13,6 +13,7 @@ use crate::paths::{Paths, StackPaths};
 use crate::pg::Pg;
 use crate::process::Service;
 use crate::topology::{self, GATEWAY_PORT, NODES, Node, Replication};
+use crate::wan::{self, Wan};
 use crate::{backup, gateway, migrate, postgrest, process, seed, storefront, ui};
 
 pub struct Stack {
@@ -70,6 +71,7 @@ impl Stack {
                 name: format!("PostgreSQL {}", node.region),
                 kind: PartKind::Postgresql,
                 region: Some(node.region),
+                city: None,
                 url: None,
                 port: node.pg_port,
                 pid: self.pg.running_pid(node),
@@ -83,6 +85,7 @@ impl Stack {
                 name: svc.name.clone(),
                 kind: PartKind::Postgrest,
                 region: Some(node.region),
+                city: None,
                 url: Some(topology::postgrest_url(node)),
                 port: node.postgrest_port,
                 pid: svc.running_pid(),
@@ -95,6 +98,7 @@ impl Stack {
             name: gw.name.clone(),
             kind: PartKind::Gateway,
             region: None,
+            city: None,
             url: Some(format!("{}/health", topology::gateway_url())),
             port: GATEWAY_PORT,
             pid: gw.running_pid(),
@@ -106,13 +110,34 @@ impl Stack {
             name: shop.name.clone(),
             kind: PartKind::Storefront,
             region: None,
+            city: None,
             url: Some(topology::storefront_origin()),
             port: topology::STOREFRONT_PORT,
             pid: shop.running_pid(),
             answering: storefront::is_ready(),
             detail: None,
         });
+        let wan = self.wan();
+        if wan.is_on() {
+            parts.extend(wan.parts());
+        }
         parts
+    }
+
+    /// The WAN topology's parts of this stack (`up --wan`).
+    pub fn wan(&self) -> Wan<'_> {
+        Wan {
+            paths: &self.paths,
+            dirs: &self.dirs,
+        }
+    }
+
+    /// [`up`](Self::up) with every inter-region link through a relay and one edge per
+    /// customer city; the stack stays so until `down`.
+    pub fn up_wan(&mut self) -> anyhow::Result<UpOutcome> {
+        self.ensure_stack_dir()?;
+        self.wan().switch_on()?;
+        self.up()
     }
 
     /// A service whose process lives but does not answer (a wrangler whose workerd
@@ -159,7 +184,12 @@ impl Stack {
             return Ok(UpOutcome::AlreadyUp);
         }
         let started = Instant::now();
-        ui::header("starting the local three-region stack");
+        let wan = self.wan().is_on();
+        ui::header(if wan {
+            "starting the local three-region stack, regions and cities apart (WAN)"
+        } else {
+            "starting the local three-region stack"
+        });
         report_open_file_limit();
         self.pg.check_installed()?;
         for (what, path) in [
@@ -175,6 +205,9 @@ impl Stack {
             }
         }
         self.ensure_stack_dir()?;
+        if wan {
+            self.wan().start_relays()?;
+        }
 
         let primary = topology::primary();
         self.ensure_node(primary, None)?;
@@ -198,6 +231,7 @@ impl Stack {
         let standbys: Vec<&Node> = NODES.iter().filter(|n| !n.starts_as_primary).collect();
         for standby in &standbys {
             self.ensure_node(standby, Some(primary))?;
+            self.route_replication(standby, primary, wan)?;
         }
         ui::step("standbys streaming and caught up", || {
             self.pg.wait_caught_up(primary, &standbys)
@@ -233,6 +267,9 @@ impl Stack {
                 ),
                 || storefront::start(&self.paths, &self.dirs),
             )?;
+        }
+        if wan {
+            self.wan().start_edges()?;
         }
         ui::header(&format!("stack up in {}", ui::elapsed(started)));
         self.print_endpoints();
@@ -323,6 +360,11 @@ impl Stack {
             "stopping the stack"
         });
         let grace = Duration::from_secs(10);
+        for (name, was_running) in self.wan().stop(grace)? {
+            if was_running {
+                report_stop(&name, true);
+            }
+        }
         let shop = storefront::service(&self.dirs);
         report_stop(&shop.name, shop.stop(grace)?);
         let gw = gateway::service(&self.dirs);
@@ -452,6 +494,16 @@ impl Stack {
                 node.pg_port,
                 topology::DATABASE
             ));
+        }
+        if self.wan().is_on() {
+            for city in &wan::CITIES {
+                ui::detail(&format!(
+                    "edge         {:<14} {}/health (colo {})",
+                    city.name,
+                    wan::edge_url(city),
+                    city.colo
+                ));
+            }
         }
         ui::detail(&format!("logs         {}", self.dirs.logs().display()));
         ui::detail("keys         eval \"$(cargo xtask keys)\"");
@@ -588,6 +640,32 @@ impl Stack {
     /// Points a standby at another primary (and its slot there), as after a failover.
     pub fn repoint_standby(&self, standby: &str, new_primary: &str) -> anyhow::Result<()> {
         let (standby, primary) = (topology::node(standby)?, topology::node(new_primary)?);
+        self.stream_from(standby, primary, primary.pg_port)
+    }
+
+    /// A standby streams from the primary straight, or through its relay on the WAN.
+    fn route_replication(&self, standby: &Node, primary: &Node, wan: bool) -> anyhow::Result<()> {
+        let port = if wan {
+            wan::replication_port(standby)
+        } else {
+            primary.pg_port
+        };
+        let conninfo = self.pg.sql(standby, "show primary_conninfo")?;
+        if conninfo_port(&conninfo) == Some(port) {
+            return Ok(());
+        }
+        ui::detail(&format!(
+            "{} streams from {} through :{port}{}",
+            standby.region,
+            primary.region,
+            if wan { " (its WAN relay)" } else { "" }
+        ));
+        self.stream_from(standby, primary, port)
+    }
+
+    /// `primary_conninfo` (and the slot on `primary`) for `standby`, reaching `primary`
+    /// on `port`; a reload restarts its WAL receiver.
+    fn stream_from(&self, standby: &Node, primary: &Node, port: u16) -> anyhow::Result<()> {
         self.pg.sql(
             primary,
             &format!(
@@ -600,8 +678,7 @@ impl Stack {
             standby,
             &format!(
                 "alter system set primary_conninfo = \
-                 'host=127.0.0.1 port={} user=replicator password={} application_name={}'",
-                primary.pg_port,
+                 'host=127.0.0.1 port={port} user=replicator password={} application_name={}'",
                 topology::REPLICATOR_PASSWORD,
                 standby.region
             ),
@@ -684,6 +761,14 @@ fn report_open_file_limit() {
     }
 }
 
+/// The `port=` of a libpq connection string.
+fn conninfo_port(conninfo: &str) -> Option<u16> {
+    conninfo
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("port="))
+        .and_then(|p| p.trim_matches('\'').parse().ok())
+}
+
 fn report_stop(name: &str, was_running: bool) {
     ui::detail(&format!(
         "{name}: {}",
@@ -693,4 +778,19 @@ fn report_stop(name: &str, was_running: bool) {
             "was not running"
         }
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::conninfo_port;
+
+    #[test]
+    fn the_port_is_read_from_a_connection_string() {
+        assert_eq!(
+            conninfo_port("user=replicator password=x host=127.0.0.1 port=5433 sslmode=prefer"),
+            Some(5433)
+        );
+        assert_eq!(conninfo_port("host=127.0.0.1 port='15401'"), Some(15401));
+        assert_eq!(conninfo_port("host=127.0.0.1"), None);
+    }
 }

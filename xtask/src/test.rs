@@ -79,6 +79,10 @@ pub fn run(paths: &Paths) -> anyhow::Result<()> {
         }));
     }
     if stack_ok && !interrupted.load(Ordering::SeqCst) {
+        // The same stack with regions and cities apart; the drill after starts afresh.
+        layers.push(timed("wan (relays, city edges)", || wan(paths, &mut stack)));
+    }
+    if stack_ok && !interrupted.load(Ordering::SeqCst) {
         // Synchronous and asynchronous; each on its own fresh stack, rebuilt after.
         layers.push(timed("drill (failover)", || {
             crate::drill::run(paths, "failover", false)
@@ -193,6 +197,20 @@ fn integration(paths: &Paths) -> anyhow::Result<()> {
             .args(stack_tests)
             .args(["failover", "--", "--test-threads=1"]),
     )
+}
+
+/// `up --wan` on the running stack, then the WAN stack tests.
+fn wan(paths: &Paths, stack: &mut Stack) -> anyhow::Result<()> {
+    stack.up_wan()?;
+    cmd::run(cargo(paths).args([
+        "test",
+        "-p",
+        "payhuk-stack-tests",
+        "--test",
+        "wan",
+        "--",
+        "--test-threads=1",
+    ]))
 }
 
 /// A new stack made with the databases' clock at `instant`, then the SQL layer and the

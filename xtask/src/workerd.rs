@@ -2,7 +2,7 @@
 //! the benchmarks: the same bundle and configuration on another port.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -32,10 +32,20 @@ fn capnp_string(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// What Cloudflare's front line does before a Worker runs: `request.cf` says which colo
+/// the request entered. Plain workerd has no `cf`; this worker in front of the gateway
+/// supplies it, so an edge is located as production locates it.
+const COLO_FRONT_JS: &str = "export default {
+  fetch(request, env) {
+    return env.gateway.fetch(new Request(request, { cf: { colo: env.COLO } }));
+  },
+};
+";
+
 /// A workerd configuration serving the bundle beside it (capnp embeds are relative to
 /// the configuration file) with the local stack's variables as text bindings, reaching
-/// loopback PostgREST.
-pub fn config(compatibility_date: &str, env: &str, port: u16) -> String {
+/// loopback PostgREST; with `colo`, requests enter through [`COLO_FRONT_JS`].
+pub fn config(compatibility_date: &str, env: &str, port: u16, colo: Option<&str>) -> String {
     let bindings: Vec<String> = env
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
@@ -54,11 +64,11 @@ pub fn config(compatibility_date: &str, env: &str, port: u16) -> String {
 const config :Workerd.Config = (
   services = [
     (name = "gateway", worker = .gateway),
-    (name = "loopback", network = (allow = ["public", "private", "local"])),
+    (name = "loopback", network = (allow = ["public", "private", "local"])),{front_service}
   ],
-  sockets = [(name = "http", address = "127.0.0.1:{port}", http = (), service = "gateway")],
+  sockets = [(name = "http", address = "127.0.0.1:{port}", http = (), service = "{entry}")],
 );
-
+{front}
 const gateway :Workerd.Worker = (
   modules = [
     (name = "index.js", esModule = embed "index.js"),
@@ -73,6 +83,23 @@ const gateway :Workerd.Worker = (
 "#,
         date = capnp_string(compatibility_date),
         bindings = bindings.join("\n"),
+        front_service = if colo.is_some() {
+            "\n    (name = \"colo\", worker = .colo),"
+        } else {
+            ""
+        },
+        entry = if colo.is_some() { "colo" } else { "gateway" },
+        front = colo.map_or(String::new(), |colo| format!(
+            r#"
+const colo :Workerd.Worker = (
+  modules = [(name = "colo.js", esModule = embed "colo.js")],
+  compatibilityDate = {date},
+  bindings = [(name = "COLO", text = {colo}), (name = "gateway", service = "gateway")],
+);
+"#,
+            date = capnp_string(compatibility_date),
+            colo = capnp_string(colo),
+        )),
     )
 }
 
@@ -99,7 +126,7 @@ pub fn start(paths: &Paths, stack: &StackPaths, inspector: Option<u16>) -> anyho
 }
 
 /// The local stack's variables with each of `overrides` in place of its own line.
-fn env_with(env: &str, overrides: &[(&str, &str)]) -> String {
+pub fn env_with(env: &str, overrides: &[(&str, &str)]) -> String {
     let overridden = |line: &str| {
         line.split_once('=')
             .is_some_and(|(k, _)| overrides.iter().any(|(name, _)| *name == k))
@@ -121,40 +148,68 @@ pub fn start_with(
     overrides: &[(&str, &str)],
 ) -> anyhow::Result<Service> {
     let svc = service(stack);
+    let env = env_with(&topology::gateway_env(), overrides);
+    launch(
+        paths,
+        &svc,
+        &stack.conf().join("workerd"),
+        &env,
+        PORT,
+        None,
+        inspector,
+    )?;
+    Ok(svc)
+}
+
+/// Serves the built bundle with `env` on `port` from its own folder `dir`, as `svc`,
+/// and waits until it serves; `colo` puts [`COLO_FRONT_JS`] in front.
+pub fn launch(
+    paths: &Paths,
+    svc: &Service,
+    dir: &Path,
+    env: &str,
+    port: u16,
+    colo: Option<&str>,
+    inspector: Option<u16>,
+) -> anyhow::Result<()> {
     svc.stop(Duration::from_secs(2))?;
     // Otherwise the new workerd dies of "Address already in use" while the readiness
     // check is answered by the other one, and a measurement or test runs against it.
-    if crate::process::port_in_use(PORT) {
+    if crate::process::port_in_use(port) {
         anyhow::bail!(
-            "port {PORT} (plain workerd) is taken by another program{}; stop it and try again",
-            crate::process::listening_pid(PORT)
+            "port {port} ({}) is taken by another program{}; stop it and try again",
+            svc.name,
+            crate::process::listening_pid(port)
                 .map(|pid| format!(" (pid {pid})"))
                 .unwrap_or_default()
         );
     }
-    let dir = stack.conf().join("workerd");
-    fs::create_dir_all(&dir)?;
+    fs::create_dir_all(dir)?;
     for file in ["index.js", "index_bg.wasm"] {
         let from = paths.root.join("build").join(file);
         fs::copy(&from, dir.join(file)).with_context(|| format!("copying {}", from.display()))?;
     }
+    if colo.is_some() {
+        fs::write(dir.join("colo.js"), COLO_FRONT_JS)?;
+    }
     let conf = dir.join("workerd.capnp");
-    let env = env_with(&topology::gateway_env(), overrides);
-    let text = config(&compatibility_date(paths)?, &env, PORT);
+    let text = config(&compatibility_date(paths)?, env, port, colo);
     fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
-    let url = format!("http://127.0.0.1:{PORT}/status");
+    let url = format!("http://127.0.0.1:{port}/status");
     let mut command = Command::new(binary(paths));
     command.arg("serve").arg(&conf);
     if let Some(port) = inspector {
         command.arg(format!("--inspector-addr=127.0.0.1:{port}"));
     }
-    svc.start(&mut command, Duration::from_secs(30), || {
-        ureq::get(&url)
-            .timeout(Duration::from_secs(5))
-            .call()
-            .is_ok_and(|r| r.status() == 200)
-    })?;
-    Ok(svc)
+    svc.start(&mut command, Duration::from_secs(30), || serves(&url))
+}
+
+/// `/status` is a static page: asking it runs no health probe in the isolate.
+pub fn serves(status_url: &str) -> bool {
+    ureq::get(status_url)
+        .timeout(Duration::from_secs(5))
+        .call()
+        .is_ok_and(|r| r.status() == 200)
 }
 
 #[cfg(test)]
@@ -163,12 +218,25 @@ mod tests {
 
     #[test]
     fn the_config_binds_every_variable_and_escapes_strings() {
-        let text = config("2026-04-01", "# comment\nA=1\nB=x\"y\n", 8788);
+        let text = config("2026-04-01", "# comment\nA=1\nB=x\"y\n", 8788, None);
         assert!(text.contains(r#"(name = "A", text = "1"),"#), "{text}");
         assert!(text.contains(r#"(name = "B", text = "x\"y"),"#), "{text}");
         assert!(!text.contains("comment"));
         assert!(text.contains(r#"esModule = embed "index.js""#));
         assert!(text.contains(r#"address = "127.0.0.1:8788""#));
+        assert!(text.contains(r#"service = "gateway")"#), "{text}");
+        assert!(!text.contains("colo"));
+    }
+
+    #[test]
+    fn a_colo_puts_the_front_worker_before_the_gateway() {
+        let text = config("2026-04-01", "A=1\n", 8801, Some("LOS"));
+        assert!(text.contains(r#"service = "colo")"#), "{text}");
+        assert!(text.contains(r#"(name = "COLO", text = "LOS")"#), "{text}");
+        assert!(
+            text.contains(r#"(name = "gateway", service = "gateway")"#),
+            "{text}"
+        );
     }
 
     #[test]

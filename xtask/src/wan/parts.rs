@@ -1,0 +1,194 @@
+//! The WAN topology's processes: one relay process serving every link (changed by the
+//! tests through its control port), and one edge per city.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use super::{CITIES, CONTROL_PORT, City, edge_overrides, relay_config};
+use crate::parts::{Part, PartKind};
+use crate::paths::{Paths, StackPaths};
+use crate::process::{self, Service};
+use crate::relay::Control;
+use crate::{topology, ui, workerd};
+
+/// The WAN parts of a stack. The topology is on while its relay configuration exists:
+/// `up --wan` writes it, `down` removes it, and `up` in between keeps the WAN.
+pub struct Wan<'a> {
+    pub paths: &'a Paths,
+    pub dirs: &'a StackPaths,
+}
+
+pub fn edge_url(city: &City) -> String {
+    format!("http://127.0.0.1:{}", city.edge_port)
+}
+
+impl Wan<'_> {
+    fn config_file(&self) -> PathBuf {
+        self.dirs.conf().join("wan-relays.json")
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.config_file().exists()
+    }
+
+    /// Turns the topology on: `up` starts its parts from now on.
+    pub fn switch_on(&self) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(&relay_config())?;
+        fs::write(self.config_file(), text)
+            .with_context(|| format!("writing {}", self.config_file().display()))
+    }
+
+    pub fn control(&self) -> Control {
+        Control(relay_config().control)
+    }
+
+    fn relay_service(&self) -> Service {
+        Service {
+            name: "WAN relays".into(),
+            pid_file: self.dirs.pids().join("wan-relays.pid"),
+            log_file: self.dirs.logs().join("wan-relays.log"),
+            signature: "relay",
+        }
+    }
+
+    fn edge_service(&self, city: &City) -> Service {
+        Service {
+            name: format!("edge {} (plain workerd)", city.name),
+            pid_file: self.dirs.pids().join(format!("edge-{}.pid", city.slug())),
+            log_file: self.dirs.logs().join(format!("edge-{}.log", city.slug())),
+            signature: "workerd",
+        }
+    }
+
+    /// Starts the relay process unless it answers; every link starts as the topology says.
+    pub fn start_relays(&self) -> anyhow::Result<()> {
+        let svc = self.relay_service();
+        let control = self.control();
+        if svc.running_pid().is_some() && control.answers() {
+            ui::detail(&format!("{} already running", svc.name));
+            return Ok(());
+        }
+        svc.stop(Duration::from_secs(5))?;
+        if process::port_in_use(CONTROL_PORT) {
+            bail!(
+                "port {CONTROL_PORT} (WAN relay control) is taken by another program; stop it and try again"
+            );
+        }
+        let links = relay_config().links.len();
+        ui::step(
+            &format!("WAN relays ({links} links, control on :{CONTROL_PORT})"),
+            || {
+                let mut command = Command::new(xtask_exe(self.paths)?);
+                command.arg("relay").arg("--config").arg(self.config_file());
+                svc.start(&mut command, Duration::from_secs(10), || control.answers())
+            },
+        )
+    }
+
+    /// Starts each city's edge that does not serve.
+    pub fn start_edges(&self) -> anyhow::Result<()> {
+        if !self.paths.root.join("build/index.js").exists() {
+            bail!("the gateway is not built; run `cargo xtask build`");
+        }
+        for city in &CITIES {
+            let svc = self.edge_service(city);
+            if svc.running_pid().is_some() && edge_serves(city) {
+                ui::detail(&format!("{} already running", svc.name));
+                continue;
+            }
+            let overrides = edge_overrides(city);
+            let overrides: Vec<(&str, &str)> = overrides
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let env = workerd::env_with(&topology::gateway_env(), &overrides);
+            ui::step(
+                &format!(
+                    "edge {} (colo {}) on :{}",
+                    city.name, city.colo, city.edge_port
+                ),
+                || {
+                    workerd::launch(
+                        self.paths,
+                        &svc,
+                        &self.dirs.conf().join("edges").join(city.slug()),
+                        &env,
+                        city.edge_port,
+                        Some(city.colo),
+                        None,
+                    )
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Stops the edges and the relays and turns the topology off.
+    pub fn stop(&self, grace: Duration) -> anyhow::Result<Vec<(String, bool)>> {
+        let mut stopped = Vec::new();
+        for city in &CITIES {
+            let svc = self.edge_service(city);
+            stopped.push((svc.name.clone(), svc.stop(grace)?));
+        }
+        let relays = self.relay_service();
+        stopped.push((relays.name.clone(), relays.stop(grace)?));
+        let _ = fs::remove_file(self.config_file());
+        Ok(stopped)
+    }
+
+    /// The relay process and each edge, for `status`.
+    pub fn parts(&self) -> Vec<Part> {
+        let relays = self.relay_service();
+        let mut parts = vec![Part {
+            name: relays.name.clone(),
+            kind: PartKind::Relay,
+            region: None,
+            city: None,
+            url: None,
+            port: CONTROL_PORT,
+            pid: relays.running_pid(),
+            answering: self.control().answers(),
+            detail: Some(format!("{} links", relay_config().links.len())),
+        }];
+        for city in &CITIES {
+            let svc = self.edge_service(city);
+            parts.push(Part {
+                name: svc.name.clone(),
+                kind: PartKind::Edge,
+                region: None,
+                city: Some(city.name),
+                url: Some(edge_url(city)),
+                port: city.edge_port,
+                pid: svc.running_pid(),
+                answering: edge_serves(city),
+                detail: Some(format!("colo {}", city.colo)),
+            });
+        }
+        parts
+    }
+}
+
+fn edge_serves(city: &City) -> bool {
+    workerd::serves(&format!("{}/status", edge_url(city)))
+}
+
+/// The relay process is this program run as `cargo xtask relay --config`: the running
+/// xtask itself, or (from a test program) the one `cargo xtask` built.
+fn xtask_exe(paths: &Paths) -> anyhow::Result<PathBuf> {
+    let current = std::env::current_exe().context("finding the running program")?;
+    if current.file_stem().is_some_and(|s| s == "xtask") {
+        return Ok(current);
+    }
+    let built = paths.root.join("target/debug/xtask");
+    if !built.exists() {
+        bail!(
+            "{} is missing; any `cargo xtask` command builds it",
+            built.display()
+        );
+    }
+    Ok(built)
+}
