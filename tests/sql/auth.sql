@@ -1,7 +1,7 @@
 -- The auth functions: who may call them, how passwords and refresh tokens are kept,
 -- rotation and reuse, lockout arithmetic.
 begin;
-select plan(16);
+select plan(20);
 
 select ok(not has_schema_privilege('anon', 'payhuk_auth', 'usage')
           and not has_schema_privilege('authenticated', 'payhuk_auth', 'usage'),
@@ -44,6 +44,17 @@ select is(public.auth_login_wait('lock@payhuk.test', '192.0.2.1', 60, 3, 100), 0
 select public.auth_login_failed('lock@payhuk.test', '192.0.2.1');
 select ok(public.auth_login_wait('lock@payhuk.test', '192.0.2.1', 60, 3, 100) between 59 and 60,
   'three: wait until the oldest leaves the window');
+
+-- auth_login, one call: a wrong password is recorded and refused, a right one starts a
+-- session (and clears the account's failures), a locked-out one waits unchecked.
+select is(public.auth_login('tap.user@payhuk.test', 'tap password 0', '192.0.2.9', 60, 3, 100, repeat('e', 64), 3600),
+  '{"status": "refused"}'::jsonb, 'auth_login: a wrong password is refused');
+select is((select count(*)::integer from payhuk_auth.login_failures where key in ('account:tap.user@payhuk.test', 'client:192.0.2.9')),
+  2, 'and counted for the account and the client');
+select is(public.auth_login('Tap.User@payhuk.test', 'tap password 1', '192.0.2.9', 60, 3, 100, repeat('f', 64), 3600)
+            #>> '{account,email}', 'tap.user@payhuk.test', 'the right one starts a session');
+select is(public.auth_login('lock@payhuk.test', 'whatever1', '192.0.2.1', 60, 3, 100, repeat('g', 64), 3600) ->> 'status',
+  'wait', 'a locked-out account waits, its password unchecked');
 
 select * from finish();
 rollback;

@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use super::model::{Account, LoginBody, PasswordCheck, RefreshBody, Rotation, SignupBody};
+use super::model::{Account, LoginBody, LoginOutcome, RefreshBody, Rotation, SignupBody};
 use super::service::{
     hash_refresh_token, new_refresh_token, session, validate_login, validate_signup,
 };
@@ -63,7 +63,9 @@ pub async fn signup(
 }
 
 /// `POST /api/v1/auth/login` -> 200 with a session; 401 for a wrong email or password
-/// (the same answer for both); 429 while the account or the client is locked out.
+/// (the same answer for both); 429 while the account or the client is locked out. One
+/// call to the primary (`auth_login`): a login always writes, so checking on a replica
+/// first only added round trips.
 pub async fn login(
     req: &ApiRequest,
     config: &Config,
@@ -71,69 +73,33 @@ pub async fn login(
 ) -> Result<ApiResponse, AppError> {
     let body: LoginBody = req.json()?;
     validate_login(&body)?;
-    let client = req.client_address();
     let limits = config.login_limits;
-
-    let wait_args = json!({
+    let (refresh_token, hash) = new_refresh_token()?;
+    let args = json!({
         "email": body.email,
-        "client": client,
+        "password": body.password,
+        "client": req.client_address(),
         "window_seconds": limits.window_seconds,
         "account_limit": limits.per_account,
         "client_limit": limits.per_client,
+        "token_hash": hash,
+        "ttl_seconds": config.refresh_token_ttl_seconds,
     });
-    let wait: u32 = rpc(
-        db,
-        "auth_login_wait",
-        &wait_args,
-        Access::Read,
-        Role::Service,
-    )
-    .await?;
-    if wait > 0 {
-        return Err(AppError::TooManyRequests {
+    let outcome: LoginOutcome = rpc(db, "auth_login", &args, Access::Write, Role::Service).await?;
+    match outcome {
+        LoginOutcome::Ok { account } => Ok(no_store(ApiResponse::json(
+            200,
+            &session(account, refresh_token, config, req.now),
+        )?)),
+        LoginOutcome::Wait { retry_after } => Err(AppError::TooManyRequests {
             reason: "too many failed logins for this account or client".into(),
-            retry_after_secs: wait,
-        });
-    }
-
-    let check_args = json!({"email": body.email, "password": body.password});
-    let mut check: PasswordCheck = rpc(
-        db,
-        "auth_check_password",
-        &check_args,
-        Access::Read,
-        Role::Service,
-    )
-    .await?;
-    if matches!(check, PasswordCheck::UnknownEmail) {
-        // The account may be newer than the replica that answered: ask the primary.
-        check = rpc(
-            db,
-            "auth_check_password",
-            &check_args,
-            Access::Write,
-            Role::Service,
-        )
-        .await?;
-    }
-    match check {
-        PasswordCheck::Ok { account } => start_session(db, config, &account, req.now, 200).await,
-        PasswordCheck::UnknownEmail | PasswordCheck::WrongPassword => {
-            let failed = json!({"email": body.email, "client": client});
-            db.send(DbRequest::rpc(
-                "auth_login_failed",
-                &failed,
-                Access::Write,
-                Role::Service,
-            )?)
-            .await?
-            .success()?;
-            Err(AppError::CredentialsRefused {
-                credential: Credential::Password,
-                reason: "email or password is wrong".into(),
-                hint: "invalid_credentials",
-            })
-        }
+            retry_after_secs: retry_after,
+        }),
+        LoginOutcome::Refused => Err(AppError::CredentialsRefused {
+            credential: Credential::Password,
+            reason: "email or password is wrong".into(),
+            hint: "invalid_credentials",
+        }),
     }
 }
 
@@ -244,15 +210,12 @@ mod tests {
     }
 
     #[test]
-    fn a_good_login_checks_on_a_replica_and_starts_a_session_on_the_primary() {
-        let db = ScriptedDb::default()
-            .answer("/rpc/auth_login_wait", 200, json!(0))
-            .answer(
-                "/rpc/auth_check_password",
-                200,
-                json!({"status": "ok", "account": account()}),
-            )
-            .answer("/rpc/auth_start_session", 200, account());
+    fn a_good_login_is_one_call_to_the_primary_and_starts_a_session() {
+        let db = ScriptedDb::default().answer(
+            "/rpc/auth_login",
+            200,
+            json!({"status": "ok", "account": account()}),
+        );
         let response = block_on(login(
             &login_request("payhuk-demo-password"),
             &config(),
@@ -268,66 +231,36 @@ mod tests {
             .iter()
             .map(|r| (r.path_and_query.as_str(), r.access))
             .collect();
-        assert_eq!(
-            routes,
-            [
-                ("/rpc/auth_login_wait", Access::Read),
-                ("/rpc/auth_check_password", Access::Read),
-                ("/rpc/auth_start_session", Access::Write),
-            ]
-        );
+        assert_eq!(routes, [("/rpc/auth_login", Access::Write)]);
+        let sent: serde_json::Value =
+            serde_json::from_slice(seen[0].body.as_ref().unwrap()).unwrap();
         // Only the hash of the refresh token reaches the database.
-        let stored: serde_json::Value =
-            serde_json::from_slice(seen[2].body.as_ref().unwrap()).unwrap();
         assert_eq!(
-            stored["token_hash"],
+            sent["token_hash"],
             hash_refresh_token(session["refresh_token"].as_str().unwrap())
         );
+        assert_eq!(sent["client"], "198.51.100.7");
+        assert_eq!(sent["account_limit"], config().login_limits.per_account);
     }
 
     #[test]
-    fn a_wrong_password_is_counted_and_refused() {
-        let db = ScriptedDb::default()
-            .answer("/rpc/auth_login_wait", 200, json!(0))
-            .answer(
-                "/rpc/auth_check_password",
-                200,
-                json!({"status": "wrong_password"}),
-            )
-            .answer("/rpc/auth_login_failed", 204, json!(null));
+    fn a_refused_login_is_401_whatever_was_wrong() {
+        let db = ScriptedDb::default().answer("/rpc/auth_login", 200, json!({"status": "refused"}));
         let err = block_on(login(&login_request("nope-nope"), &config(), &db)).unwrap_err();
         assert_eq!((err.status(), err.code()), (401, "PHK440".to_owned()));
-        let failed = db.seen.borrow()[2].body.clone().unwrap();
-        let failed: serde_json::Value = serde_json::from_slice(&failed).unwrap();
-        assert_eq!(failed["client"], "198.51.100.7");
+        assert_eq!(db.seen.borrow().len(), 1);
     }
 
     #[test]
-    fn an_unknown_email_on_a_replica_is_asked_again_on_the_primary() {
-        let db = ScriptedDb::default()
-            .answer("/rpc/auth_login_wait", 200, json!(0))
-            .answer(
-                "/rpc/auth_check_password",
-                200,
-                json!({"status": "unknown_email"}),
-            )
-            .answer("/rpc/auth_login_failed", 204, json!(null));
-        block_on(login(&login_request("whatever1"), &config(), &db)).unwrap_err();
-        let seen = db.seen.borrow();
-        assert_eq!(
-            (seen[1].access, seen[2].access),
-            (Access::Read, Access::Write)
+    fn a_locked_out_login_is_429_with_the_wait() {
+        let db = ScriptedDb::default().answer(
+            "/rpc/auth_login",
+            200,
+            json!({"status": "wait", "retry_after": 42}),
         );
-        assert_eq!(seen[2].path_and_query, "/rpc/auth_check_password");
-    }
-
-    #[test]
-    fn a_locked_out_login_is_429_without_checking_the_password() {
-        let db = ScriptedDb::default().answer("/rpc/auth_login_wait", 200, json!(42));
         let err = block_on(login(&login_request("whatever1"), &config(), &db)).unwrap_err();
         assert_eq!(err.status(), 429);
         assert_eq!(err.headers(), vec![("retry-after", "42".to_owned())]);
-        assert_eq!(db.seen.borrow().len(), 1);
     }
 
     #[test]

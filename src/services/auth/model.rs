@@ -58,13 +58,18 @@ pub struct Session {
     pub user: Account,
 }
 
-/// `auth_check_password`'s answer.
+/// `auth_login`'s answer.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
-pub enum PasswordCheck {
-    Ok { account: Account },
-    UnknownEmail,
-    WrongPassword,
+pub enum LoginOutcome {
+    Ok {
+        account: Account,
+    },
+    Wait {
+        retry_after: u32,
+    },
+    /// A wrong password or an unknown email: the failure is recorded.
+    Refused,
 }
 
 /// `auth_rotate_refresh`'s answer.
