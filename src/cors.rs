@@ -13,7 +13,8 @@ use crate::router;
 
 /// Response headers scripts may read: the gateway's own, `Server-Timing`, and what
 /// PostgREST clients rely on.
-pub const EXPOSED_HEADERS: &str = "x-payhuk-region, x-payhuk-upstream, x-payhuk-consistency, \
+pub const EXPOSED_HEADERS: &str = "x-payhuk-region, x-payhuk-upstream, x-payhuk-upstream-calls, \
+     x-payhuk-consistency, \
      x-payhuk-consistency-ignored, x-payhuk-cache, x-payhuk-cached-at, server-timing, \
      content-range, location, preference-applied, retry-after";
 
@@ -156,6 +157,7 @@ mod tests {
         for name in [
             "x-payhuk-region",
             "x-payhuk-upstream",
+            "x-payhuk-upstream-calls",
             "x-payhuk-consistency",
             "server-timing",
         ] {

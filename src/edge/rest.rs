@@ -8,18 +8,17 @@ use std::rc::Rc;
 
 use worker::{Context, Date, Headers, Method, Request, Response, ResponseBuilder, Url};
 
-use super::routed::{Budget, Outgoing, route};
-use super::upstream::Reply;
+use super::routed::{Budget, Outgoing, Routed, route};
 use super::{RequestHeaders, glue_error};
 use crate::auth::request::authenticate;
 use crate::config::Config;
 use crate::consistency::{self, ConsistencyToken, TokenError};
 use crate::error::AppError;
 use crate::region::EdgeLocation;
-use crate::routing::{Access, Target};
+use crate::routing::Access;
 use crate::services::rest::service::{
-    MAX_BODY_BYTES, PREFIX, classify, forwarded_request_headers, passed_response_headers,
-    presented_token, server_timing, write_xid,
+    MAX_BODY_BYTES, PREFIX, UPSTREAM_CALLS_HEADER, UPSTREAM_HEADER, classify,
+    forwarded_request_headers, passed_response_headers, presented_token, server_timing, write_xid,
 };
 
 pub async fn forward(
@@ -59,8 +58,8 @@ pub async fn forward(
         path: subpath,
         headers,
     };
-    let (target, reply) = route(config, Some(ctx), edge, access, &outgoing, &budget).await?;
-    respond(config, &key, target, reply, presented, access, now_secs)
+    let routed = route(config, Some(ctx), edge, access, &outgoing, &budget).await?;
+    respond(config, &key, routed, presented, access, now_secs)
 }
 
 /// The body, kept whole so a read can be retried on another node.
@@ -94,8 +93,11 @@ pub async fn read_body(req: &mut Request) -> Result<Option<Vec<u8>>, AppError> {
 fn respond(
     config: &Config,
     key: &[u8; 32],
-    target: Target,
-    reply: Reply,
+    Routed {
+        target,
+        reply,
+        calls,
+    }: Routed,
     presented: Option<Result<ConsistencyToken, TokenError>>,
     access: Access,
     now_secs: i64,
@@ -106,10 +108,13 @@ fn respond(
         headers.append(&name, &value).map_err(glue_error)?;
     }
     headers
-        .set("x-payhuk-upstream", &target.to_string())
+        .set(UPSTREAM_HEADER, &target.to_string())
         .map_err(glue_error)?;
     headers
         .set("server-timing", &server_timing(&target, reply.elapsed_ms))
+        .map_err(glue_error)?;
+    headers
+        .set(UPSTREAM_CALLS_HEADER, &calls.to_string())
         .map_err(glue_error)?;
     let written = (access == Access::Write && (200..300).contains(&status))
         .then(|| write_xid(&reply.headers))

@@ -2,7 +2,7 @@
 //! with fallback, writes once to the primary. Shared by the `/rest/v1` pass-through
 //! and the services' [`RoutedDb`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use worker::{Context, Method};
@@ -82,6 +82,15 @@ impl Budget {
     }
 }
 
+/// Who served a routed request, their answer, and how many upstream calls it took.
+pub struct Routed {
+    pub target: Target,
+    pub reply: Reply,
+    /// Calls actually sent: one, plus one per node tried before (a node passed over
+    /// without being sent anything, shed or out of time, does not count).
+    pub calls: u32,
+}
+
 /// Sends `outgoing` where the policy says. `ctx` schedules background health refreshes;
 /// without it (already in the background) a stale view is refreshed inline.
 pub async fn route(
@@ -91,9 +100,10 @@ pub async fn route(
     access: Access,
     outgoing: &Outgoing,
     budget: &Budget,
-) -> Result<(Target, Reply), AppError> {
+) -> Result<Routed, AppError> {
     let nodes = cluster::nodes(config, ctx).await;
-    match access {
+    let calls = Cell::new(0);
+    let (target, reply) = match access {
         Access::Read => {
             let targets = read_targets(&edge.point, &nodes, &config.max_replica_lag);
             let last = targets.last().cloned();
@@ -105,46 +115,51 @@ pub async fn route(
                     } else {
                         budget.first_half()
                     };
-                    attempt_read(config, target, outgoing, budget)
+                    attempt_read(config, target, outgoing, budget, &calls)
                 },
                 |target, error| cluster::record_failure(config, target.region(), evidence(error)),
             )
             .await?;
-            Ok((served.target, served.response))
+            (served.target, served.response)
         }
         Access::Write => {
             let target = write_target(&nodes).map_err(|no| AppError::Unavailable {
                 reason: no.reason(),
                 retry_after_secs: 2,
             })?;
-            match send(config, &target, outgoing, budget).await {
+            match send(config, &target, outgoing, budget, &calls).await {
                 // PostgREST cannot reach its database: nothing was written.
                 Ok(reply) if reply.status == 503 => {
                     cluster::record_failure(config, target.region(), Evidence::Dead);
-                    Err(AppError::Unavailable {
+                    return Err(AppError::Unavailable {
                         reason: format!("{target} cannot reach its database"),
                         retry_after_secs: 2,
-                    })
+                    });
                 }
-                Ok(reply) => Ok((target, reply)),
+                Ok(reply) => (target, reply),
                 // Refused before anything reached PostgREST: safe to say "try again".
                 Err(AppError::UpstreamUnreachable { upstream, cause }) => {
                     cluster::record_failure(config, target.region(), Evidence::Dead);
-                    Err(AppError::Unavailable {
+                    return Err(AppError::Unavailable {
                         reason: format!("the primary ({upstream}) is unreachable: {cause}"),
                         retry_after_secs: 2,
-                    })
+                    });
                 }
                 // Shed before sending: nothing was written, and the node is only busy.
-                Err(shed @ AppError::Overloaded { .. }) => Err(shed),
+                Err(shed @ AppError::Overloaded { .. }) => return Err(shed),
                 // A timeout is not retried: the write may have happened.
                 Err(other) => {
                     cluster::record_failure(config, target.region(), evidence(&other));
-                    Err(other)
+                    return Err(other);
                 }
             }
         }
-    }
+    };
+    Ok(Routed {
+        target,
+        reply,
+        calls: calls.get(),
+    })
 }
 
 /// What a failed attempt says about the node: no answer in time is a slow node's
@@ -161,6 +176,7 @@ async fn attempt_read(
     target: Target,
     outgoing: &Outgoing,
     budget: Budget,
+    calls: &Cell<u32>,
 ) -> Attempt<Reply> {
     // A node never tried is not a node found slow.
     if budget.expired() {
@@ -169,7 +185,7 @@ async fn attempt_read(
             node_failed: false,
         };
     }
-    match send(config, &target, outgoing, &budget).await {
+    match send(config, &target, outgoing, &budget, calls).await {
         Ok(reply) => {
             let status = reply.status;
             if status == REPLICA_BEHIND_STATUS && !target.is_primary() {
@@ -208,12 +224,14 @@ async fn attempt_read(
     }
 }
 
-/// One request to one target, within the node's admission limit and the budget.
+/// One request to one target, within the node's admission limit and the budget;
+/// `calls` counts it once admitted.
 async fn send(
     config: &Config,
     target: &Target,
     outgoing: &Outgoing,
     budget: &Budget,
+    calls: &Cell<u32>,
 ) -> Result<Reply, AppError> {
     let region = config
         .region(target.region().as_str())
@@ -233,6 +251,7 @@ async fn send(
         },
         body: outgoing.body.as_deref(),
     };
+    calls.set(calls.get() + 1);
     let sent_at = now_ms();
     let reply = exchange(&target.to_string(), call, &budget.call_deadline()).await;
     permit.release(match &reply {
@@ -257,6 +276,8 @@ async fn send(
 pub struct Trail {
     /// The last upstream that answered, and its time.
     pub last: Option<(Target, u64)>,
+    /// Upstream calls sent for the calls that were answered.
+    pub calls: u32,
     /// The transaction of the last successful write that reported one.
     pub written_xid: Option<u64>,
 }
@@ -324,7 +345,11 @@ impl Db for RoutedDb<'_> {
             body: request.body.clone(),
             min_xids: self.min_xids.clone(),
         };
-        let (target, reply) = route(
+        let Routed {
+            target,
+            reply,
+            calls,
+        } = route(
             &self.config,
             self.ctx,
             &self.edge,
@@ -334,6 +359,7 @@ impl Db for RoutedDb<'_> {
         )
         .await?;
         let mut trail = self.trail.borrow_mut();
+        trail.calls += calls;
         if request.access == Access::Write && (200..300).contains(&reply.status) {
             trail.written_xid = write_xid(&reply.headers).or(trail.written_xid);
         }

@@ -22,7 +22,9 @@ use crate::region::EdgeLocation;
 use crate::router::{Matched, Route};
 use crate::services;
 use crate::services::request::ApiRequest;
-use crate::services::rest::service::{presented_token, server_timing};
+use crate::services::rest::service::{
+    UPSTREAM_CALLS_HEADER, UPSTREAM_HEADER, presented_token, server_timing,
+};
 
 /// Cached catalogue answers are fresh this long, then served stale while refreshed.
 const FRESHNESS: Freshness = Freshness {
@@ -168,6 +170,7 @@ async fn cached(
 
     let now = now_ms();
     let answer = services::dispatch(route, &api, &db.config.clone(), &db).await?;
+    let answer = with_producer(answer, &db.trail.borrow());
     let mut response = response::into_worker(answer.clone(), false).map_err(glue_error)?;
     if answer.status == 200 {
         remember(url, &answer, now);
@@ -275,6 +278,7 @@ fn refresh_in_background(
         if let Ok(answer) = services::dispatch(route, &api, &config, &db).await
             && answer.status == 200
         {
+            let answer = with_producer(answer, &db.trail.borrow());
             let now = now_ms();
             remember(&url, &answer, now);
             store(&url, answer, now).await;
@@ -282,12 +286,16 @@ fn refresh_in_background(
     });
 }
 
-/// `x-payhuk-upstream` and `Server-Timing` for the last upstream that answered.
+/// `x-payhuk-upstream` and `Server-Timing` for the last upstream that answered, and how
+/// many upstream calls the request took.
 fn name_upstream(response: &mut Response, trail: &Trail) -> Result<(), AppError> {
+    let headers = response.headers_mut();
+    headers
+        .set(UPSTREAM_CALLS_HEADER, &trail.calls.to_string())
+        .map_err(glue_error)?;
     if let Some((target, elapsed)) = &trail.last {
-        let headers = response.headers_mut();
         headers
-            .set("x-payhuk-upstream", &target.to_string())
+            .set(UPSTREAM_HEADER, &target.to_string())
             .map_err(glue_error)?;
         headers
             .set("server-timing", &server_timing(target, *elapsed))
@@ -335,7 +343,19 @@ async fn from_cache(hit: Response) -> Result<(ApiResponse, u64), AppError> {
     ))
 }
 
-/// A stored answer as a response, with `x-payhuk-cache` saying where it came from.
+/// A stored answer as a response, with `x-payhuk-cache` saying where it came from; it
+/// took no upstream call (the node that computed it is named in the stored answer).
 fn labelled(answer: ApiResponse, label: &str) -> Result<Response, AppError> {
-    response::into_worker(answer.with_header("x-payhuk-cache", label), false).map_err(glue_error)
+    let answer = answer
+        .with_header("x-payhuk-cache", label)
+        .with_header(UPSTREAM_CALLS_HEADER, "0");
+    response::into_worker(answer, false).map_err(glue_error)
+}
+
+/// A computed catalogue answer names the node that produced it, so its cached copies do.
+fn with_producer(answer: ApiResponse, trail: &Trail) -> ApiResponse {
+    match &trail.last {
+        Some((target, _)) => answer.with_header(UPSTREAM_HEADER, target.to_string()),
+        None => answer,
+    }
 }

@@ -160,6 +160,11 @@ fn a_replica_that_stops_answering_costs_one_budget_then_reads_go_elsewhere() {
     let took = started.elapsed();
     assert_eq!(first.status, 200, "{}", first.body);
     assert_eq!(first.upstream(), "replica:sfo1", "the next nearest replica");
+    assert_eq!(
+        first.header("x-payhuk-upstream-calls"),
+        Some("2"),
+        "fra1, then sfo1"
+    );
     assert!(
         took < BUDGET + Duration::from_secs(2),
         "the first read waited {took:?}: the budget is {BUDGET:?}"
@@ -168,6 +173,7 @@ fn a_replica_that_stops_answering_costs_one_budget_then_reads_go_elsewhere() {
     let started = Instant::now();
     let next = read();
     assert_eq!((next.status, next.upstream()), (200, "replica:sfo1"));
+    assert_eq!(next.header("x-payhuk-upstream-calls"), Some("1"));
     assert!(started.elapsed() < BUDGET, "{:?}", started.elapsed());
 
     drop(frozen);

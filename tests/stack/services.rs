@@ -155,7 +155,7 @@ fn signup_login_me_refresh_rotation_reuse_and_logout() {
         (401, Some("PHK440"))
     );
 
-    // Login from another edge (the account is new: the primary is asked if need be).
+    // Login from another edge: one upstream call, on the primary (a login writes).
     let mut other = Client::anon("sfo1");
     let login = other.post(
         "/api/v1/auth/login",
@@ -163,6 +163,10 @@ fn signup_login_me_refresh_rotation_reuse_and_logout() {
         &[],
     );
     assert_eq!(login.status, 200, "{}", login.body);
+    assert_eq!(
+        (login.upstream(), login.header("x-payhuk-upstream-calls")),
+        ("primary:iad1", Some("1"))
+    );
     let first = login.json()["refresh_token"].as_str().unwrap().to_owned();
 
     // Rotation: the first token gives a second; the first is now used up.
@@ -252,6 +256,9 @@ fn the_anon_key_reads_the_catalogue_from_the_same_cache_as_no_key() {
     let supabase_js = read(&[("apikey", &anon_key), ("authorization", &bearer)]);
     assert_eq!(supabase_js.header("x-payhuk-cache"), Some("hit"));
     assert_eq!(supabase_js.body, first.body);
+    // A hit costs no upstream call and still names the node that computed it.
+    assert_eq!(supabase_js.header("x-payhuk-upstream-calls"), Some("0"));
+    assert_eq!(supabase_js.upstream(), first.upstream());
     let keyless = read(&[]);
     assert_eq!(keyless.header("x-payhuk-cache"), Some("hit"));
 

@@ -114,6 +114,13 @@ pub fn write_xid(upstream: &[(String, String)]) -> Option<u64> {
         .and_then(|(_, v)| v.trim().parse().ok())
 }
 
+/// Which node served a request (`primary:iad1`, `replica:fra1`); a cached answer keeps
+/// the one that computed it.
+pub const UPSTREAM_HEADER: &str = "x-payhuk-upstream";
+/// How many upstream calls a request took (0 for a cached answer): each is a round
+/// trip to a region, an ocean crossing from a far city.
+pub const UPSTREAM_CALLS_HEADER: &str = "x-payhuk-upstream-calls";
+
 /// `Server-Timing` naming the upstream and its time.
 pub fn server_timing(target: &Target, upstream_ms: u64) -> String {
     format!("upstream;desc=\"{target}\";dur={upstream_ms}")
