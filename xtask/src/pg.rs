@@ -190,6 +190,22 @@ impl Pg {
         self.give_to_owner(&path)
     }
 
+    /// How a standby reaches a primary on `port` to stream from it. The password is in a
+    /// passfile: PostgreSQL logs a changed `primary_conninfo` in full.
+    pub fn replication_conninfo(&self, port: u16, application_name: &str) -> anyhow::Result<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let passfile = self.paths.pg().join("replication.pgpass");
+        fs::write(&passfile, format!("*:*:*:replicator:{REPLICATOR_PASSWORD}\n"))
+            .with_context(|| format!("writing {}", passfile.display()))?;
+        // libpq ignores a passfile others can read.
+        fs::set_permissions(&passfile, fs::Permissions::from_mode(0o600))?;
+        self.give_to_owner(&passfile)?;
+        Ok(format!(
+            "host=127.0.0.1 port={port} user=replicator passfile='{}' application_name={application_name}",
+            passfile.display()
+        ))
+    }
+
     /// Hands a file or folder the gateway's user created to the cluster owner.
     pub fn give_to_owner(&self, path: &Path) -> anyhow::Result<()> {
         if let Some((uid, gid)) = self.run_as {

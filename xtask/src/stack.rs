@@ -674,13 +674,12 @@ impl Stack {
                 standby.region
             ),
         )?;
+        let conninfo = self.pg.replication_conninfo(port, standby.region)?;
         self.pg.sql(
             standby,
             &format!(
-                "alter system set primary_conninfo = \
-                 'host=127.0.0.1 port={port} user=replicator password={} application_name={}'",
-                topology::REPLICATOR_PASSWORD,
-                standby.region
+                "alter system set primary_conninfo = '{}'",
+                conninfo.replace('\'', "''")
             ),
         )?;
         self.pg.sql(standby, "select pg_reload_conf()")?;
