@@ -16,6 +16,7 @@
 //! | `ALLOWED_ORIGINS` | no | comma-separated browser origins, or `*`; default none |
 //! | `UPSTREAM_TIMEOUT_MS` | no | time budget of one upstream call, 100..=60000; default 3000 |
 //! | `USE_CF_LOCATION` | no | locate the edge from `request.cf`; default `true` (`false` under offline `wrangler dev`) |
+//! | `LATENCY_ROUTING` | no | order reads by the round trips of this isolate's health probes instead of by distance alone; default `true` (`false` on loopback, where every node is a millisecond away and the order would be noise) |
 //! | `HEALTH_TTL_MS` | no | how long a region health snapshot is trusted, 100..=60000; default 2000 |
 //! | `MAX_REPLICA_LAG` | no | replicas further behind are skipped for reads: `30s`, `16MiB`, or both `30s,16MiB` (the default); `none` disables |
 //! | `READ_ONLY_RPCS` | no | comma-separated functions whose `POST /rest/v1/rpc/<fn>` may go to replicas |
@@ -83,6 +84,8 @@ pub struct Config {
     pub allowed_origins: AllowedOrigins,
     pub upstream_timeout_ms: u32,
     pub use_cf_location: bool,
+    /// Reads ordered by measured round trips (else by the distance prior).
+    pub latency_routing: bool,
     pub health_ttl_ms: u32,
     /// The deadline of one health probe, apart from requests' `upstream_timeout_ms`.
     pub health_probe_timeout_ms: u32,
@@ -260,6 +263,7 @@ impl Config {
             "milliseconds",
         );
         let use_cf_location = p.bool_or("USE_CF_LOCATION", true);
+        let latency_routing = p.bool_or("LATENCY_ROUTING", true);
         let health_ttl_ms = p.bounded(
             "HEALTH_TTL_MS",
             100,
@@ -345,6 +349,7 @@ impl Config {
                     allowed_origins,
                     upstream_timeout_ms,
                     use_cf_location,
+                    latency_routing,
                     health_ttl_ms,
                     health_probe_timeout_ms,
                     admission,
@@ -864,6 +869,7 @@ mod tests {
     fn routing_settings() {
         let config = Config::from_source(&base()).unwrap();
         assert!(config.use_cf_location);
+        assert!(config.latency_routing);
         assert_eq!(config.health_ttl_ms, DEFAULT_HEALTH_TTL_MS);
         assert_eq!(
             config.health_probe_timeout_ms,
@@ -875,6 +881,7 @@ mod tests {
 
         let mut vars = base();
         vars.insert("USE_CF_LOCATION".into(), "false".into());
+        vars.insert("LATENCY_ROUTING".into(), "false".into());
         vars.insert("HEALTH_TTL_MS".into(), "500".into());
         vars.insert("HEALTH_PROBE_TIMEOUT_MS".into(), "250".into());
         vars.insert("MAX_REPLICA_LAG".into(), "2s".into());
@@ -885,6 +892,7 @@ mod tests {
         vars.insert("JWT_AUDIENCE".into(), "authenticated".into());
         let config = Config::from_source(&vars).unwrap();
         assert!(!config.use_cf_location);
+        assert!(!config.latency_routing);
         assert_eq!(config.health_ttl_ms, 500);
         assert_eq!(config.health_probe_timeout_ms, 250);
         assert_eq!(

@@ -57,7 +57,13 @@ pub async fn nodes(config: &Rc<Config>, ctx: Option<&Context>) -> Vec<NodeView> 
             }
         }
     }
-    with_cache(config, |c| c.nodes(&config.regions))
+    let mut views = with_cache(config, |c| c.nodes(&config.regions));
+    if !config.latency_routing {
+        for view in &mut views {
+            view.measured_rtt_ms = None;
+        }
+    }
+    views
 }
 
 async fn refresh(config: &Config) {

@@ -15,6 +15,11 @@ use super::policy::NodeView;
 /// claim counts as lost and another request may start one.
 const ROUND_MARGIN_MS: u64 = 250;
 
+/// Weight of the newest probe in a node's moving round trip: about the last ten
+/// rounds count, so one slow answer (a new connection's handshake, a busy moment)
+/// does not reorder reads, and a lasting change does within seconds.
+const ROUND_TRIP_WEIGHT: f64 = 0.2;
+
 /// A snapshot this many TTLs old is probed again inline by the one request that claims
 /// the round (an isolate waking from idle), not trusted for routing first.
 const OLD_SNAPSHOT_TTLS: u64 = 5;
@@ -48,6 +53,8 @@ pub struct HealthCache {
     /// Regions whose last probe timed out with nothing known of them before (a cold
     /// isolate under load): the last resort for reads.
     slow_unknown: Vec<RegionCode>,
+    /// Each node's moving average of answered probes' round trips, in ms.
+    round_trips: Vec<(RegionCode, f64)>,
 }
 
 impl HealthCache {
@@ -60,6 +67,22 @@ impl HealthCache {
             refreshing_since: None,
             lag: LagTracker::default(),
             slow_unknown: Vec::new(),
+            round_trips: Vec::new(),
+        }
+    }
+
+    /// A node's moving round trip, once a probe of it has answered.
+    pub fn round_trip_ms(&self, region: &RegionCode) -> Option<f64> {
+        self.round_trips
+            .iter()
+            .find(|(r, _)| r == region)
+            .map(|(_, ms)| *ms)
+    }
+
+    fn learn_round_trip(&mut self, region: &RegionCode, sample_ms: f64) {
+        match self.round_trips.iter_mut().find(|(r, _)| r == region) {
+            Some((_, average)) => *average += (sample_ms - *average) * ROUND_TRIP_WEIGHT,
+            None => self.round_trips.push((region.clone(), sample_ms)),
         }
     }
 
@@ -133,6 +156,9 @@ impl HealthCache {
             if health.reachable && health.role.is_some() {
                 self.outliers
                     .answered_probe(&health.region, round_started_ms);
+                if let Some(ms) = health.latency_ms {
+                    self.learn_round_trip(&health.region, ms as f64);
+                }
             } else if timed_out.contains(&health.region) {
                 match self.last_answer(&health.region) {
                     Some(known) => {
@@ -205,6 +231,7 @@ impl HealthCache {
                     suspect: standing == Standing::Suspect,
                     lag_seconds,
                     lag_bytes,
+                    measured_rtt_ms: self.round_trip_ms(&config.code),
                 };
                 (view, standing)
             })
@@ -267,6 +294,29 @@ mod tests {
             }),
             error: None,
         }
+    }
+
+    #[test]
+    fn one_slow_probe_does_not_reorder_nodes_a_lasting_change_does() {
+        let mut cache = HealthCache::new(1000, 500);
+        let (iad, sfo) = (
+            RegionCode::parse("iad1").unwrap(),
+            RegionCode::parse("sfo1").unwrap(),
+        );
+        assert_eq!(cache.round_trip_ms(&iad), None);
+        for _ in 0..5 {
+            cache.learn_round_trip(&iad, 180.0);
+            cache.learn_round_trip(&sfo, 250.0);
+        }
+        // A new connection's handshake doubles one sample.
+        cache.learn_round_trip(&iad, 400.0);
+        assert!(cache.round_trip_ms(&iad) < cache.round_trip_ms(&sfo));
+        // The route to iad1 really got slower: it falls behind within ten rounds.
+        for _ in 0..10 {
+            cache.learn_round_trip(&iad, 400.0);
+            cache.learn_round_trip(&sfo, 250.0);
+        }
+        assert!(cache.round_trip_ms(&iad) > cache.round_trip_ms(&sfo));
     }
 
     #[test]

@@ -20,6 +20,25 @@ pub struct NodeView {
     pub suspect: bool,
     pub lag_seconds: f64,
     pub lag_bytes: u64,
+    /// This isolate's moving average of its probes' round trips to the node; `None`
+    /// routes by distance alone. Probes, not requests: every node is probed every
+    /// round, so a node passed over after one slow answer is measured again and wins
+    /// back its reads.
+    pub measured_rtt_ms: Option<f64>,
+}
+
+/// A round trip's prior from great-circle distance: light in fibre covers about 200 km
+/// a millisecond each way, real paths run about 1.5 times the great circle, and the
+/// server takes a few milliseconds.
+pub fn prior_rtt_ms(distance_km: f64) -> f64 {
+    5.0 + distance_km * 2.0 * 1.5 / 200.0
+}
+
+/// What a request from `edge` to `node` is expected to take: measured when the isolate
+/// has measured it, else the distance prior.
+pub fn expected_rtt_ms(edge: &GeoPoint, node: &NodeView) -> f64 {
+    node.measured_rtt_ms
+        .unwrap_or_else(|| prior_rtt_ms(edge.distance_km(&node.location)))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -80,46 +99,64 @@ fn within(lag: &MaxLag, node: &NodeView) -> bool {
         && lag.bytes.is_none_or(|max| node.lag_bytes <= max)
 }
 
-/// Reads, in the order to try them: usable replicas within `max_lag`, nearest first
-/// (ties by region code); then the primary; then usable replicas beyond `max_lag`,
-/// nearest first, because stale is better than unavailable for a read that did not
-/// ask to see its own writes (one that did is refused by a lagging replica and moves on).
-/// Suspects (timed out since the last probe) keep that order among themselves, after
-/// every other node: a slow node is asked last, not dropped.
+/// Reads, in the order to try them. First the usable replica within `max_lag` expected
+/// to answer soonest (replicas take the reads: the primary is the one node that takes
+/// writes); after it, whoever is expected to answer soonest, the primary included: a
+/// read whose replica has not replayed the client's write, or that failed, goes on to
+/// the node that can answer soonest, not to the next replica in line (from Lagos, the
+/// primary in Virginia before the replica in California). Then usable replicas beyond
+/// `max_lag`, soonest first, because stale is better than unavailable for a read that
+/// did not ask to see its own writes (one that did is refused by a lagging replica and
+/// moves on). Suspects (timed out since the last probe) come after every other node,
+/// in that same order among themselves: a slow node is asked last, not dropped.
 pub fn read_targets(edge: &GeoPoint, nodes: &[NodeView], max_lag: &MaxLag) -> Vec<Target> {
-    let suspect = |target: &Target| {
-        nodes
-            .iter()
-            .any(|n| n.suspect && &n.region == target.region())
-    };
-    let (mut trusted, suspects): (Vec<Target>, Vec<Target>) =
-        ordered_read_targets(edge, nodes, max_lag)
-            .into_iter()
-            .partition(|t| !suspect(t));
-    trusted.extend(suspects);
-    trusted
+    let primary = write_target(nodes).ok();
+    let (trusted, suspects): (Vec<&NodeView>, Vec<&NodeView>) =
+        nodes.iter().partition(|n| !n.suspect);
+    let mut targets = ordered_read_targets(edge, &trusted, primary.as_ref(), max_lag);
+    targets.extend(ordered_read_targets(
+        edge,
+        &suspects,
+        primary.as_ref(),
+        max_lag,
+    ));
+    targets
 }
 
-fn ordered_read_targets(edge: &GeoPoint, nodes: &[NodeView], max_lag: &MaxLag) -> Vec<Target> {
+fn ordered_read_targets(
+    edge: &GeoPoint,
+    nodes: &[&NodeView],
+    primary: Option<&Target>,
+    max_lag: &MaxLag,
+) -> Vec<Target> {
+    let soonest = |a: &&NodeView, b: &&NodeView| {
+        expected_rtt_ms(edge, a)
+            .total_cmp(&expected_rtt_ms(edge, b))
+            .then_with(|| a.region.cmp(&b.region))
+    };
     let mut replicas: Vec<&NodeView> = nodes
         .iter()
+        .copied()
         .filter(|n| n.usable && n.role == Some(Role::Replica))
         .collect();
-    replicas.sort_by(|a, b| {
-        edge.distance_km(&a.location)
-            .total_cmp(&edge.distance_km(&b.location))
-            .then_with(|| a.region.cmp(&b.region))
-    });
+    replicas.sort_by(soonest);
     let (fresh, lagging): (Vec<&NodeView>, Vec<&NodeView>) =
         replicas.into_iter().partition(|n| within(max_lag, n));
+    let primary_node =
+        primary.and_then(|p| nodes.iter().copied().find(|n| &n.region == p.region()));
 
-    let mut targets: Vec<Target> = fresh
-        .iter()
-        .map(|n| Target::Replica(n.region.clone()))
-        .collect();
-    if let Ok(primary) = write_target(nodes) {
-        targets.push(primary);
+    let mut targets = Vec::new();
+    let mut after_first: Vec<&NodeView> = Vec::new();
+    if let Some((first, others)) = fresh.split_first() {
+        targets.push(Target::Replica(first.region.clone()));
+        after_first.extend(others);
     }
+    after_first.extend(primary_node);
+    after_first.sort_by(soonest);
+    targets.extend(after_first.into_iter().map(|n| match primary {
+        Some(p) if p.region() == &n.region => p.clone(),
+        _ => Target::Replica(n.region.clone()),
+    }));
     targets.extend(lagging.iter().map(|n| Target::Replica(n.region.clone())));
     targets
 }
@@ -161,6 +198,7 @@ mod tests {
             usable,
             lag_seconds,
             lag_bytes,
+            measured_rtt_ms: None,
         }
     }
 
@@ -182,22 +220,24 @@ mod tests {
     }
 
     #[test]
-    fn each_edge_reads_from_its_nearest_replica() {
+    fn each_edge_reads_from_its_nearest_replica_then_from_whoever_is_soonest() {
         let fra = known_location("fra1").unwrap();
         let sfo = known_location("sfo1").unwrap();
         let iad = known_location("iad1").unwrap();
+        // After fra1, the primary (6,500 km away) before sfo1 (9,100 km).
         assert_eq!(
             names(&read_targets(&fra, &healthy(), &LAG)),
-            ["replica:fra1", "replica:sfo1", "primary:iad1"]
+            ["replica:fra1", "primary:iad1", "replica:sfo1"]
         );
         assert_eq!(
             names(&read_targets(&sfo, &healthy(), &LAG)),
-            ["replica:sfo1", "replica:fra1", "primary:iad1"]
+            ["replica:sfo1", "primary:iad1", "replica:fra1"]
         );
-        // From iad1, San Francisco (3,900 km) is nearer than Frankfurt (6,500 km).
+        // From iad1, San Francisco (3,900 km) is nearer than Frankfurt (6,500 km), and
+        // a replica takes the read even with the primary next door.
         assert_eq!(
             names(&read_targets(&iad, &healthy(), &LAG)),
-            ["replica:sfo1", "replica:fra1", "primary:iad1"]
+            ["replica:sfo1", "primary:iad1", "replica:fra1"]
         );
         assert_eq!(
             write_target(&healthy()).unwrap().to_string(),
@@ -245,7 +285,7 @@ mod tests {
         nodes[1].suspect = true;
         assert_eq!(
             names(&read_targets(&fra, &nodes, &LAG)),
-            ["replica:fra1", "replica:sfo1", "primary:iad1"],
+            ["replica:fra1", "primary:iad1", "replica:sfo1"],
             "all suspect: the usual order"
         );
         assert_eq!(
@@ -253,6 +293,35 @@ mod tests {
             Ok(Target::Primary(RegionCode::parse("iad1").unwrap())),
             "a suspect primary still takes writes"
         );
+    }
+
+    #[test]
+    fn measured_round_trips_override_the_distance_prior() {
+        // Lagos: fra1 is nearest; by distance the primary comes next, then sfo1.
+        let lagos = GeoPoint {
+            lat: 6.58,
+            lon: 3.32,
+        };
+        let mut nodes = healthy();
+        assert_eq!(
+            names(&read_targets(&lagos, &nodes, &LAG)),
+            ["replica:fra1", "primary:iad1", "replica:sfo1"]
+        );
+        // A congested route to fra1 measured slower than California: sfo1 first.
+        nodes[2].measured_rtt_ms = Some(400.0);
+        nodes[1].measured_rtt_ms = Some(250.0);
+        assert_eq!(
+            names(&read_targets(&lagos, &nodes, &LAG)),
+            ["replica:sfo1", "primary:iad1", "replica:fra1"]
+        );
+        // The primary, however fast, is never the first read target while a fresh
+        // replica serves.
+        nodes[0].measured_rtt_ms = Some(1.0);
+        assert_eq!(
+            names(&read_targets(&lagos, &nodes, &LAG))[0],
+            "replica:sfo1"
+        );
+        assert!(prior_rtt_ms(0.0) < prior_rtt_ms(5_000.0));
     }
 
     #[test]
@@ -301,8 +370,8 @@ mod tests {
     }
 
     proptest! {
-        /// For any health state, the first read target is the nearest eligible replica,
-        /// or the primary when no replica is eligible.
+        /// For any health state (no suspects, nothing measured), the first read target
+        /// is the nearest eligible replica, or the primary when no replica is eligible.
         #[test]
         fn first_read_target_is_nearest_eligible_replica_or_primary(edge in arb_point(), nodes in arb_nodes()) {
             let targets = read_targets(&edge, &nodes, &LAG);
@@ -331,7 +400,8 @@ mod tests {
         }
 
         /// Suspicion reorders reads and never drops one: the same targets, every
-        /// trusted one before every suspect, each group in the usual order.
+        /// trusted one before every suspect, and a trusted fresh replica first when
+        /// there is one.
         #[test]
         fn suspects_only_move_to_the_end(edge in arb_point(), nodes in arb_nodes(), marks in proptest::collection::vec(any::<bool>(), 4)) {
             let usual = read_targets(&edge, &nodes, &LAG);
@@ -341,11 +411,19 @@ mod tests {
             }
             let targets = read_targets(&edge, &marked, &LAG);
             let is_suspect = |t: &Target| marked.iter().any(|n| n.suspect && &n.region == t.region());
-            let expected: Vec<Target> = usual.iter().filter(|t| !is_suspect(t))
-                .chain(usual.iter().filter(|t| is_suspect(t)))
-                .cloned()
-                .collect();
-            prop_assert_eq!(targets, expected);
+            let mut same = targets.clone();
+            let mut before = usual.clone();
+            same.sort_by_key(Target::to_string);
+            before.sort_by_key(Target::to_string);
+            prop_assert_eq!(same, before);
+            let first_suspect = targets.iter().position(is_suspect).unwrap_or(targets.len());
+            prop_assert!(targets[first_suspect..].iter().all(is_suspect));
+            let trusted_fresh_replica = marked.iter().any(|n| {
+                !n.suspect && n.usable && n.role == Some(Role::Replica) && within(&LAG, n)
+            });
+            if trusted_fresh_replica {
+                prop_assert!(matches!(targets.first(), Some(Target::Replica(_))));
+            }
         }
 
         /// A write never goes to a node in recovery, nor to one that is not usable.

@@ -248,6 +248,29 @@ fn collect_relations(value: &Value, names: &mut Vec<String>) {
     }
 }
 
+/// A fresh analytics event written as the service role at `base` (a gateway's URL) with
+/// `extra` headers; the reply (201 asserted) and the row's id.
+pub fn write_event_at(base: &str, extra: &[(&str, &str)], marker: &str) -> (Reply, i64) {
+    let key = topology::service_role_key();
+    let mut headers = vec![
+        ("apikey", key.as_str()),
+        ("content-type", "application/json"),
+        ("prefer", "return=representation"),
+    ];
+    headers.extend_from_slice(extra);
+    let reply = request(
+        "POST",
+        &format!("{base}/rest/v1/analytics_events?select=id"),
+        &headers,
+        Some(&format!(
+            r#"{{"name": "routing_probe", "session_id": "{marker}"}}"#
+        )),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = reply.json()[0]["id"].as_i64().expect("id");
+    (reply, id)
+}
+
 /// A request through the gateway as seen from `edge` (the local override header).
 pub fn via_edge(
     edge: &str,

@@ -52,6 +52,12 @@ pub const SUPERUSER_PASSWORD: &str = "postgres";
 pub const AUTHENTICATOR_PASSWORD: &str = "payhuk-local-authenticator";
 pub const REPLICATOR_PASSWORD: &str = "payhuk-local-replicator";
 
+/// The dev seed's customer, their password (every seeded account's), and a digital
+/// product (no stock to run out of) they can order.
+pub const DEMO_CUSTOMER_EMAIL: &str = "emily@payhuk.test";
+pub const DEMO_PASSWORD: &str = "payhuk-demo-password";
+pub const DEMO_PRODUCT: &str = "44444444-4444-4444-8444-000000000101";
+
 /// Issue and expiry times of the local keys, fixed so the keys never change.
 const KEYS_ISSUED_AT: i64 = 1_735_689_600; // 2025-01-01
 const KEYS_EXPIRE_AT: i64 = 2_524_608_000; // 2050-01-01
@@ -185,6 +191,9 @@ pub fn gateway_env() -> String {
         "ALLOW_REGION_OVERRIDE=true".to_owned(),
         // Offline, wrangler's request.cf is a placeholder (colo DFW).
         "USE_CF_LOCATION=false".to_owned(),
+        // On loopback every node is a millisecond away: measured, the order would be
+        // noise. The WAN edges measure (`up --wan`).
+        "LATENCY_ROUTING=false".to_owned(),
         // Exact, so browsers send the read-your-writes cookie cross-origin.
         format!("ALLOWED_ORIGINS={}", storefront_origin()),
         "UPSTREAM_TIMEOUT_MS=2000".to_owned(),
