@@ -5,14 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use payhuk_edge::config::MaxLag;
-use payhuk_edge::region::{RegionCode, colo, known_location};
-use payhuk_edge::routing::{NodeView, read_targets};
-use payhuk_edge::services::health::model::Role;
-use payhuk_stack_tests::{Reply, caught_up, concurrently, eventually, request};
+use payhuk_edge::region::colo;
+use payhuk_stack_tests::{Reply, caught_up, concurrently, eventually, request, write_event_at};
 use xtask::relay::{Control, Fault, LinkState};
 use xtask::stack::Stack;
-use xtask::topology::{self, NODES};
+use xtask::topology;
 use xtask::wan::{self, CITIES, City};
 
 const PRODUCTS: &str = "/rest/v1/products?select=id,name&published=eq.true&order=id&limit=3";
@@ -81,49 +78,13 @@ impl Drop for LinkChanged {
 
 /// A fresh analytics event written through `city`'s edge: the reply and the row's id.
 fn write_event(city: &City, marker: &str) -> (Reply, i64) {
-    let key = topology::service_role_key();
-    let reply = at(
-        city,
-        "POST",
-        "/rest/v1/analytics_events?select=id",
-        &[
-            ("apikey", key.as_str()),
-            ("content-type", "application/json"),
-            ("prefer", "return=representation"),
-        ],
-        Some(&format!(
-            r#"{{"name": "wan_probe", "session_id": "{marker}"}}"#
-        )),
-    );
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let id = reply.json()[0]["id"].as_i64().expect("id");
-    (reply, id)
+    write_event_at(&wan::edge_url(city), &[], marker)
 }
 
 #[test]
 fn each_city_edge_names_its_city_and_reads_from_the_replica_the_policy_picks() {
     let _stack = wan_stack();
     let key = topology::anon_key();
-    let healthy: Vec<NodeView> = NODES
-        .iter()
-        .map(|n| NodeView {
-            region: RegionCode::parse(n.region).unwrap(),
-            location: known_location(n.region).unwrap(),
-            role: Some(if n.starts_as_primary {
-                Role::Primary
-            } else {
-                Role::Replica
-            }),
-            usable: true,
-            suspect: false,
-            lag_seconds: 0.0,
-            lag_bytes: 0,
-        })
-        .collect();
-    let unlimited = MaxLag {
-        seconds: None,
-        bytes: None,
-    };
     for city in &CITIES {
         let health = at(city, "GET", "/health", &[], None);
         assert_eq!(health.status, 200, "{}: {}", city.name, health.body);
@@ -133,7 +94,8 @@ fn each_city_edge_names_its_city_and_reads_from_the_replica_the_policy_picks() {
         assert_eq!(edge["colo"], city.colo, "{}", city.name);
         assert_eq!(edge["city"], found.city, "{}", city.name);
 
-        let expected = read_targets(&found.point, &healthy, &unlimited)[0].to_string();
+        // Measured round trips follow distance on this topology: the same first choice.
+        let expected = wan::read_target_by_distance(city);
         let read = at(city, "GET", PRODUCTS, &[("apikey", key.as_str())], None);
         assert_eq!(read.status, 200, "{}: {}", city.name, read.body);
         assert_eq!(read.upstream(), expected, "reads from {}", city.name);
@@ -198,6 +160,13 @@ fn under_real_replication_lag_every_read_presenting_the_token_sees_the_write() {
     }
     eprintln!("reads presenting the token, by who served them: {by_upstream:?}");
     assert_eq!(served.len(), 100);
+    // fra1 refuses (it has not replayed the write); next is whoever answers soonest
+    // from Lagos: the primary (180 ms), not the replica in California (250 ms).
+    assert_eq!(
+        by_upstream.get("primary:iad1"),
+        Some(&100),
+        "every read moved on to the primary ({by_upstream:?})"
+    );
     assert_eq!(
         served.iter().filter(|(seen, _)| *seen).count(),
         100,

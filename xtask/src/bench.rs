@@ -4,6 +4,7 @@
 //! seed, nothing written.
 
 pub mod ramp;
+pub mod wan;
 
 use std::fs;
 use std::process::Command;

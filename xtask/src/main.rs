@@ -100,6 +100,11 @@ enum Cmd {
         /// capacity, cold and warm, beside direct PostgREST; writes docs/bench-load.svg.
         #[arg(long)]
         load: bool,
+        /// What each city gets on the WAN topology (`up --wan`): time to first byte of
+        /// reads, listings, login, orders and a read of one's own write, beside a
+        /// single-region and a geo-routing baseline; writes docs/bench-wan.svg.
+        #[arg(long, conflicts_with = "load")]
+        wan: bool,
     },
     /// Where a request's CPU time goes: a V8 CPU profile of the bundle under plain workerd
     /// while oha drives one route, sorted into the parts of the path.
@@ -194,8 +199,13 @@ fn main() {
             port,
             schedule,
         } => Stack::open().and_then(|s| s.restore(&to, &schedule, target_dir, port)),
-        Cmd::Bench { quick, load: true } => xtask::bench::ramp::run(&paths, quick),
-        Cmd::Bench { quick, load: false } => xtask::bench::run(&paths, quick),
+        Cmd::Bench {
+            quick, load: true, ..
+        } => xtask::bench::ramp::run(&paths, quick),
+        Cmd::Bench {
+            quick, wan: true, ..
+        } => xtask::bench::wan::run(&paths, quick),
+        Cmd::Bench { quick, .. } => xtask::bench::run(&paths, quick),
         Cmd::Profile { route, seconds } => xtask::profile::run(&paths, &route, seconds),
         Cmd::Fuzz {
             runs,

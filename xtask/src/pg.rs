@@ -192,11 +192,18 @@ impl Pg {
 
     /// How a standby reaches a primary on `port` to stream from it. The password is in a
     /// passfile: PostgreSQL logs a changed `primary_conninfo` in full.
-    pub fn replication_conninfo(&self, port: u16, application_name: &str) -> anyhow::Result<String> {
+    pub fn replication_conninfo(
+        &self,
+        port: u16,
+        application_name: &str,
+    ) -> anyhow::Result<String> {
         use std::os::unix::fs::PermissionsExt;
         let passfile = self.paths.pg().join("replication.pgpass");
-        fs::write(&passfile, format!("*:*:*:replicator:{REPLICATOR_PASSWORD}\n"))
-            .with_context(|| format!("writing {}", passfile.display()))?;
+        fs::write(
+            &passfile,
+            format!("*:*:*:replicator:{REPLICATOR_PASSWORD}\n"),
+        )
+        .with_context(|| format!("writing {}", passfile.display()))?;
         // libpq ignores a passfile others can read.
         fs::set_permissions(&passfile, fs::Permissions::from_mode(0o600))?;
         self.give_to_owner(&passfile)?;

@@ -17,14 +17,12 @@ use crate::drill::{Figure, Report, percentile};
 use crate::load::{Load, agent};
 use crate::paths::Paths;
 use crate::stack::Stack;
-use crate::topology::{self, NODES};
+use crate::topology::{
+    self, DEMO_CUSTOMER_EMAIL as CUSTOMER_EMAIL, DEMO_PASSWORD, DEMO_PRODUCT as PRODUCT, NODES,
+};
 use crate::ui;
 
 const DOC: &str = "docs/SECURITY.md";
-/// A digital product (no stock to run out of) and a demo customer.
-const PRODUCT: &str = "44444444-4444-4444-8444-000000000101";
-const CUSTOMER_EMAIL: &str = "emily@payhuk.test";
-const DEMO_PASSWORD: &str = "payhuk-demo-password";
 const THREADS: usize = 4;
 /// One request in this many is a write (then read back with its token).
 const WRITE_EVERY: u64 = 5;

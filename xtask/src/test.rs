@@ -199,7 +199,8 @@ fn integration(paths: &Paths) -> anyhow::Result<()> {
     )
 }
 
-/// `up --wan` on the running stack, then the WAN stack tests.
+/// `up --wan` on the running stack, the WAN stack tests, then `bench --wan --quick` so
+/// the benchmark keeps working (its figures are not kept).
 fn wan(paths: &Paths, stack: &mut Stack) -> anyhow::Result<()> {
     stack.up_wan()?;
     cmd::run(cargo(paths).args([
@@ -210,7 +211,8 @@ fn wan(paths: &Paths, stack: &mut Stack) -> anyhow::Result<()> {
         "wan",
         "--",
         "--test-threads=1",
-    ]))
+    ]))?;
+    crate::bench::wan::measure(paths, true)
 }
 
 /// A new stack made with the databases' clock at `instant`, then the SQL layer and the

@@ -13,7 +13,12 @@ mod parts;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use parts::{Wan, edge_url};
+pub use parts::{Wan, edge_url, single_region_url};
+
+use payhuk_edge::config::MaxLag;
+use payhuk_edge::region::{RegionCode, known_location};
+use payhuk_edge::routing::{NodeView, read_targets};
+use payhuk_edge::services::health::model::Role;
 
 use crate::relay::{DaemonConfig, LinkSpec, LinkState};
 use crate::topology::{NODES, Node};
@@ -182,7 +187,8 @@ pub fn relay_config() -> DaemonConfig {
 }
 
 /// A city's edge's variables: the local stack's, with each region reached through the
-/// city's relays and the edge located from `request.cf`.
+/// city's relays, the edge located from `request.cf`, and reads ordered by the round
+/// trips it measures.
 pub fn edge_overrides(city: &City) -> Vec<(String, String)> {
     let mut vars: Vec<(String, String)> = NODES
         .iter()
@@ -194,7 +200,44 @@ pub fn edge_overrides(city: &City) -> Vec<(String, String)> {
         })
         .collect();
     vars.push(("USE_CF_LOCATION".into(), "true".into()));
+    vars.push(("LATENCY_ROUTING".into(), "true".into()));
     vars
+}
+
+/// Every node of the topology healthy, caught up and unmeasured: what the policy sees
+/// before any probe has a round trip, so it routes by distance alone.
+pub fn unmeasured_nodes() -> Vec<NodeView> {
+    NODES
+        .iter()
+        .map(|n| NodeView {
+            region: RegionCode::parse(n.region).expect("the topology's codes are valid"),
+            location: known_location(n.region).expect("the topology's regions are known"),
+            role: Some(if n.starts_as_primary {
+                Role::Primary
+            } else {
+                Role::Replica
+            }),
+            usable: true,
+            suspect: false,
+            lag_seconds: 0.0,
+            lag_bytes: 0,
+            measured_rtt_ms: None,
+        })
+        .collect()
+}
+
+/// Where a city's reads go by distance alone (no measurement), as `replica:fra1`.
+pub fn read_target_by_distance(city: &City) -> String {
+    let point = payhuk_edge::region::colo(city.colo)
+        .expect("every city's colo is in the table")
+        .point;
+    let unlimited = MaxLag {
+        seconds: None,
+        bytes: None,
+    };
+    read_targets(&point, &unmeasured_nodes(), &unlimited)
+        .first()
+        .map_or_else(|| "none".into(), ToString::to_string)
 }
 
 #[cfg(test)]
@@ -220,6 +263,14 @@ mod tests {
         let config = relay_config();
         let mut ports: Vec<u16> = config.links.iter().map(|l| l.listen.port()).collect();
         ports.extend(CITIES.iter().map(|c| c.edge_port));
+        ports.extend(CITIES.iter().map(|c| {
+            single_region_url(c)
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse::<u16>()
+                .unwrap()
+        }));
         ports.push(CONTROL_PORT);
         ports.extend(NODES.iter().flat_map(|n| [n.pg_port, n.postgrest_port]));
         ports.extend([
@@ -253,6 +304,20 @@ mod tests {
             "REGION_FRA1_POSTGREST_URL".into(),
             format!("http://127.0.0.1:{}", link.listen.port())
         )));
+    }
+
+    #[test]
+    fn by_distance_west_africa_reads_from_frankfurt() {
+        for name in ["Lagos", "Abidjan", "Dakar", "Paris"] {
+            assert_eq!(
+                read_target_by_distance(City::find(name).unwrap()),
+                "replica:fra1"
+            );
+        }
+        assert_eq!(
+            read_target_by_distance(City::find("San Francisco").unwrap()),
+            "replica:sfo1"
+        );
     }
 
     #[test]

@@ -26,6 +26,18 @@ pub fn edge_url(city: &City) -> String {
     format!("http://127.0.0.1:{}", city.edge_port)
 }
 
+/// A city's "single region" baseline edge (`cargo xtask bench --wan`): the same bundle
+/// and links, configured with the primary alone, as a Supabase project without replicas.
+pub fn single_region_url(city: &City) -> String {
+    format!("http://127.0.0.1:{}", single_region_port(city))
+}
+
+fn single_region_port(city: &City) -> u16 {
+    city.edge_port + SINGLE_REGION_PORT_OFFSET
+}
+
+const SINGLE_REGION_PORT_OFFSET: u16 = 10;
+
 impl Wan<'_> {
     fn config_file(&self) -> PathBuf {
         self.dirs.conf().join("wan-relays.json")
@@ -62,6 +74,80 @@ impl Wan<'_> {
             log_file: self.dirs.logs().join(format!("edge-{}.log", city.slug())),
             signature: "workerd",
         }
+    }
+
+    fn single_region_service(&self, city: &City) -> Service {
+        Service {
+            name: format!("single-region edge {}", city.name),
+            pid_file: self
+                .dirs
+                .pids()
+                .join(format!("edge-single-{}.pid", city.slug())),
+            log_file: self
+                .dirs
+                .logs()
+                .join(format!("edge-single-{}.log", city.slug())),
+            signature: "workerd",
+        }
+    }
+
+    /// Each city's single-region baseline edge, beside its own; [`stop`](Self::stop)
+    /// (and so `down`) stops them too.
+    pub fn start_single_region_edges(&self) -> anyhow::Result<()> {
+        let primary = topology::primary();
+        for city in &CITIES {
+            let region = primary.region.to_ascii_uppercase();
+            let overrides = [
+                ("REGIONS", primary.region.to_owned()),
+                (
+                    &format!("REGION_{region}_POSTGREST_URL") as &str,
+                    format!("http://127.0.0.1:{}", city.relay_port(primary)),
+                ),
+                ("DEFAULT_REGION", primary.region.to_owned()),
+                ("USE_CF_LOCATION", "true".to_owned()),
+                ("LATENCY_ROUTING", "true".to_owned()),
+            ];
+            let overrides: Vec<(&str, &str)> =
+                overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            // Only the primary's URL: the others' lines would name unconfigured regions.
+            let env: String = workerd::env_with(&topology::gateway_env(), &overrides)
+                .lines()
+                .filter(|l| {
+                    !l.starts_with("REGION_") || l.starts_with(&format!("REGION_{region}_"))
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let svc = self.single_region_service(city);
+            ui::step(
+                &format!(
+                    "single-region edge {} on :{}",
+                    city.name,
+                    single_region_port(city)
+                ),
+                || {
+                    workerd::launch(
+                        self.paths,
+                        &svc,
+                        &self.dirs.conf().join("edges-single").join(city.slug()),
+                        &env,
+                        single_region_port(city),
+                        Some(city.colo),
+                        None,
+                    )
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn stop_single_region_edges(&self, grace: Duration) -> anyhow::Result<Vec<(String, bool)>> {
+        CITIES
+            .iter()
+            .map(|city| {
+                let svc = self.single_region_service(city);
+                Ok((svc.name.clone(), svc.stop(grace)?))
+            })
+            .collect()
     }
 
     /// Starts the relay process unless it answers; every link starts as the topology says.
@@ -129,7 +215,7 @@ impl Wan<'_> {
 
     /// Stops the edges and the relays and turns the topology off.
     pub fn stop(&self, grace: Duration) -> anyhow::Result<Vec<(String, bool)>> {
-        let mut stopped = Vec::new();
+        let mut stopped = self.stop_single_region_edges(grace)?;
         for city in &CITIES {
             let svc = self.edge_service(city);
             stopped.push((svc.name.clone(), svc.stop(grace)?));
