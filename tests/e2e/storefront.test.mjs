@@ -282,3 +282,32 @@ test('CORS: preflighted calls with credentials work from the allowed origin', { 
     await context.close();
   }
 });
+
+// Layout shifts not caused by the user, summed over the whole load (at least the page's
+// CLS, which takes the worst 5 s window of them): the seed's target is CLS < 0.1.
+const RECORD_LAYOUT_SHIFTS = () => {
+  window.__layoutShift = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (!entry.hadRecentInput) window.__layoutShift += entry.value;
+    }
+  }).observe({ type: 'layout-shift', buffered: true });
+};
+
+test('storefront: the page does not shift while the catalogue loads (CLS < 0.1)', { timeout: 60_000 }, async (t) => {
+  const { context, page } = await openPage(browser);
+  try {
+    await page.addInitScript(RECORD_LAYOUT_SHIFTS);
+    await page.goto(storefrontAt(STOREFRONT_URL));
+    await page.waitForSelector('[data-testid="products"][data-state="ready"]', { state: 'attached' });
+    // Shifts are reported after the frame that made them: give them two frames and more.
+    await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+    await page.waitForTimeout(500);
+    const shifted = await page.evaluate(() => window.__layoutShift);
+    t.diagnostic(`layout shift while loading: ${shifted.toFixed(3)}`);
+    assert.ok(shifted < 0.1, `layout shift while loading: ${shifted.toFixed(3)} (target < 0.1)`);
+  } finally {
+    await screenshot(page, t.name);
+    await context.close();
+  }
+});

@@ -39,6 +39,7 @@ fn storefront_and_status_page_work_in_a_real_browser() {
         artifacts.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    // Two status page tests, three storefront tests (the flow, CORS refused, preflight).
-    assert!(report.contains("# pass 5"), "all five ran:\n{report}");
+    // Two status page tests, four storefront tests (the flow, CORS refused, preflight,
+    // layout shift).
+    assert!(report.contains("# pass 6"), "all six ran:\n{report}");
 }
