@@ -161,6 +161,8 @@ struct CityRun {
     ryw_missed: usize,
     /// The same pairs with the nearest replica's WAL arriving [`LAG_MS`] late (Lagos).
     lagged: Option<Lagged>,
+    /// The storefront through this city's edge (every city; Lagos alone with --quick).
+    vitals: Option<Vitals>,
 }
 
 /// Own reads while the replica the city reads from lags for real.
@@ -168,6 +170,69 @@ struct CityRun {
 struct Lagged {
     with_token: Pairs,
     without_token: Pairs,
+}
+
+/// The storefront as Lighthouse measured it from one city, through that city's edge.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Vitals {
+    lcp_ms: f64,
+    cls: f64,
+    tbt_ms: f64,
+    /// The page's own document (the storefront's static host, in the city).
+    ttfb_ms: f64,
+}
+
+impl Vitals {
+    /// From a Lighthouse JSON report.
+    fn from_report(report: &Value) -> anyhow::Result<Vitals> {
+        if let Some(error) = report.get("runtimeError").filter(|e| !e.is_null()) {
+            bail!("Lighthouse could not measure the page: {error}");
+        }
+        let audit = |name: &str| {
+            report["audits"][name]["numericValue"]
+                .as_f64()
+                .with_context(|| format!("the Lighthouse report has no {name}"))
+        };
+        Ok(Vitals {
+            lcp_ms: audit("largest-contentful-paint")?,
+            cls: audit("cumulative-layout-shift")?,
+            tbt_ms: audit("total-blocking-time")?,
+            ttfb_ms: audit("server-response-time")?,
+        })
+    }
+}
+
+/// Lighthouse (npm, in Debian's Chromium) on the storefront pointed at `city`'s edge:
+/// desktop, no simulated throttling (the relays are the network), performance only.
+fn lighthouse(paths: &Paths, city: &City) -> anyhow::Result<Vitals> {
+    let dir = paths.root.join("target/lighthouse");
+    std::fs::create_dir_all(&dir)?;
+    let report = dir.join(format!("{}.json", city.slug()));
+    let url = format!(
+        "{}/?gateway=http://localhost:{}",
+        topology::storefront_origin(),
+        city.edge_port
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    crate::cmd::run(
+        std::process::Command::new(paths.npm_bin("lighthouse"))
+            .arg(&url)
+            .args([
+                "--quiet",
+                "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
+                "--only-categories=performance",
+                "--throttling-method=provided",
+                "--form-factor=desktop",
+                "--screenEmulation.disabled",
+                "--output=json",
+            ])
+            .arg(format!("--output-path={}", report.display()))
+            .env("CHROME_PATH", chromium),
+    )
+    .with_context(|| format!("Lighthouse from {}", city.name))?;
+    let text = std::fs::read_to_string(&report)
+        .with_context(|| format!("reading {}", report.display()))?;
+    Vitals::from_report(&serde_json::from_str(&text)?)
 }
 
 /// How late fra1's WAL arrives in the lagged pass: a congested ocean crossing.
@@ -424,6 +489,14 @@ pub fn measure(paths: &Paths, quick: bool) -> anyhow::Result<()> {
     if let Some((_, lagos)) = runs.iter_mut().find(|(c, _)| c.name == "Lagos") {
         lagos.lagged = Some(lagged);
     }
+    // After the API figures, one city at a time: Chromium would crowd the machine.
+    for (city, run) in runs.iter_mut() {
+        if quick && city.name != "Lagos" {
+            continue;
+        }
+        ui::detail(&format!("Lighthouse: the storefront from {}", city.name));
+        run.vitals = Some(lighthouse(paths, city)?);
+    }
 
     let (table, _) = markdown(&runs);
     ui::header(&format!("bench --wan results ({})", ui::elapsed(started)));
@@ -594,7 +667,27 @@ fn markdown(runs: &[(&'static City, CityRun)]) -> (String, Vec<String>) {
             verdict(matches!((ours, single), (Some(a), Some(b)) if a <= b + 10.0))
         ));
     }
-    verdicts.push("storefront from each city (LCP < 2.5 s, CLS < 0.1): not measured yet".into());
+    out.push_str(
+        "\n#### The storefront from each city (Lighthouse, desktop, no simulated throttling: the relays are the network)\n\n| city | LCP | CLS | TBT | TTFB of the page |\n|---|---|---|---|---|\n",
+    );
+    for (city, run) in runs {
+        match &run.vitals {
+            Some(v) => {
+                out.push_str(&format!(
+                    "| {} | {:.0} ms | {:.3} | {:.0} ms | {:.0} ms |\n",
+                    city.name, v.lcp_ms, v.cls, v.tbt_ms, v.ttfb_ms
+                ));
+                verdicts.push(format!(
+                    "{}: storefront LCP {:.0} ms (target under 2,500), CLS {:.3} (target under 0.1): {}",
+                    city.name,
+                    v.lcp_ms,
+                    v.cls,
+                    verdict(v.lcp_ms < 2500.0 && v.cls < 0.1)
+                ));
+            }
+            None => out.push_str(&format!("| {} | not measured | | | |\n", city.name)),
+        }
+    }
     out.push_str("\nTargets:\n\n");
     for line in &verdicts {
         out.push_str(&format!("- {line}\n"));
@@ -732,5 +825,23 @@ mod tests {
             );
         }
         assert!(svg.contains("Lagos"));
+    }
+
+    #[test]
+    fn vitals_are_read_from_a_lighthouse_report() {
+        let report = json!({"audits": {
+            "largest-contentful-paint": {"numericValue": 812.5},
+            "cumulative-layout-shift": {"numericValue": 0.0},
+            "total-blocking-time": {"numericValue": 12.0},
+            "server-response-time": {"numericValue": 3.0},
+        }});
+        let vitals = Vitals::from_report(&report).unwrap();
+        assert_eq!(
+            (vitals.lcp_ms, vitals.cls, vitals.tbt_ms, vitals.ttfb_ms),
+            (812.5, 0.0, 12.0, 3.0)
+        );
+        let failed = json!({"runtimeError": {"code": "NO_FCP"}, "audits": {}});
+        assert!(format!("{:#}", Vitals::from_report(&failed).unwrap_err()).contains("NO_FCP"));
+        assert!(Vitals::from_report(&json!({"audits": {}})).is_err());
     }
 }
