@@ -3,9 +3,8 @@
 use std::time::{Duration, Instant};
 
 use payhuk_edge::config::MaxLag;
-use payhuk_edge::region::{RegionCode, known_location};
-use payhuk_edge::routing::{NodeView, read_targets};
-use payhuk_edge::services::health::model::Role;
+use payhuk_edge::region::known_location;
+use payhuk_edge::routing::read_targets;
 use payhuk_stack_tests::{
     PostgrestFrozen, PostgrestStopped, ReplayPaused, caught_up, eventually, stack, via_edge,
     write_event_at,
@@ -49,21 +48,7 @@ fn each_edge_reads_from_the_replica_the_policy_picks_and_writes_to_the_primary()
     assert_eq!(read("sfo1").upstream(), "replica:sfo1");
 
     // From iad1 the policy decides between the two replicas: ask it.
-    let node = |code: &str, role| NodeView {
-        region: RegionCode::parse(code).unwrap(),
-        location: known_location(code).unwrap(),
-        role: Some(role),
-        usable: true,
-        suspect: false,
-        lag_seconds: 0.0,
-        lag_bytes: 0,
-        measured_rtt_ms: None,
-    };
-    let healthy = [
-        node("iad1", Role::Primary),
-        node("sfo1", Role::Replica),
-        node("fra1", Role::Replica),
-    ];
+    let healthy = xtask::wan::unmeasured_nodes();
     let unlimited = MaxLag {
         seconds: None,
         bytes: None,

@@ -238,6 +238,13 @@ fn lighthouse(paths: &Paths, city: &City) -> anyhow::Result<Vitals> {
 /// How late fra1's WAL arrives in the lagged pass: a congested ocean crossing.
 const LAG_MS: u64 = 1500;
 
+/// One answer: what was measured, its body, and the consistency token it carried.
+struct Answer {
+    sample: Sample,
+    body: String,
+    consistency: Option<String>,
+}
+
 /// One city's client: its edges, a session, and the requests of each measure.
 struct Client {
     agent: ureq::Agent,
@@ -255,7 +262,11 @@ impl Client {
             bearer: String::new(),
             anon: topology::anon_key(),
         };
-        let (login, body) = client.send(&wan::edge_url(city), Measure::Login, None, None)?;
+        let Answer {
+            sample: login,
+            body,
+            ..
+        } = client.send(&wan::edge_url(city), Measure::Login, None, None)?;
         if login.status != 200 {
             bail!(
                 "{}: the demo customer's login answered {}: {body}",
@@ -281,7 +292,7 @@ impl Client {
         measure: Measure,
         token: Option<&str>,
         id: Option<&str>,
-    ) -> anyhow::Result<(Sample, String)> {
+    ) -> anyhow::Result<Answer> {
         let product = DEMO_PRODUCT;
         let (method, path, body) = match measure {
             Measure::Read => (
@@ -348,35 +359,34 @@ impl Client {
                 .header("x-payhuk-upstream-calls")
                 .and_then(|v| v.parse().ok()),
         };
-        let token = response.header("x-payhuk-consistency").map(str::to_owned);
+        let consistency = response.header("x-payhuk-consistency").map(str::to_owned);
         let body = response.into_string().unwrap_or_default();
-        // An order's answer carries the token beside its body, for the read after it.
-        let body = match (measure, token) {
-            (Measure::Order, Some(token)) => json!({"token": token, "body": body}).to_string(),
-            _ => body,
-        };
-        Ok((sample, body))
+        Ok(Answer {
+            sample,
+            body,
+            consistency,
+        })
     }
 
     /// Places an order at `base`: the sample, the order's id and its token.
     fn order(&self, base: &str) -> anyhow::Result<(Sample, String, Option<String>)> {
-        let (sample, wrapped) = self.send(base, Measure::Order, None, None)?;
-        let wrapped: Value = serde_json::from_str(&wrapped).unwrap_or(Value::Null);
-        let (token, body) = match wrapped.get("body") {
-            Some(body) => (
-                wrapped["token"].as_str().map(str::to_owned),
-                body.as_str().unwrap_or_default().to_owned(),
-            ),
-            None => (None, String::new()),
-        };
+        let Answer {
+            sample,
+            body,
+            consistency,
+        } = self.send(base, Measure::Order, None, None)?;
         let order: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-        let id = order["id"].as_str().map(str::to_owned).with_context(|| {
-            format!(
-                "{}: an order answered {} without an id: {body}",
-                self.city.name, sample.status
-            )
-        })?;
-        Ok((sample, id, token))
+        let id = order["id"]
+            .as_str()
+            .filter(|_| consistency.is_some())
+            .map(str::to_owned)
+            .with_context(|| {
+                format!(
+                    "{}: an order answered {} without an id and a consistency token: {body}",
+                    self.city.name, sample.status
+                )
+            })?;
+        Ok((sample, id, consistency))
     }
 }
 
@@ -392,7 +402,7 @@ fn measure_city(city: &'static City, samples: usize) -> anyhow::Result<CityRun> 
     ] {
         for (base, into) in [(&ours, &mut run.ours), (&single, &mut run.single)] {
             for i in 0..WARM_UP + samples {
-                let (sample, _) = client.send(base, measure, None, None)?;
+                let sample = client.send(base, measure, None, None)?.sample;
                 if i >= WARM_UP {
                     into.entry(measure).or_default().0.push(sample);
                 }
@@ -430,7 +440,9 @@ fn pairs(client: &Client, base: &str, samples: usize, token: bool) -> anyhow::Re
     for i in 0..WARM_UP + samples {
         let (placed, id, consistency) = client.order(base)?;
         let presented = consistency.as_deref().filter(|_| token);
-        let (read, _) = client.send(base, Measure::OwnRead, presented, Some(&id))?;
+        let read = client
+            .send(base, Measure::OwnRead, presented, Some(&id))?
+            .sample;
         if i >= WARM_UP {
             pairs.missed += usize::from(read.status == 404);
             pairs.orders.0.push(placed);

@@ -13,7 +13,7 @@ mod parts;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use parts::{Wan, edge_url, single_region_url};
+pub use parts::{Wan, edge_url, single_region_port, single_region_url};
 
 use payhuk_edge::config::MaxLag;
 use payhuk_edge::region::{RegionCode, known_location};
@@ -189,19 +189,41 @@ pub fn relay_config() -> DaemonConfig {
 /// A city's edge's variables: the local stack's, with each region reached through the
 /// city's relays, the edge located from `request.cf`, and reads ordered by the round
 /// trips it measures.
-pub fn edge_overrides(city: &City) -> Vec<(String, String)> {
-    let mut vars: Vec<(String, String)> = NODES
-        .iter()
-        .map(|node| {
-            (
-                format!("REGION_{}_POSTGREST_URL", node.region.to_ascii_uppercase()),
-                format!("http://127.0.0.1:{}", city.relay_port(node)),
-            )
-        })
-        .collect();
-    vars.push(("USE_CF_LOCATION".into(), "true".into()));
-    vars.push(("LATENCY_ROUTING".into(), "true".into()));
-    vars
+pub fn edge_env(city: &City) -> String {
+    let urls: Vec<(String, String)> = NODES.iter().map(|n| region_url(city, n)).collect();
+    let mut overrides: Vec<(&str, &str)> =
+        urls.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    overrides.extend([("USE_CF_LOCATION", "true"), ("LATENCY_ROUTING", "true")]);
+    crate::workerd::env_with(&crate::topology::gateway_env(), &overrides)
+}
+
+/// A city's single-region baseline edge's variables (`bench --wan`): [`edge_env`] with
+/// the primary alone, as a Supabase project without replicas.
+pub fn single_region_env(city: &City) -> String {
+    let primary = crate::topology::primary();
+    let (key, url) = region_url(city, primary);
+    let own_region = format!("REGION_{}_", primary.region.to_ascii_uppercase());
+    crate::workerd::env_with(
+        &edge_env(city),
+        &[
+            ("REGIONS", primary.region),
+            ("DEFAULT_REGION", primary.region),
+            (&key, &url),
+        ],
+    )
+    .lines()
+    // Only the primary's URL: the others' lines would name unconfigured regions.
+    .filter(|l| !l.starts_with("REGION_") || l.starts_with(&own_region))
+    .map(|l| format!("{l}\n"))
+    .collect()
+}
+
+/// `REGION_<CODE>_POSTGREST_URL` and the city's relay to that region.
+fn region_url(city: &City, node: &Node) -> (String, String) {
+    (
+        format!("REGION_{}_POSTGREST_URL", node.region.to_ascii_uppercase()),
+        format!("http://127.0.0.1:{}", city.relay_port(node)),
+    )
 }
 
 /// Every node of the topology healthy, caught up and unmeasured: what the policy sees
@@ -263,14 +285,7 @@ mod tests {
         let config = relay_config();
         let mut ports: Vec<u16> = config.links.iter().map(|l| l.listen.port()).collect();
         ports.extend(CITIES.iter().map(|c| c.edge_port));
-        ports.extend(CITIES.iter().map(|c| {
-            single_region_url(c)
-                .rsplit(':')
-                .next()
-                .unwrap()
-                .parse::<u16>()
-                .unwrap()
-        }));
+        ports.extend(CITIES.iter().map(single_region_port));
         ports.push(CONTROL_PORT);
         ports.extend(NODES.iter().flat_map(|n| [n.pg_port, n.postgrest_port]));
         ports.extend([
@@ -299,11 +314,25 @@ mod tests {
             .unwrap();
         assert_eq!(link.target.port(), fra1.postgrest_port);
         assert_eq!(link.state.up.delay + link.state.down.delay, lagos.rtt(fra1));
-        let vars = edge_overrides(lagos);
-        assert!(vars.contains(&(
-            "REGION_FRA1_POSTGREST_URL".into(),
-            format!("http://127.0.0.1:{}", link.listen.port())
-        )));
+        let env = edge_env(lagos);
+        let fra1_url = format!(
+            "REGION_FRA1_POSTGREST_URL=http://127.0.0.1:{}",
+            link.listen.port()
+        );
+        assert!(env.lines().any(|l| l == fra1_url), "{env}");
+        assert!(env.lines().any(|l| l == "LATENCY_ROUTING=true"), "{env}");
+
+        let single = single_region_env(lagos);
+        assert!(single.lines().any(|l| l == "REGIONS=iad1"), "{single}");
+        assert!(!single.contains("REGION_FRA1_"), "{single}");
+        let vars: std::collections::HashMap<String, String> = single
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let config = payhuk_edge::config::Config::from_source(&vars).expect("a valid config");
+        assert_eq!(config.regions.len(), 1);
     }
 
     #[test]

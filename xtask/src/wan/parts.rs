@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use super::{CITIES, CONTROL_PORT, City, edge_overrides, relay_config};
+use super::{CITIES, CONTROL_PORT, City, edge_env, relay_config, single_region_env};
 use crate::parts::{Part, PartKind};
 use crate::paths::{Paths, StackPaths};
 use crate::process::{self, Service};
 use crate::relay::Control;
-use crate::{topology, ui, workerd};
+use crate::{ui, workerd};
 
 /// The WAN parts of a stack. The topology is on while its relay configuration exists:
 /// `up --wan` writes it, `down` removes it, and `up` in between keeps the WAN.
@@ -32,7 +32,7 @@ pub fn single_region_url(city: &City) -> String {
     format!("http://127.0.0.1:{}", single_region_port(city))
 }
 
-fn single_region_port(city: &City) -> u16 {
+pub fn single_region_port(city: &City) -> u16 {
     city.edge_port + SINGLE_REGION_PORT_OFFSET
 }
 
@@ -94,50 +94,42 @@ impl Wan<'_> {
     /// Each city's single-region baseline edge, beside its own; [`stop`](Self::stop)
     /// (and so `down`) stops them too.
     pub fn start_single_region_edges(&self) -> anyhow::Result<()> {
-        let primary = topology::primary();
         for city in &CITIES {
-            let region = primary.region.to_ascii_uppercase();
-            let overrides = [
-                ("REGIONS", primary.region.to_owned()),
-                (
-                    &format!("REGION_{region}_POSTGREST_URL") as &str,
-                    format!("http://127.0.0.1:{}", city.relay_port(primary)),
-                ),
-                ("DEFAULT_REGION", primary.region.to_owned()),
-                ("USE_CF_LOCATION", "true".to_owned()),
-                ("LATENCY_ROUTING", "true".to_owned()),
-            ];
-            let overrides: Vec<(&str, &str)> =
-                overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            // Only the primary's URL: the others' lines would name unconfigured regions.
-            let env: String = workerd::env_with(&topology::gateway_env(), &overrides)
-                .lines()
-                .filter(|l| {
-                    !l.starts_with("REGION_") || l.starts_with(&format!("REGION_{region}_"))
-                })
-                .map(|l| format!("{l}\n"))
-                .collect();
-            let svc = self.single_region_service(city);
-            ui::step(
-                &format!(
-                    "single-region edge {} on :{}",
-                    city.name,
-                    single_region_port(city)
-                ),
-                || {
-                    workerd::launch(
-                        self.paths,
-                        &svc,
-                        &self.dirs.conf().join("edges-single").join(city.slug()),
-                        &env,
-                        single_region_port(city),
-                        Some(city.colo),
-                        None,
-                    )
-                },
+            self.launch_edge(
+                &self.single_region_service(city),
+                city,
+                "edges-single",
+                single_region_port(city),
+                &single_region_env(city),
             )?;
         }
         Ok(())
+    }
+
+    /// Serves the built bundle for `city` on `port`, behind the colo front worker, from
+    /// its own folder under `conf/<folder>/`.
+    fn launch_edge(
+        &self,
+        svc: &Service,
+        city: &City,
+        folder: &str,
+        port: u16,
+        env: &str,
+    ) -> anyhow::Result<()> {
+        ui::step(
+            &format!("{} (colo {}) on :{port}", svc.name, city.colo),
+            || {
+                workerd::launch(
+                    self.paths,
+                    svc,
+                    &self.dirs.conf().join(folder).join(city.slug()),
+                    env,
+                    port,
+                    Some(city.colo),
+                    None,
+                )
+            },
+        )
     }
 
     pub fn stop_single_region_edges(&self, grace: Duration) -> anyhow::Result<Vec<(String, bool)>> {
@@ -186,29 +178,7 @@ impl Wan<'_> {
                 ui::detail(&format!("{} already running", svc.name));
                 continue;
             }
-            let overrides = edge_overrides(city);
-            let overrides: Vec<(&str, &str)> = overrides
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let env = workerd::env_with(&topology::gateway_env(), &overrides);
-            ui::step(
-                &format!(
-                    "edge {} (colo {}) on :{}",
-                    city.name, city.colo, city.edge_port
-                ),
-                || {
-                    workerd::launch(
-                        self.paths,
-                        &svc,
-                        &self.dirs.conf().join("edges").join(city.slug()),
-                        &env,
-                        city.edge_port,
-                        Some(city.colo),
-                        None,
-                    )
-                },
-            )?;
+            self.launch_edge(&svc, city, "edges", city.edge_port, &edge_env(city))?;
         }
         Ok(())
     }
