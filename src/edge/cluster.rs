@@ -85,3 +85,8 @@ pub fn record_failure(config: &Config, region: &RegionCode, evidence: Evidence) 
     let now = now_ms();
     with_cache(config, |c| c.record_failure(region, evidence, now));
 }
+
+/// A request got an answer from `region` that was not a gateway failure.
+pub fn record_answer(config: &Config, region: &RegionCode) {
+    with_cache(config, |c| c.record_answer(region));
+}

@@ -17,6 +17,7 @@ use crate::error::AppError;
 use crate::region::EdgeLocation;
 use crate::routing::admission::Outcome;
 use crate::routing::fallback::{Attempt, first_that_serves};
+use crate::routing::outlier::{evidence_of_error, evidence_of_status};
 use crate::routing::{Access, Evidence, Target, read_targets, write_target};
 use crate::services::rest::service::{upstream_url, write_xid};
 use crate::upstream::Deadline;
@@ -117,7 +118,7 @@ pub async fn route(
                     };
                     attempt_read(config, target, outgoing, budget, &calls)
                 },
-                |target, error| cluster::record_failure(config, target.region(), evidence(error)),
+                |target, evidence| cluster::record_failure(config, target.region(), evidence),
             )
             .await?;
             (served.target, served.response)
@@ -149,7 +150,9 @@ pub async fn route(
                 Err(shed @ AppError::Overloaded { .. }) => return Err(shed),
                 // A timeout is not retried: the write may have happened.
                 Err(other) => {
-                    cluster::record_failure(config, target.region(), evidence(&other));
+                    if let Some(evidence) = evidence_of_error(&other) {
+                        cluster::record_failure(config, target.region(), evidence);
+                    }
                     return Err(other);
                 }
             }
@@ -160,15 +163,6 @@ pub async fn route(
         reply,
         calls: calls.get(),
     })
-}
-
-/// What a failed attempt says about the node: no answer in time is a slow node's
-/// evidence (the probe decides); anything else, a dead one's.
-fn evidence(error: &AppError) -> Evidence {
-    match error {
-        AppError::UpstreamTimeout { .. } => Evidence::Slow,
-        _ => Evidence::Dead,
-    }
 }
 
 async fn attempt_read(
@@ -182,7 +176,7 @@ async fn attempt_read(
     if budget.expired() {
         return Attempt::Skip {
             error: budget.deadline.expired(&target.to_string()),
-            node_failed: false,
+            evidence: None,
         };
     }
     match send(config, &target, outgoing, &budget, calls).await {
@@ -194,7 +188,7 @@ async fn attempt_read(
                         reason: format!("{target} has not replayed the client's last write"),
                         retry_after_secs: 1,
                     },
-                    node_failed: false,
+                    evidence: None,
                 }
             } else if status >= 500 {
                 Attempt::Skip {
@@ -202,24 +196,19 @@ async fn attempt_read(
                         upstream: target.to_string(),
                         cause: format!("status {status}"),
                     },
-                    // 502/503/504: the node cannot serve (PostgREST without its
-                    // database). A 500 is PostgREST failing on this one request: the
-                    // next node may do better, but one odd request must not mark the
-                    // whole cluster down for everyone.
-                    node_failed: matches!(status, 502..=504),
+                    // 502-504: the node cannot serve now. A 500 is PostgREST failing
+                    // on this one request: the next node may do better, but one odd
+                    // request says nothing of the node.
+                    evidence: evidence_of_status(status),
                 }
             } else {
                 Attempt::Served(reply)
             }
         }
-        // Busy, not unwell: the next node may have room.
-        Err(error @ AppError::Overloaded { .. }) => Attempt::Skip {
-            error,
-            node_failed: false,
-        },
+        // Shed here (busy, not unwell: the next node may have room), slow or failing.
         Err(error) => Attempt::Skip {
+            evidence: evidence_of_error(&error),
             error,
-            node_failed: true,
         },
     }
 }
@@ -254,6 +243,11 @@ async fn send(
     calls.set(calls.get() + 1);
     let sent_at = now_ms();
     let reply = exchange(&target.to_string(), call, &budget.call_deadline()).await;
+    if let Ok(answer) = &reply
+        && evidence_of_status(answer.status).is_none()
+    {
+        cluster::record_answer(config, target.region());
+    }
     permit.release(match &reply {
         Ok(reply) => Outcome::Answered {
             latency_ms: reply.elapsed_ms as f64,

@@ -208,6 +208,11 @@ impl HealthCache {
         self.outliers.record(region, evidence, now_ms);
     }
 
+    /// A request got an answer from `region`: see [`Outliers::answered`].
+    pub fn record_answer(&mut self, region: &RegionCode) {
+        self.outliers.answered(region);
+    }
+
     /// Every configured region as the policy sees it now. Regions without a probe
     /// result are unusable. Requests' evidence never takes away the last node that
     /// can serve (a panic threshold, as Envoy's): with every probed node ejected, reads
@@ -425,12 +430,25 @@ mod tests {
         );
     }
 
+    /// Enough failures in a row to eject `region`.
+    fn eject(cache: &mut HealthCache, region: &RegionCode, now_ms: u64) {
+        for _ in 0..crate::routing::outlier::EJECT_AFTER_CONSECUTIVE {
+            cache.record_failure(region, Evidence::Dead, now_ms);
+        }
+    }
+
     #[test]
     fn a_dead_replica_is_ejected_until_a_later_round_finds_it_answering() {
         let mut cache = HealthCache::new(2000, 1000);
         let regions = regions();
         cache.ingest(0, 5, answers(&regions));
         cache.record_failure(&regions[1].code, Evidence::Dead, 100);
+        let fra1 = &cache.nodes(&regions)[1];
+        assert!(
+            fra1.usable && fra1.suspect,
+            "one failure: tried last {fra1:?}"
+        );
+        eject(&mut cache, &regions[1].code, 100);
         assert_eq!(usable(&cache, &regions), [true, false]);
         assert_eq!(
             cache.plan(101),
@@ -531,13 +549,13 @@ mod tests {
         let mut cache = HealthCache::new(2000, 1000);
         let regions = regions();
         cache.ingest(0, 5, answers(&regions));
-        cache.record_failure(&regions[0].code, Evidence::Dead, 100);
+        eject(&mut cache, &regions[0].code, 100);
         assert_eq!(
             usable(&cache, &regions),
             [true, true],
             "the only primary is spared: writes get its own error"
         );
-        cache.record_failure(&regions[1].code, Evidence::Dead, 100);
+        eject(&mut cache, &regions[1].code, 100);
         assert_eq!(
             usable(&cache, &regions),
             [true, true],

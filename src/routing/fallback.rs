@@ -4,6 +4,7 @@ use std::future::Future;
 
 use crate::error::AppError;
 
+use super::outlier::Evidence;
 use super::policy::Target;
 
 /// What one attempt on one target gave.
@@ -11,10 +12,13 @@ use super::policy::Target;
 pub enum Attempt<R> {
     /// An answer to pass on (a success, or the client's own error).
     Served(R),
-    /// This target cannot serve it now; the next may. `node_failed` is true when the
-    /// node itself is unwell (unreachable, timed out, 5xx) and false when it is only
-    /// behind the client's last write.
-    Skip { error: AppError, node_failed: bool },
+    /// This target cannot serve it now; the next may. `evidence` says what it tells of
+    /// the node itself (unreachable or failing, slow), none when the node is only
+    /// behind the client's last write, shedding load, or failed this one request.
+    Skip {
+        error: AppError,
+        evidence: Option<Evidence>,
+    },
 }
 
 #[derive(Debug)]
@@ -26,13 +30,13 @@ pub struct Served<R> {
 }
 
 /// Tries `targets` in order; `on_node_failed` is told of each node found unwell, and
-/// how, so the caller can keep the evidence. When none serves, 503 listing what each
+/// the evidence, so the caller can keep the evidence. When none serves, 503 listing what each
 /// said; when every one was shedding load, that 503 (the client should back off, not
 /// hear that regions are down).
 pub async fn first_that_serves<R, F, Fut>(
     targets: &[Target],
     mut attempt: F,
-    mut on_node_failed: impl FnMut(&Target, &AppError),
+    mut on_node_failed: impl FnMut(&Target, Evidence),
 ) -> Result<Served<R>, AppError>
 where
     F: FnMut(Target) -> Fut,
@@ -50,9 +54,9 @@ where
                     passed_over,
                 });
             }
-            Attempt::Skip { error, node_failed } => {
-                if node_failed {
-                    on_node_failed(target, &error);
+            Attempt::Skip { error, evidence } => {
+                if let Some(evidence) = evidence {
+                    on_node_failed(target, evidence);
                 }
                 passed_over.push((target.clone(), error.body().message));
                 match error {
@@ -114,14 +118,14 @@ mod tests {
                 match t.region().as_str() {
                     "fra1" => Attempt::Skip {
                         error: unreachable("fra1"),
-                        node_failed: true,
+                        evidence: Some(Evidence::Dead),
                     },
                     "sfo1" => Attempt::Skip {
                         error: AppError::Unavailable {
                             reason: "behind".into(),
                             retry_after_secs: 1,
                         },
-                        node_failed: false,
+                        evidence: None,
                     },
                     _ => Attempt::Served("rows"),
                 }
@@ -147,7 +151,7 @@ mod tests {
             |_| async {
                 Attempt::Skip {
                     error: unreachable("fra1"),
-                    node_failed: true,
+                    evidence: Some(Evidence::Dead),
                 }
             },
             |_, _| {},
@@ -169,7 +173,7 @@ mod tests {
             |t| async move {
                 Attempt::Skip {
                     error: shed(t.region().as_str()),
-                    node_failed: false,
+                    evidence: None,
                 }
             },
             |_, _| {},
@@ -182,11 +186,11 @@ mod tests {
                 match t.region().as_str() {
                     "fra1" => Attempt::Skip {
                         error: shed("fra1"),
-                        node_failed: false,
+                        evidence: None,
                     },
                     _ => Attempt::Skip {
                         error: unreachable("sfo1"),
-                        node_failed: true,
+                        evidence: Some(Evidence::Dead),
                     },
                 }
             },
