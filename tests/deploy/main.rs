@@ -1,10 +1,12 @@
 //! The deployment configs, checked offline: `wrangler.toml`'s production and staging
 //! environments and `vercel.json`, as files, as wrangler and Vercel's own code resolve
-//! them, and `wrangler deploy --dry-run` bundling the built worker for each environment.
+//! them, and `wrangler deploy --dry-run` bundling the built worker for each environment;
+//! each region's production PostgREST config as the real PostgREST binary loads it.
 //!
 //! Needs `node_modules` (`cargo xtask setup`) and the built bundle (`cargo xtask build`),
 //! not the local stack. `cargo test -p payhuk-stack-tests --test deploy`.
 
+mod postgrest;
 mod vercel;
 mod wrangler;
 

@@ -43,13 +43,13 @@ const MAINTENANCE_CRON: &str = "0 */6 * * *";
 /// How long one wrangler run may take before the test gives up on it.
 const WRANGLER_LIMIT: Duration = Duration::from_secs(120);
 
-fn wrangler_toml() -> toml::Table {
+pub(crate) fn wrangler_toml() -> toml::Table {
     let path = root().join("wrangler.toml");
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     toml::from_str(&text).unwrap_or_else(|e| panic!("wrangler.toml does not parse: {e}"))
 }
 
-fn env_table<'a>(file: &'a toml::Table, env: &str) -> &'a toml::Table {
+pub(crate) fn env_table<'a>(file: &'a toml::Table, env: &str) -> &'a toml::Table {
     file.get("env")
         .and_then(|e| e.get(env))
         .and_then(toml::Value::as_table)
@@ -57,7 +57,7 @@ fn env_table<'a>(file: &'a toml::Table, env: &str) -> &'a toml::Table {
 }
 
 /// An environment's own `vars` (wrangler does not inherit them from the top level).
-fn vars(env: &str, table: &toml::Table) -> BTreeMap<String, String> {
+pub(crate) fn vars(env: &str, table: &toml::Table) -> BTreeMap<String, String> {
     table
         .get("vars")
         .and_then(toml::Value::as_table)
