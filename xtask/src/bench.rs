@@ -332,9 +332,19 @@ pub fn measure(paths: &Paths, quick: bool) -> anyhow::Result<()> {
     outcome?;
 
     ui::header("bench: where a service request's time goes (CPU profile)");
-    let (breakdown, load, file) =
-        profile::capture(paths, &stack, profile::DEFAULT_ROUTE, bench.secs(10))?;
-    let where_time_goes = profile::markdown(&breakdown, profile::DEFAULT_ROUTE, &load);
+    let (breakdown, load, file) = profile::capture(
+        paths,
+        &stack,
+        profile::DEFAULT_ROUTE,
+        profile::DEFAULT_CONNECTIONS,
+        bench.secs(10),
+    )?;
+    let where_time_goes = profile::markdown(
+        &breakdown,
+        profile::DEFAULT_ROUTE,
+        profile::DEFAULT_CONNECTIONS,
+        &load,
+    );
     ui::detail(&format!(
         "{} requests/s while profiled; profile in {}",
         load.requests_per_sec.round(),

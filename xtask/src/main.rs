@@ -115,6 +115,10 @@ enum Cmd {
         /// Seconds of load profiled (after a 2-second warm-up).
         #[arg(long, default_value_t = 10)]
         seconds: u32,
+        /// Connections the load keeps busy: past the admission limit, where an
+        /// overloaded isolate's time goes.
+        #[arg(long, default_value_t = xtask::profile::DEFAULT_CONNECTIONS)]
+        connections: u32,
     },
     /// Coverage-guided fuzzing (cargo-fuzz, nightly) of every parser of untrusted input,
     /// one target at a time; fails on any crash.
@@ -206,7 +210,11 @@ fn main() {
             quick, wan: true, ..
         } => xtask::bench::wan::run(&paths, quick),
         Cmd::Bench { quick, .. } => xtask::bench::run(&paths, quick),
-        Cmd::Profile { route, seconds } => xtask::profile::run(&paths, &route, seconds),
+        Cmd::Profile {
+            route,
+            seconds,
+            connections,
+        } => xtask::profile::run(&paths, &route, connections, seconds),
         Cmd::Fuzz {
             runs,
             target,

@@ -270,7 +270,7 @@ pub fn analyse(profile: &Value) -> anyhow::Result<Breakdown> {
 
 /// The report: parts, then the busiest functions, per request where `requests` is
 /// known.
-pub fn markdown(b: &Breakdown, route: &str, load: &Figures) -> String {
+pub fn markdown(b: &Breakdown, route: &str, connections: u32, load: &Figures) -> String {
     let requests = load.requests.max(1) as f64;
     let share = |us: f64| {
         if b.busy_us > 0.0 {
@@ -280,7 +280,7 @@ pub fn markdown(b: &Breakdown, route: &str, load: &Figures) -> String {
         }
     };
     let mut out = format!(
-        "`{route}` under plain workerd, 32 connections: {:.0} requests/s while profiled \
+        "`{route}` under plain workerd, {connections} connections: {:.0} requests/s while profiled \
          ({} requests). The isolate's thread was busy {:.0} µs per request \
          ({:.0}% of the time sampled).\n\n",
         load.requests_per_sec,
@@ -333,6 +333,8 @@ fn truncate(text: &str, max: usize) -> String {
 /// The route profiled by default: one product through the service handler, as the
 /// service role so that the catalogue cache never answers.
 pub const DEFAULT_ROUTE: &str = "/api/v1/products/{product}";
+/// Enough to keep the isolate busy, well under its admission limit.
+pub const DEFAULT_CONNECTIONS: u32 = 32;
 
 /// Records a profile of plain workerd serving `route` (`{product}` is replaced by a
 /// published product's id) for `secs` seconds after a warm-up, and returns it with the
@@ -341,6 +343,7 @@ pub fn capture(
     paths: &Paths,
     stack: &Stack,
     route: &str,
+    connections: u32,
     secs: u32,
 ) -> anyhow::Result<(Breakdown, Figures, PathBuf)> {
     let product = bench::bench_product(stack)?;
@@ -370,19 +373,12 @@ pub fn capture(
             paths,
             &target,
             Load::Closed {
-                connections: 32,
+                connections: connections.min(DEFAULT_CONNECTIONS),
                 secs: 2,
             },
         )?;
         let figures = record_while(paths, &out, || {
-            bench::oha(
-                paths,
-                &target,
-                Load::Closed {
-                    connections: 32,
-                    secs,
-                },
-            )
+            bench::oha(paths, &target, Load::Closed { connections, secs })
         })?;
         let text =
             fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
@@ -442,14 +438,16 @@ fn record_while<T>(
 
 /// `cargo xtask profile`: any route, printed; `cargo xtask bench` records the default
 /// route's breakdown in docs/BENCHMARKS.md.
-pub fn run(paths: &Paths, route: &str, secs: u32) -> anyhow::Result<()> {
+pub fn run(paths: &Paths, route: &str, connections: u32, secs: u32) -> anyhow::Result<()> {
     setup::bench_tools(paths)?;
     build::run(paths)?;
     let mut stack = Stack::open()?;
     stack.up()?;
-    ui::header(&format!("profile: {route} under plain workerd, {secs} s"));
-    let (breakdown, figures, file) = capture(paths, &stack, route, secs)?;
-    let report = markdown(&breakdown, route, &figures);
+    ui::header(&format!(
+        "profile: {route} under plain workerd, {connections} connections, {secs} s"
+    ));
+    let (breakdown, figures, file) = capture(paths, &stack, route, connections, secs)?;
+    let report = markdown(&breakdown, route, connections, &figures);
     print!("{report}");
     ui::detail(&format!(
         "profile written to {} (opens in Chrome DevTools, Performance panel)",
