@@ -1,7 +1,8 @@
 //! `cargo xtask bench --load`: the gateway at the seed's scale, beside direct PostgREST in
 //! the same run. A ramp of concurrency (100 to 10,000 connections) on a cold and a warm
 //! gateway for an uncached single-row read, the cached anon-key listing and a write; for
-//! each, a ramp of offered rate up to five times the gateway's measured capacity; 10,000
+//! each, a ramp of offered rate up to five times the gateway's measured capacity, cold and
+//! warm; 10,000
 //! connections held, as fast as they go and at the seed's 1,000 requests a second.
 //! Goodput (2xx per second), answers by status and p50/p99 go into docs/BENCHMARKS.md,
 //! and goodput and p99 against offered load into an SVG beside it.
@@ -208,10 +209,18 @@ fn gateway_alive() -> bool {
         .is_ok_and(|r| r.status() == 200)
 }
 
-/// One kind's offered-rate ramp: (offered req/s, gateway, direct) for the chart.
+/// One offered rate, through a cold and a warm gateway and directly.
+struct RatePoint {
+    offered: f64,
+    cold: Point,
+    warm: Point,
+    direct: Point,
+}
+
+/// One kind's offered-rate ramp, for the chart.
 struct Offered {
     kind: &'static str,
-    points: Vec<(f64, Point, Point)>,
+    points: Vec<RatePoint>,
 }
 
 struct Ramp {
@@ -324,7 +333,7 @@ fn measure(paths: &Paths, stack: &Stack, secs: u32, hold_secs: u32) -> anyhow::R
             .fold(0.0, f64::max);
         let points = rate_ramp(paths, stack, kind, capacity, secs, &mut rows)?;
         if k == 0 {
-            let (_, at_five, _) = points.last().expect("rates were measured");
+            let at_five = &points.last().expect("rates were measured").warm;
             rows.push(
                 Row::new(
                     "uncached read at 5x capacity: goodput against capacity",
@@ -423,7 +432,8 @@ fn warm_gateway(
     Ok(gateway)
 }
 
-/// `kind` at 0.5x to 5x `capacity` offered, through a warm gateway and directly.
+/// `kind` at 0.5x to 5x `capacity` offered: through a fresh gateway (cold), again through
+/// it (warm), and directly.
 fn rate_ramp(
     paths: &Paths,
     stack: &Stack,
@@ -431,49 +441,54 @@ fn rate_ramp(
     capacity: f64,
     secs: u32,
     rows: &mut Vec<Row>,
-) -> anyhow::Result<Vec<(f64, Point, Point)>> {
+) -> anyhow::Result<Vec<RatePoint>> {
     ui::header(&format!(
         "bench --load: offered rate, {} (capacity {capacity:.0} ok/s)",
         kind.name
     ));
-    let gateway = warm_gateway(paths, stack, kind)?;
-    let measured = (|| -> anyhow::Result<Vec<(f64, Point, Point)>> {
-        let mut points = Vec::new();
-        for multiple in RATE_MULTIPLES {
-            let rate = (capacity * multiple).round().max(1.0) as u32;
-            let load = Load::Rate {
-                rate,
-                connections: RATE_CONNECTIONS,
-                secs,
-            };
-            let through = point(paths, &kind.gateway, load)?;
-            let direct = point(paths, &kind.direct, load)?;
-            for (label, p) in [("gateway", &through), ("direct", &direct)] {
-                ui::detail(&format!(
-                    "{rate:>6} req/s offered {label:<8} {:.0} sent/s, {}",
-                    p.sent_per_sec(),
-                    p.summary()
-                ));
-            }
-            // oha holds at most RATE_CONNECTIONS requests in flight, so what it sends can
-            // fall short of what it was asked to offer once answers slow down.
-            rows.push(Row::new(
-                &format!(
-                    "{}, {rate} req/s offered ({multiple}x capacity; sent {:.0} req/s to the gateway, {:.0} direct)",
-                    kind.name,
-                    through.sent_per_sec(),
-                    direct.sent_per_sec()
-                ),
-                direct.summary(),
-                through.summary(),
-                super::ratio(through.goodput(), direct.goodput()),
+    let mut points = Vec::new();
+    for multiple in RATE_MULTIPLES {
+        let rate = (capacity * multiple).round().max(1.0) as u32;
+        let load = Load::Rate {
+            rate,
+            connections: RATE_CONNECTIONS,
+            secs,
+        };
+        let gateway = cold_gateway(paths, stack)?;
+        let through = point(paths, &kind.gateway, load)
+            .and_then(|cold| Ok((cold, point(paths, &kind.gateway, load)?)));
+        gateway.stop(Duration::from_secs(5))?;
+        let (cold, warm) = through?;
+        let direct = point(paths, &kind.direct, load)?;
+        for (label, p) in [("cold", &cold), ("warm", &warm), ("direct", &direct)] {
+            ui::detail(&format!(
+                "{rate:>6} req/s offered {label:<7} {:.0} sent/s, {}",
+                p.sent_per_sec(),
+                p.summary()
             ));
-            points.push((f64::from(rate), through, direct));
         }
-        Ok(points)
-    })();
-    gateway.stop(Duration::from_secs(5))?;
-    measured
+        // oha holds at most RATE_CONNECTIONS requests in flight, so what it sends can
+        // fall short of what it was asked to offer once answers slow down.
+        rows.push(Row::new(
+            &format!(
+                "{}, {rate} req/s offered ({multiple}x capacity; sent {:.0} cold, {:.0} warm, {:.0} direct)",
+                kind.name,
+                cold.sent_per_sec(),
+                warm.sent_per_sec(),
+                direct.sent_per_sec()
+            ),
+            direct.summary(),
+            format!("cold: {}<br>warm: {}", cold.summary(), warm.summary()),
+            super::ratio(warm.goodput(), direct.goodput()),
+        ));
+        points.push(RatePoint {
+            offered: f64::from(rate),
+            cold,
+            warm,
+            direct,
+        });
+    }
+    Ok(points)
 }
 
 /// The most connections established to a local port at once, sampled from
@@ -579,11 +594,18 @@ fn chart(path: &std::path::Path, offered: &[Offered]) -> anyhow::Result<()> {
         .zip(root.split_evenly((offered.len().max(1), 1)))
     {
         let (left, right) = area.split_horizontally(500);
-        let max_x = kind.points.iter().map(|(x, _, _)| *x).fold(1.0, f64::max) * 1.05;
-        let series = |pick: &dyn Fn(&Point) -> f64| -> [Vec<(f64, f64)>; 2] {
+        let max_x = kind.points.iter().map(|p| p.offered).fold(1.0, f64::max) * 1.05;
+        let series = |pick: &dyn Fn(&Point) -> f64| -> [Vec<(f64, f64)>; 3] {
+            let along = |of: &dyn Fn(&RatePoint) -> &Point| -> Vec<(f64, f64)> {
+                kind.points
+                    .iter()
+                    .map(|p| (p.offered, pick(of(p))))
+                    .collect()
+            };
             [
-                kind.points.iter().map(|(x, g, _)| (*x, pick(g))).collect(),
-                kind.points.iter().map(|(x, _, d)| (*x, pick(d))).collect(),
+                along(&|p| &p.warm),
+                along(&|p| &p.cold),
+                along(&|p| &p.direct),
             ]
         };
         let short = kind.kind.split(" (").next().unwrap_or(kind.kind);
@@ -601,9 +623,10 @@ fn chart(path: &std::path::Path, offered: &[Offered]) -> anyhow::Result<()> {
                 series(&|p| p.figures.p99_ms),
             ),
         ];
-        for (area, title, y_label, [gateway, direct]) in panels {
-            let max_y = gateway
+        for (area, title, y_label, [warm, cold, direct]) in panels {
+            let max_y = warm
                 .iter()
+                .chain(&cold)
                 .chain(&direct)
                 .map(|(_, y)| *y)
                 .filter(|y| y.is_finite())
@@ -620,7 +643,11 @@ fn chart(path: &std::path::Path, offered: &[Offered]) -> anyhow::Result<()> {
                 .x_desc("offered req/s")
                 .y_desc(y_label)
                 .draw()?;
-            for (name, points, color) in [("gateway", gateway, &BLUE), ("direct", direct, &RED)] {
+            for (name, points, color) in [
+                ("gateway, warm", warm, &BLUE),
+                ("gateway, cold", cold, &CYAN),
+                ("direct", direct, &RED),
+            ] {
                 chart
                     .draw_series(LineSeries::new(points.clone(), color))?
                     .label(name)
