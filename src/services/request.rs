@@ -87,17 +87,25 @@ impl ApiRequest {
             })
     }
 
-    /// The client's address, for per-client login limits.
+    /// The client's IP address (Cloudflare's header first), when a header names one: a
+    /// missing or malformed address is none, never text the database must reject.
+    pub fn client_ip(&self) -> Option<std::net::IpAddr> {
+        [
+            self.header("cf-connecting-ip"),
+            self.header("x-forwarded-for")
+                .and_then(|v| v.split(',').next()),
+            self.header("x-real-ip"),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|v| v.trim().parse().ok())
+    }
+
+    /// The client's address for per-client login limits: every client without one
+    /// shares the bucket `unknown`.
     pub fn client_address(&self) -> String {
-        self.header("cf-connecting-ip")
-            .or_else(|| {
-                self.header("x-forwarded-for")
-                    .and_then(|v| v.split(',').next())
-            })
-            .or_else(|| self.header("x-real-ip"))
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty() && v.len() <= 64)
-            .unwrap_or_else(|| "unknown".to_owned())
+        self.client_ip()
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
     }
 }
 
@@ -182,6 +190,13 @@ mod tests {
     fn client_address_prefers_cloudflare() {
         let mut req = ApiRequest::default();
         assert_eq!(req.client_address(), "unknown");
+        assert_eq!(req.client_ip(), None);
+        req.headers
+            .push(("x-real-ip".into(), "not an address".into()));
+        assert_eq!(req.client_ip(), None, "malformed is none");
+        req.headers[0].1 = " 2001:db8::1 ".into();
+        assert_eq!(req.client_address(), "2001:db8::1");
+        req.headers.clear();
         req.headers
             .push(("x-forwarded-for".into(), "203.0.113.9, 10.0.0.1".into()));
         assert_eq!(req.client_address(), "203.0.113.9");
