@@ -167,7 +167,9 @@ impl Wan<'_> {
         )
     }
 
-    /// Starts each city's edge that does not serve.
+    /// Starts each city's edge that does not serve, or serves another bundle than the
+    /// one built (plain workerd does not reload: after a build, an edge left running
+    /// would be measured on the old code while the baselines start on the new).
     pub fn start_edges(&self) -> anyhow::Result<()> {
         if !self.paths.root.join("build/index.js").exists() {
             bail!("the gateway is not built; run `cargo xtask build`");
@@ -175,12 +177,32 @@ impl Wan<'_> {
         for city in &CITIES {
             let svc = self.edge_service(city);
             if svc.running_pid().is_some() && edge_serves(city) {
-                ui::detail(&format!("{} already running", svc.name));
-                continue;
+                if self.serves_the_build(city) {
+                    ui::detail(&format!("{} already running", svc.name));
+                    continue;
+                }
+                ui::detail(&format!(
+                    "{} serves an older build: restarting it",
+                    svc.name
+                ));
             }
             self.launch_edge(&svc, city, "edges", city.edge_port, &edge_env(city))?;
         }
         Ok(())
+    }
+
+    /// Whether `city`'s edge was started from the bundle now in `build/`.
+    fn serves_the_build(&self, city: &City) -> bool {
+        let served = self.dirs.conf().join("edges").join(city.slug());
+        ["index.js", "index_bg.wasm"].iter().all(|file| {
+            match (
+                fs::read(served.join(file)),
+                fs::read(self.paths.root.join("build").join(file)),
+            ) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            }
+        })
     }
 
     /// Stops the edges and the relays and turns the topology off.
