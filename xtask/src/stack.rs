@@ -180,6 +180,10 @@ impl Stack {
     pub fn up(&mut self) -> anyhow::Result<UpOutcome> {
         if self.is_up() {
             ui::header("the stack is already up");
+            // Answering is not enough for the city edges: one may serve an older build.
+            if self.wan().is_on() {
+                self.wan().start_edges()?;
+            }
             self.print_endpoints();
             return Ok(UpOutcome::AlreadyUp);
         }
