@@ -1,7 +1,7 @@
 -- The auth functions: who may call them, how passwords and refresh tokens are kept,
 -- rotation and reuse, lockout arithmetic.
 begin;
-select plan(20);
+select plan(22);
 
 select ok(not has_schema_privilege('anon', 'payhuk_auth', 'usage')
           and not has_schema_privilege('authenticated', 'payhuk_auth', 'usage'),
@@ -55,6 +55,12 @@ select is(public.auth_login('Tap.User@payhuk.test', 'tap password 1', '192.0.2.9
             #>> '{account,email}', 'tap.user@payhuk.test', 'the right one starts a session');
 select is(public.auth_login('lock@payhuk.test', 'whatever1', '192.0.2.1', 60, 3, 100, repeat('g', 64), 3600) ->> 'status',
   'wait', 'a locked-out account waits, its password unchecked');
+
+-- Signup and its first session in one call.
+select is(public.auth_signup_session('One.Trip@payhuk.test', 'tap password 3', 'One Trip', null, repeat('9', 64), 3600)
+            ->> 'email', 'one.trip@payhuk.test', 'auth_signup_session: the account');
+select is((select t.user_id from payhuk_auth.refresh_tokens t where t.token_hash = repeat('9', 64)),
+  (select id from public.profiles where email = 'one.trip@payhuk.test'), 'and its session, in the same call');
 
 select * from finish();
 rollback;

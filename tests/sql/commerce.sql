@@ -1,7 +1,7 @@
 -- Payments, shipping quotes, downloads and sales, in SQL.
 begin;
 set local timezone = 'UTC';
-select plan(27);
+select plan(29);
 
 create function pg_temp.act(sub uuid) returns void language plpgsql as $$
 begin
@@ -106,6 +106,18 @@ select is(
   'monthly sales add up to the orders');
 select throws_ok($$ select public.sales_report('33333333-3333-4333-8333-000000000001', now() - interval '1 day', now(), 'hour') $$,
   'PT422', null, 'granularity is day, week or month');
+
+-- store_sales: the report in one call, for the store's owner only.
+create temp table awa_report as
+select public.sales_report('33333333-3333-4333-8333-000000000001', now() - interval '1 year', now(), 'month') as v;
+grant select on awa_report to public;
+select pg_temp.act('11111111-1111-4111-8111-000000000001');
+select is(public.store_sales('33333333-3333-4333-8333-000000000001', now() - interval '1 year', now(), 'month'),
+  (select v from awa_report), 'store_sales for the owner is the report');
+select pg_temp.act('11111111-1111-4111-8111-000000000002');
+select throws_ok($$ select public.store_sales('33333333-3333-4333-8333-000000000001', now() - interval '1 year', now(), 'month') $$,
+  'PT404', 'no store of yours has this id', 'another merchant''s store is not found');
+reset role;
 
 select * from finish();
 rollback;

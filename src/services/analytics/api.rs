@@ -149,7 +149,8 @@ fn instant(
 /// `GET /api/v1/analytics/sales?store=&from=&to=&granularity=day|week|month` -> paid
 /// orders and revenue per period over [from, to), for the store's merchant only.
 pub async fn sales(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
-    let user = req.user_id()?;
+    // Signed in: the database function checks the store is the caller's.
+    req.user_id()?;
     let mut p = Problems::default();
     let store = req.query("store").and_then(|s| Uuid::parse_str(s).ok());
     p.check(store.is_some(), "store", "must be a store id (uuid)");
@@ -176,22 +177,17 @@ pub async fn sales(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppErr
         to.expect("checked"),
     );
 
-    let owned = DbRequest::client()
-        .from("stores")
-        .select("id")
-        .eq("id", store.to_string())
-        .eq("owner_id", user.to_string());
-    if rows(db, owned, Access::Read, Role::Caller)
-        .await?
-        .is_empty()
-    {
-        return Err(AppError::NotFound {
-            path: format!("/api/v1/analytics/sales?store={store}"),
-        });
-    }
+    // One call: `store_sales` answers 404 (PT404) for a store that is not the caller's.
     let args = json!({"store_id": store, "from_at": from.to_rfc3339(), "to_at": to.to_rfc3339(),
                       "granularity": granularity});
-    let periods: Value = rpc(db, "sales_report", &args, Access::Read, Role::Caller).await?;
+    let periods: Value = rpc(db, "store_sales", &args, Access::Read, Role::Caller)
+        .await
+        .map_err(|e| match e.status() {
+            404 => AppError::NotFound {
+                path: format!("/api/v1/analytics/sales?store={store}"),
+            },
+            _ => e,
+        })?;
     ApiResponse::json(
         200,
         &json!({"store_id": store, "from": from.to_rfc3339(), "to": to.to_rfc3339(),
@@ -240,6 +236,48 @@ mod tests {
             MAX_EVENTS + 1
         ]));
         assert_eq!(block_on(ingest(&too_many, &db)).unwrap_err().status(), 422);
+    }
+
+    #[test]
+    fn sales_are_one_read_as_the_caller_and_another_store_is_404() {
+        let query = [
+            ("store", "33333333-3333-4333-8333-000000000002"),
+            ("from", "2026-01-01"),
+            ("to", "2026-02-01"),
+        ];
+        let req = |query: &[(&str, &str)]| {
+            let mut req = crate::test_support::signed_in(
+                "11111111-1111-4111-8111-000000000002",
+                Value::Null,
+                &[],
+            );
+            req.query = query
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            req
+        };
+        let db = ScriptedDb::default().answer(
+            "/rpc/store_sales",
+            200,
+            json!([{"period": "2026-01-01T00:00:00", "currency": "EUR", "orders": 2, "revenue_minor": 5000}]),
+        );
+        let response = block_on(sales(&req(&query), &db)).unwrap();
+        assert_eq!(response.status, 200);
+        let seen = db.seen.borrow();
+        let calls: Vec<(&str, Access, Role)> = seen
+            .iter()
+            .map(|r| (r.path_and_query.as_str(), r.access, r.role))
+            .collect();
+        assert_eq!(calls, [("/rpc/store_sales", Access::Read, Role::Caller)]);
+
+        let not_hers = ScriptedDb::default().answer(
+            "/rpc/store_sales",
+            404,
+            json!({"code": "PT404", "message": "no store of yours has this id", "details": null, "hint": "unknown_store"}),
+        );
+        let err = block_on(sales(&req(&query), &not_hers)).unwrap_err();
+        assert_eq!(err.status(), 404, "{err}");
     }
 
     #[test]

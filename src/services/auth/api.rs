@@ -15,36 +15,8 @@ fn no_store(response: ApiResponse) -> ApiResponse {
     response.with_header("cache-control", "no-store")
 }
 
-/// Starts a session for `account`: a new refresh-token family on the primary.
-async fn start_session(
-    db: &impl Db,
-    config: &Config,
-    account: &Account,
-    now: i64,
-    status: u16,
-) -> Result<ApiResponse, AppError> {
-    let (refresh_token, hash) = new_refresh_token()?;
-    let args = json!({
-        "user_id": account.user_id,
-        "email": account.email,
-        "token_hash": hash,
-        "ttl_seconds": config.refresh_token_ttl_seconds,
-    });
-    let account: Account = rpc(
-        db,
-        "auth_start_session",
-        &args,
-        Access::Write,
-        Role::Service,
-    )
-    .await?;
-    Ok(no_store(ApiResponse::json(
-        status,
-        &session(account, refresh_token, config, now),
-    )?))
-}
-
-/// `POST /api/v1/auth/signup` -> 201 with a session.
+/// `POST /api/v1/auth/signup` -> 201 with a session: the account and its first session
+/// in one call to the primary (`auth_signup_session`).
 pub async fn signup(
     req: &ApiRequest,
     config: &Config,
@@ -52,14 +24,27 @@ pub async fn signup(
 ) -> Result<ApiResponse, AppError> {
     let body: SignupBody = req.json()?;
     validate_signup(&body)?;
+    let (refresh_token, hash) = new_refresh_token()?;
     let args = json!({
         "email": body.email,
         "password": body.password,
         "display_name": body.display_name,
         "store": body.store,
+        "token_hash": hash,
+        "ttl_seconds": config.refresh_token_ttl_seconds,
     });
-    let account: Account = rpc(db, "auth_signup", &args, Access::Write, Role::Service).await?;
-    start_session(db, config, &account, req.now, 201).await
+    let account: Account = rpc(
+        db,
+        "auth_signup_session",
+        &args,
+        Access::Write,
+        Role::Service,
+    )
+    .await?;
+    Ok(no_store(ApiResponse::json(
+        201,
+        &session(account, refresh_token, config, req.now),
+    )?))
 }
 
 /// `POST /api/v1/auth/login` -> 200 with a session; 401 for a wrong email or password
@@ -207,6 +192,36 @@ mod tests {
             now: 1000,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn signup_is_one_call_to_the_primary_and_starts_a_session() {
+        let db = ScriptedDb::default().answer("/rpc/auth_signup_session", 200, account());
+        let req = ApiRequest {
+            body: json!({"email": "aminata@payhuk.test", "password": "a long enough password",
+                         "display_name": "Aminata"})
+            .to_string()
+            .into_bytes(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            now: 1000,
+            ..Default::default()
+        };
+        let response = block_on(signup(&req, &config(), &db)).unwrap();
+        assert_eq!(response.status, 201);
+        let session: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        let seen = db.seen.borrow();
+        let routes: Vec<(&str, Access)> = seen
+            .iter()
+            .map(|r| (r.path_and_query.as_str(), r.access))
+            .collect();
+        assert_eq!(routes, [("/rpc/auth_signup_session", Access::Write)]);
+        let sent: serde_json::Value =
+            serde_json::from_slice(seen[0].body.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            sent["token_hash"],
+            hash_refresh_token(session["refresh_token"].as_str().unwrap())
+        );
+        assert_eq!(sent["password"], "a long enough password");
     }
 
     #[test]
