@@ -17,6 +17,7 @@
 //! | `UPSTREAM_TIMEOUT_MS` | no | time budget of one upstream call, 100..=60000; default 3000 |
 //! | `USE_CF_LOCATION` | no | locate the edge from `request.cf`; default `true` (`false` under offline `wrangler dev`) |
 //! | `LATENCY_ROUTING` | no | order reads by the round trips of this isolate's health probes instead of by distance alone; default `true` (`false` on loopback, where every node is a millisecond away and the order would be noise) |
+//! | `RYW_REPLICA_WAIT_MS` | no | how long a replica may wait for the client's last write (a read presenting a consistency token) before the read moves on: `auto` (the default: about the next target's round trip) or 0..=1000 ms, 0 to move on at once |
 //! | `HEALTH_TTL_MS` | no | how long a region health snapshot is trusted, 100..=60000; default 2000 |
 //! | `MAX_REPLICA_LAG` | no | replicas further behind are skipped for reads: `30s`, `16MiB`, or both `30s,16MiB` (the default); `none` disables |
 //! | `READ_ONLY_RPCS` | no | comma-separated functions whose `POST /rest/v1/rpc/<fn>` may go to replicas |
@@ -39,6 +40,7 @@ use std::hash::BuildHasher;
 use crate::auth::jwt;
 use crate::region::{GeoPoint, RegionCode, known_location};
 use crate::routing::admission::AdmissionSettings;
+use crate::routing::policy::{MAX_REPLICA_WAIT_MS, ReplicaWait};
 
 /// Where configuration values come from.
 pub trait ConfigSource {
@@ -90,6 +92,8 @@ pub struct Config {
     pub use_cf_location: bool,
     /// Reads ordered by measured round trips (else by the distance prior).
     pub latency_routing: bool,
+    /// How long a replica may wait for a client's last write before the read moves on.
+    pub replica_wait: ReplicaWait,
     pub health_ttl_ms: u32,
     /// The deadline of one health probe, apart from requests' `upstream_timeout_ms`.
     pub health_probe_timeout_ms: u32,
@@ -300,6 +304,7 @@ impl Config {
         };
         let max_replica_lag = p.max_replica_lag();
         let read_only_rpcs = p.read_only_rpcs();
+        let replica_wait = p.replica_wait();
         let jwt_audience = p.get("JWT_AUDIENCE");
         let consistency_ttl_seconds = p.bounded(
             "CONSISTENCY_TTL_SECONDS",
@@ -354,6 +359,7 @@ impl Config {
                     upstream_timeout_ms,
                     use_cf_location,
                     latency_routing,
+                    replica_wait,
                     health_ttl_ms,
                     health_probe_timeout_ms,
                     admission,
@@ -570,6 +576,24 @@ impl<S: ConfigSource> Parser<'_, S> {
                 );
                 default
             }
+        }
+    }
+
+    fn replica_wait(&mut self) -> ReplicaWait {
+        match self.get("RYW_REPLICA_WAIT_MS").as_deref() {
+            None | Some("auto") => ReplicaWait::Auto,
+            Some(raw) => match raw.parse::<u32>() {
+                Ok(ms) if ms <= MAX_REPLICA_WAIT_MS => ReplicaWait::Fixed(ms),
+                _ => {
+                    self.fail(
+                        "RYW_REPLICA_WAIT_MS",
+                        format!(
+                            "`{raw}` is neither `auto` nor a number of milliseconds in 0..={MAX_REPLICA_WAIT_MS}"
+                        ),
+                    );
+                    ReplicaWait::Auto
+                }
+            },
         }
     }
 
@@ -874,6 +898,7 @@ mod tests {
         let config = Config::from_source(&base()).unwrap();
         assert!(config.use_cf_location);
         assert!(config.latency_routing);
+        assert_eq!(config.replica_wait, ReplicaWait::Auto);
         assert_eq!(config.health_ttl_ms, DEFAULT_HEALTH_TTL_MS);
         assert_eq!(
             config.health_probe_timeout_ms,
@@ -894,7 +919,9 @@ mod tests {
             "search_products, node_status".into(),
         );
         vars.insert("JWT_AUDIENCE".into(), "authenticated".into());
+        vars.insert("RYW_REPLICA_WAIT_MS".into(), "0".into());
         let config = Config::from_source(&vars).unwrap();
+        assert_eq!(config.replica_wait, ReplicaWait::Fixed(0));
         assert!(!config.use_cf_location);
         assert!(!config.latency_routing);
         assert_eq!(config.health_ttl_ms, 500);
@@ -912,8 +939,17 @@ mod tests {
         vars.insert("READ_ONLY_RPCS".into(), "ok_fn,Drop Table".into());
         vars.insert("MAX_REPLICA_LAG".into(), "fast".into());
         vars.insert("HEALTH_TTL_MS".into(), "0".into());
+        vars.insert("RYW_REPLICA_WAIT_MS".into(), "1001".into());
         let keys: Vec<String> = problems(&vars).into_iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, ["HEALTH_TTL_MS", "MAX_REPLICA_LAG", "READ_ONLY_RPCS"]);
+        assert_eq!(
+            keys,
+            [
+                "HEALTH_TTL_MS",
+                "MAX_REPLICA_LAG",
+                "READ_ONLY_RPCS",
+                "RYW_REPLICA_WAIT_MS"
+            ]
+        );
     }
 
     #[test]

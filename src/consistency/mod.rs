@@ -24,6 +24,20 @@ pub const MIN_XID_HEADER: &str = "x-payhuk-min-xid";
 pub const WRITE_XID_HEADER: &str = "x-payhuk-xid";
 /// The status a replica answers when it has not replayed those transactions yet.
 pub const REPLICA_BEHIND_STATUS: u16 = 425;
+/// Sent by the gateway to a replica: how long it may wait for those transactions
+/// before answering [`REPLICA_BEHIND_STATUS`] (absent: not at all).
+pub const MAX_WAIT_HEADER: &str = "x-payhuk-max-wait-ms";
+/// Set by a replica's hook that was allowed to wait: how long it did.
+pub const REPLICA_WAITED_HEADER: &str = "x-payhuk-replica-wait-ms";
+
+/// How long the replica that answered waited for the client's last write, from its
+/// answer's headers.
+pub fn replica_waited_ms(headers: &[(String, String)]) -> Option<u64> {
+    headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(REPLICA_WAITED_HEADER))
+        .and_then(|(_, value)| value.trim().parse().ok())
+}
 
 /// `Set-Cookie` for a token (`None` clears the cookie).
 pub fn token_cookie(token: Option<&str>, max_age_secs: i64) -> String {

@@ -17,8 +17,8 @@ use crate::error::AppError;
 use crate::region::EdgeLocation;
 use crate::routing::Access;
 use crate::services::rest::service::{
-    MAX_BODY_BYTES, PREFIX, UPSTREAM_CALLS_HEADER, UPSTREAM_HEADER, classify,
-    forwarded_request_headers, passed_response_headers, presented_token, server_timing, write_xid,
+    Answered, MAX_BODY_BYTES, PREFIX, UPSTREAM_CALLS_HEADER, UPSTREAM_HEADER, classify,
+    forwarded_request_headers, passed_response_headers, presented_token, write_xid,
 };
 
 pub async fn forward(
@@ -111,7 +111,15 @@ fn respond(
         .set(UPSTREAM_HEADER, &target.to_string())
         .map_err(glue_error)?;
     headers
-        .set("server-timing", &server_timing(&target, reply.elapsed_ms))
+        .set(
+            "server-timing",
+            &Answered {
+                target: target.clone(),
+                upstream_ms: reply.elapsed_ms,
+                replica_wait_ms: consistency::replica_waited_ms(&reply.headers),
+            }
+            .server_timing(),
+        )
         .map_err(glue_error)?;
     headers
         .set(UPSTREAM_CALLS_HEADER, &calls.to_string())

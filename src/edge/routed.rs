@@ -18,8 +18,9 @@ use crate::region::EdgeLocation;
 use crate::routing::admission::Outcome;
 use crate::routing::fallback::{Attempt, first_that_serves};
 use crate::routing::outlier::{evidence_of_error, evidence_of_status};
-use crate::routing::{Access, Evidence, Target, read_targets, write_target};
-use crate::services::rest::service::{upstream_url, write_xid};
+use crate::routing::policy::replica_wait_ms;
+use crate::routing::{Access, Evidence, NodeView, Target, read_targets, write_target};
+use crate::services::rest::service::{Answered, upstream_url, write_xid};
 use crate::upstream::Deadline;
 
 /// What goes upstream, prepared once and sent to one target or several.
@@ -108,6 +109,7 @@ pub async fn route(
         Access::Read => {
             let targets = read_targets(&edge.point, &nodes, &config.max_replica_lag);
             let last = targets.last().cloned();
+            let waits = replica_waits(config, edge, &nodes, &targets, outgoing);
             let served = first_that_serves(
                 &targets,
                 |target| {
@@ -116,7 +118,8 @@ pub async fn route(
                     } else {
                         budget.first_half()
                     };
-                    attempt_read(config, target, outgoing, budget, &calls)
+                    let wait_ms = waits.iter().find(|(t, _)| *t == target).map(|(_, ms)| *ms);
+                    attempt_read(config, target, outgoing, budget, &calls, wait_ms)
                 },
                 |target, evidence| cluster::record_failure(config, target.region(), evidence),
             )
@@ -128,7 +131,7 @@ pub async fn route(
                 reason: no.reason(),
                 retry_after_secs: 2,
             })?;
-            match send(config, &target, outgoing, budget, &calls).await {
+            match send(config, &target, outgoing, budget, &calls, None).await {
                 // PostgREST cannot reach its database: nothing was written.
                 Ok(reply) if reply.status == 503 => {
                     cluster::record_failure(config, target.region(), Evidence::Dead);
@@ -165,12 +168,39 @@ pub async fn route(
     })
 }
 
+/// For a read presenting a consistency token, how long each replica among `targets`
+/// may wait for the client's last write ([`replica_wait_ms`]), the next target being
+/// what refusing would cost.
+fn replica_waits(
+    config: &Config,
+    edge: &EdgeLocation,
+    nodes: &[NodeView],
+    targets: &[Target],
+    outgoing: &Outgoing,
+) -> Vec<(Target, u32)> {
+    if outgoing.min_xids.is_none() {
+        return Vec::new();
+    }
+    targets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !t.is_primary())
+        .filter_map(|(i, t)| {
+            let view = |target: &Target| nodes.iter().find(|v| &v.region == target.region());
+            let next = targets.get(i + 1).and_then(view);
+            let wait = replica_wait_ms(config.replica_wait, &edge.point, view(t)?, next);
+            Some((t.clone(), wait))
+        })
+        .collect()
+}
+
 async fn attempt_read(
     config: &Config,
     target: Target,
     outgoing: &Outgoing,
     budget: Budget,
     calls: &Cell<u32>,
+    wait_ms: Option<u32>,
 ) -> Attempt<Reply> {
     // A node never tried is not a node found slow.
     if budget.expired() {
@@ -179,7 +209,7 @@ async fn attempt_read(
             evidence: None,
         };
     }
-    match send(config, &target, outgoing, &budget, calls).await {
+    match send(config, &target, outgoing, &budget, calls, wait_ms).await {
         Ok(reply) => {
             let status = reply.status;
             if status == REPLICA_BEHIND_STATUS && !target.is_primary() {
@@ -214,13 +244,15 @@ async fn attempt_read(
 }
 
 /// One request to one target, within the node's admission limit and the budget;
-/// `calls` counts it once admitted.
+/// `calls` counts it once admitted. A replica is told the token's transactions and
+/// how long it may wait for them (`wait_ms`).
 async fn send(
     config: &Config,
     target: &Target,
     outgoing: &Outgoing,
     budget: &Budget,
     calls: &Cell<u32>,
+    wait_ms: Option<u32>,
 ) -> Result<Reply, AppError> {
     let region = config
         .region(target.region().as_str())
@@ -234,9 +266,15 @@ async fn send(
             outgoing.query.as_deref(),
         ),
         headers: &outgoing.headers,
-        extra_header: match (&outgoing.min_xids, target.is_primary()) {
-            (Some(xids), false) => Some((consistency::MIN_XID_HEADER, xids.as_str())),
-            _ => None,
+        extra_headers: match (&outgoing.min_xids, target.is_primary()) {
+            (Some(xids), false) => std::iter::once((consistency::MIN_XID_HEADER, xids.clone()))
+                .chain(
+                    wait_ms
+                        .filter(|ms| *ms > 0)
+                        .map(|ms| (consistency::MAX_WAIT_HEADER, ms.to_string())),
+                )
+                .collect(),
+            _ => Vec::new(),
         },
         body: outgoing.body.as_deref(),
     };
@@ -269,7 +307,7 @@ async fn send(
 #[derive(Debug, Default, Clone)]
 pub struct Trail {
     /// The last upstream that answered, and its time.
-    pub last: Option<(Target, u64)>,
+    pub last: Option<Answered>,
     /// Upstream calls sent for the calls that were answered.
     pub calls: u32,
     /// The transaction of the last successful write that reported one.
@@ -357,7 +395,11 @@ impl Db for RoutedDb<'_> {
         if request.access == Access::Write && (200..300).contains(&reply.status) {
             trail.written_xid = write_xid(&reply.headers).or(trail.written_xid);
         }
-        trail.last = Some((target, reply.elapsed_ms));
+        trail.last = Some(Answered {
+            replica_wait_ms: consistency::replica_waited_ms(&reply.headers),
+            target,
+            upstream_ms: reply.elapsed_ms,
+        });
         Ok(DbReply {
             status: reply.status,
             headers: reply.headers,

@@ -22,9 +22,7 @@ use crate::region::EdgeLocation;
 use crate::router::{Matched, Route};
 use crate::services;
 use crate::services::request::ApiRequest;
-use crate::services::rest::service::{
-    UPSTREAM_CALLS_HEADER, UPSTREAM_HEADER, presented_token, server_timing,
-};
+use crate::services::rest::service::{UPSTREAM_CALLS_HEADER, UPSTREAM_HEADER, presented_token};
 
 /// Cached catalogue answers are fresh this long, then served stale while refreshed.
 const FRESHNESS: Freshness = Freshness {
@@ -293,12 +291,12 @@ fn name_upstream(response: &mut Response, trail: &Trail) -> Result<(), AppError>
     headers
         .set(UPSTREAM_CALLS_HEADER, &trail.calls.to_string())
         .map_err(glue_error)?;
-    if let Some((target, elapsed)) = &trail.last {
+    if let Some(answered) = &trail.last {
         headers
-            .set(UPSTREAM_HEADER, &target.to_string())
+            .set(UPSTREAM_HEADER, &answered.target.to_string())
             .map_err(glue_error)?;
         headers
-            .set("server-timing", &server_timing(target, *elapsed))
+            .set("server-timing", &answered.server_timing())
             .map_err(glue_error)?;
     }
     Ok(())
@@ -355,7 +353,7 @@ fn labelled(answer: ApiResponse, label: &str) -> Result<Response, AppError> {
 /// A computed catalogue answer names the node that produced it, so its cached copies do.
 fn with_producer(answer: ApiResponse, trail: &Trail) -> ApiResponse {
     match &trail.last {
-        Some((target, _)) => answer.with_header(UPSTREAM_HEADER, target.to_string()),
+        Some(answered) => answer.with_header(UPSTREAM_HEADER, answered.target.to_string()),
         None => answer,
     }
 }

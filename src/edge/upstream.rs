@@ -23,8 +23,8 @@ pub struct Call<'a> {
     pub method: Method,
     pub url: String,
     pub headers: &'a [(String, String)],
-    /// Beside `headers`, for what depends on the node (a replica's minimum xid).
-    pub extra_header: Option<(&'static str, &'a str)>,
+    /// Beside `headers`, what depends on the node (a replica's minimum xid and wait).
+    pub extra_headers: Vec<(&'static str, String)>,
     pub body: Option<&'a [u8]>,
 }
 
@@ -92,7 +92,7 @@ fn into_request(call: &Call<'_>) -> Result<Request, AppError> {
     for (name, value) in call.headers {
         headers.set(name, value).map_err(glue_error)?;
     }
-    if let Some((name, value)) = call.extra_header {
+    for (name, value) in &call.extra_headers {
         headers.set(name, value).map_err(glue_error)?;
     }
     let mut init = RequestInit::new();
@@ -133,7 +133,7 @@ impl Upstream for RpcClient {
             method: Method::Post,
             url: upstream_url(&region.postgrest_url, path, query),
             headers: &headers,
-            extra_header: None,
+            extra_headers: Vec::new(),
             body: request.body.as_deref(),
         };
         let deadline = Deadline::starting(now_ms(), u64::from(self.timeout_ms));

@@ -41,6 +41,47 @@ pub fn expected_rtt_ms(edge: &GeoPoint, node: &NodeView) -> f64 {
         .unwrap_or_else(|| prior_rtt_ms(edge.distance_km(&node.location)))
 }
 
+/// How long a replica may wait for a client's last write before refusing the read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaWait {
+    /// About what sending the read on would cost: the next target's expected round
+    /// trip. Waiting then never costs more than twice the better choice made knowing
+    /// when replay will come (the ski-rental bound), and wins whenever replay is
+    /// nearer than the next node.
+    Auto,
+    /// This many milliseconds; 0 refuses at once and the read moves on.
+    Fixed(u32),
+}
+
+/// The most a replica waits, whatever the setting: a waiting read holds one of
+/// PostgREST's pooled connections.
+pub const MAX_REPLICA_WAIT_MS: u32 = 1000;
+
+/// How long `replica`'s hook may wait for the token's transactions, `next` being the
+/// target the read would go to after it (none: nothing to save by refusing, so it waits
+/// as long as it may). A replica the probes found further behind than that wait would
+/// not catch up in time: it refuses at once.
+pub fn replica_wait_ms(
+    setting: ReplicaWait,
+    edge: &GeoPoint,
+    replica: &NodeView,
+    next: Option<&NodeView>,
+) -> u32 {
+    match setting {
+        ReplicaWait::Fixed(ms) => ms.min(MAX_REPLICA_WAIT_MS),
+        ReplicaWait::Auto => {
+            let worth = next.map_or(MAX_REPLICA_WAIT_MS, |node| {
+                (expected_rtt_ms(edge, node).round() as u32).min(MAX_REPLICA_WAIT_MS)
+            });
+            if replica.lag_seconds * 1000.0 >= f64::from(worth) {
+                0
+            } else {
+                worth
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Target {
     Primary(RegionCode),
@@ -217,6 +258,45 @@ mod tests {
 
     fn names(targets: &[Target]) -> Vec<String> {
         targets.iter().map(Target::to_string).collect()
+    }
+
+    #[test]
+    fn a_replica_waits_about_what_the_next_target_would_cost() {
+        let fra = known_location("fra1").unwrap();
+        let nodes = healthy();
+        let (mut iad, mut fra1) = (nodes[0].clone(), nodes[2].clone());
+        let wait = |iad: &NodeView, fra1: &NodeView| {
+            replica_wait_ms(ReplicaWait::Auto, &fra, fra1, Some(iad))
+        };
+        assert_eq!(
+            wait(&iad, &fra1),
+            prior_rtt_ms(fra.distance_km(&iad.location)).round() as u32,
+            "unmeasured: the distance prior"
+        );
+        iad.measured_rtt_ms = Some(92.4);
+        assert_eq!(wait(&iad, &fra1), 92);
+        fra1.lag_seconds = 0.05;
+        assert_eq!(wait(&iad, &fra1), 92, "50 ms behind: worth waiting");
+        fra1.lag_seconds = 1.5;
+        assert_eq!(wait(&iad, &fra1), 0, "too far behind to catch up in time");
+        fra1.lag_seconds = 0.0;
+        iad.measured_rtt_ms = Some(5_000.0);
+        assert_eq!(wait(&iad, &fra1), MAX_REPLICA_WAIT_MS);
+        assert_eq!(
+            replica_wait_ms(ReplicaWait::Auto, &fra, &fra1, None),
+            MAX_REPLICA_WAIT_MS,
+            "the last target: nothing to move on to"
+        );
+        assert_eq!(
+            replica_wait_ms(ReplicaWait::Fixed(0), &fra, &fra1, Some(&iad)),
+            0
+        );
+        fra1.lag_seconds = 9.0;
+        assert_eq!(
+            replica_wait_ms(ReplicaWait::Fixed(4_000), &fra, &fra1, None),
+            MAX_REPLICA_WAIT_MS,
+            "a fixed wait is what it says"
+        );
     }
 
     #[test]

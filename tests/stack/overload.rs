@@ -5,17 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use payhuk_stack_tests::stack;
+use payhuk_stack_tests::{PlainWorkerd, stack};
 use xtask::{topology, workerd};
-
-/// Stops the plain workerd a test started, however the test ends.
-struct ColdGateway(xtask::process::Service);
-
-impl Drop for ColdGateway {
-    fn drop(&mut self) {
-        let _ = self.0.stop(Duration::from_secs(5));
-    }
-}
 
 /// An uncached read through plain workerd: every one reaches a node.
 fn read_url() -> String {
@@ -106,7 +97,7 @@ fn served_normally_after_the_load(url: &str) {
 fn a_cold_gateway_under_a_thousand_connections_never_says_no_region_can_serve() {
     let stack = stack();
     // The built bundle, just started: its isolate has no health snapshot yet.
-    let _gateway = ColdGateway(workerd::start(&stack.paths, &stack.dirs, None).unwrap());
+    let _gateway = PlainWorkerd(workerd::start(&stack.paths, &stack.dirs, None).unwrap());
     let url = read_url();
     let answers = burst(&url, 1000, 3);
     let by_status = tally(&answers);
@@ -150,7 +141,7 @@ fn a_cold_gateway_under_a_thousand_connections_never_says_no_region_can_serve() 
 fn past_the_admission_limit_every_refused_request_is_a_fast_503_with_retry_after() {
     let stack = stack();
     // Two requests in flight per node and no queue: most of a burst is over the limit.
-    let _gateway = ColdGateway(
+    let _gateway = PlainWorkerd(
         workerd::start_with(
             &stack.paths,
             &stack.dirs,

@@ -121,3 +121,67 @@ fn a_standby_refuses_a_token_for_a_transaction_it_has_not_replayed_behind_a_late
         || (ask().status == 200).then_some(()),
     );
 }
+
+/// A standby allowed to wait (`x-payhuk-max-wait-ms`) answers once replay brings the
+/// client's write, and says how long it waited; past its time it refuses as before.
+#[test]
+fn a_standby_allowed_to_wait_answers_once_replay_brings_the_write() {
+    let stack = stack();
+    let sfo1 = topology::node("sfo1").unwrap();
+    let paused = payhuk_stack_tests::ReplayPaused::new(&stack, "sfo1");
+    let xid = stack
+        .sql(
+            "iad1",
+            "with w as (insert into public.analytics_events (name, session_id) \
+                        values ('ryw_wait', 'ryw') returning 1) \
+             select pg_current_xact_id()::text from w",
+        )
+        .unwrap();
+    assert!(xid.parse::<u64>().is_ok(), "{xid}");
+    let ask = move |max_wait: &str| {
+        let auth = format!("Bearer {}", topology::anon_key());
+        request(
+            "GET",
+            &format!(
+                "{}/products?select=id&limit=1",
+                topology::postgrest_url(sfo1)
+            ),
+            &[
+                ("authorization", &auth),
+                ("x-payhuk-min-xid", &xid),
+                ("x-payhuk-max-wait-ms", max_wait),
+            ],
+            None,
+        )
+    };
+    let refused = ask("50");
+    assert_eq!(refused.status, 425, "still paused: {}", refused.body);
+    let bad = ask("5000");
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.json()["hint"], "bad_max_wait");
+
+    let waiting = std::thread::spawn(move || ask("1000"));
+    // Resumed only once the standby is seen waiting: no timing is assumed.
+    eventually(
+        "the standby's hook waiting for the write",
+        Duration::from_secs(10),
+        || {
+            stack
+                .sql(
+                    "sfo1",
+                    "select count(*) from pg_stat_activity where wait_event = 'PgSleep'",
+                )
+                .ok()
+                .filter(|n| n != "0")
+        },
+    );
+    drop(paused);
+    let answered = waiting.join().unwrap();
+    assert_eq!(answered.status, 200, "{}", answered.body);
+    let waited: u64 = answered
+        .header("x-payhuk-replica-wait-ms")
+        .expect("the standby says how long it waited")
+        .parse()
+        .unwrap();
+    assert!(waited > 0, "it waited for replay");
+}

@@ -6,10 +6,10 @@ use payhuk_edge::config::MaxLag;
 use payhuk_edge::region::known_location;
 use payhuk_edge::routing::read_targets;
 use payhuk_stack_tests::{
-    PostgrestFrozen, PostgrestStopped, ReplayPaused, caught_up, eventually, stack, via_edge,
-    write_event_at,
+    PlainWorkerd, PostgrestFrozen, PostgrestStopped, ReplayPaused, caught_up, eventually, request,
+    stack, via_edge, write_event_at,
 };
-use xtask::topology;
+use xtask::{topology, workerd};
 
 const PRODUCTS: &str = "/rest/v1/products?select=id,name&published=eq.true&order=id&limit=3";
 
@@ -387,4 +387,66 @@ fn a_forged_or_expired_jwt_is_refused_before_any_upstream_call() {
     )
     .unwrap();
     assert!(log.contains(&marker));
+}
+
+/// With `RYW_REPLICA_WAIT_MS` set, a replica behind the client's write waits for it
+/// instead of refusing: the read is served by that replica in one upstream call, and
+/// `Server-Timing` says how long it waited. Replay is resumed only once the replica is
+/// seen waiting, so no timing is assumed.
+#[test]
+fn a_replica_allowed_to_wait_serves_the_clients_own_write_once_replayed() {
+    let stack = stack();
+    let _gateway = PlainWorkerd(
+        workerd::start_with(
+            &stack.paths,
+            &stack.dirs,
+            None,
+            &[("RYW_REPLICA_WAIT_MS", "1000")],
+        )
+        .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{}", workerd::PORT);
+    caught_up(&stack, "fra1");
+    let paused = ReplayPaused::new(&stack, "fra1");
+    let from_fra1 = [("x-payhuk-edge-region", "fra1")];
+    let (written, id) = write_event_at(&base, &from_fra1, "ryw-wait");
+    let token = written
+        .header("x-payhuk-consistency")
+        .expect("a write returns a token")
+        .to_owned();
+    let url = format!("{base}/rest/v1/analytics_events?select=id&id=eq.{id}");
+    let reading = std::thread::spawn(move || {
+        let key = topology::service_role_key();
+        request(
+            "GET",
+            &url,
+            &[
+                ("apikey", key.as_str()),
+                ("x-payhuk-edge-region", "fra1"),
+                ("x-payhuk-consistency", token.as_str()),
+            ],
+            None,
+        )
+    });
+    eventually(
+        "fra1's hook waiting for the write",
+        Duration::from_secs(10),
+        || {
+            stack
+                .sql(
+                    "fra1",
+                    "select count(*) from pg_stat_activity where wait_event = 'PgSleep'",
+                )
+                .ok()
+                .filter(|n| n != "0")
+        },
+    );
+    drop(paused);
+    let reply = reading.join().unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()[0]["id"], id, "the client's own write");
+    assert_eq!(reply.upstream(), "replica:fra1", "served where it waited");
+    assert_eq!(reply.header("x-payhuk-upstream-calls"), Some("1"));
+    let timing = reply.header("server-timing").unwrap_or_default();
+    assert!(timing.contains("replica-wait;dur="), "{timing}");
 }

@@ -339,3 +339,13 @@ impl Drop for ReplayPaused<'_> {
         }
     }
 }
+
+/// Stops the plain workerd (`workerd::start_with`) a test started, however the test
+/// ends.
+pub struct PlainWorkerd(pub xtask::process::Service);
+
+impl Drop for PlainWorkerd {
+    fn drop(&mut self) {
+        let _ = self.0.stop(Duration::from_secs(5));
+    }
+}

@@ -4,6 +4,8 @@
 //! seed, nothing written.
 
 pub mod ramp;
+pub mod routes;
+pub mod ryw_wait;
 pub mod wan;
 
 use std::fs;

@@ -194,6 +194,9 @@ pub fn gateway_env() -> String {
         // On loopback every node is a millisecond away: measured, the order would be
         // noise. The WAN edges measure (`up --wan`).
         "LATENCY_ROUTING=false".to_owned(),
+        // For the same reason a standby behind a client's write refuses at once: the
+        // next node costs a millisecond, less than any wait. The WAN edges wait.
+        "RYW_REPLICA_WAIT_MS=0".to_owned(),
         // Exact, so browsers send the read-your-writes cookie cross-origin.
         format!("ALLOWED_ORIGINS={}", storefront_origin()),
         "UPSTREAM_TIMEOUT_MS=2000".to_owned(),

@@ -121,9 +121,24 @@ pub const UPSTREAM_HEADER: &str = "x-payhuk-upstream";
 /// trip to a region, an ocean crossing from a far city.
 pub const UPSTREAM_CALLS_HEADER: &str = "x-payhuk-upstream-calls";
 
-/// `Server-Timing` naming the upstream and its time.
-pub fn server_timing(target: &Target, upstream_ms: u64) -> String {
-    format!("upstream;desc=\"{target}\";dur={upstream_ms}")
+/// Who answered a routed call and how long it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    pub target: Target,
+    pub upstream_ms: u64,
+    /// How long a replica waited for the client's last write before it answered.
+    pub replica_wait_ms: Option<u64>,
+}
+
+impl Answered {
+    /// `Server-Timing` naming the upstream and its time, and the replica's wait.
+    pub fn server_timing(&self) -> String {
+        let upstream = format!("upstream;desc=\"{}\";dur={}", self.target, self.upstream_ms);
+        match self.replica_wait_ms {
+            Some(ms) => format!("{upstream}, replica-wait;dur={ms}"),
+            None => upstream,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -241,10 +256,19 @@ mod tests {
 
     #[test]
     fn timing_header() {
-        let target = Target::Replica(RegionCode::parse("fra1").unwrap());
+        let mut answered = Answered {
+            target: Target::Replica(RegionCode::parse("fra1").unwrap()),
+            upstream_ms: 12,
+            replica_wait_ms: None,
+        };
         assert_eq!(
-            server_timing(&target, 12),
+            answered.server_timing(),
             "upstream;desc=\"replica:fra1\";dur=12"
+        );
+        answered.replica_wait_ms = Some(7);
+        assert_eq!(
+            answered.server_timing(),
+            "upstream;desc=\"replica:fra1\";dur=12, replica-wait;dur=7"
         );
     }
 }

@@ -6,7 +6,8 @@
 //! consistency serves it), with how many of those reads missed the client's own write.
 //!
 //! Time to first byte of each request, sequential per city (the six cities at once, on
-//! their own edges), after a warm-up so no isolate is cold.
+//! their own edges), after a warm-up so no isolate is cold. Then every `/api/v1` route
+//! from Lagos with its upstream calls ([`super::routes`]).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -74,18 +75,20 @@ impl Measure {
 
 /// One request's answer.
 #[derive(Debug, Clone)]
-struct Sample {
-    ttfb_ms: f64,
-    status: u16,
-    upstream: Option<String>,
-    calls: Option<u32>,
+pub(super) struct Sample {
+    pub(super) ttfb_ms: f64,
+    pub(super) status: u16,
+    pub(super) upstream: Option<String>,
+    pub(super) calls: Option<u32>,
+    /// How long the replica that served waited for the client's write (`Server-Timing`).
+    pub(super) replica_wait_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone)]
-struct Series(Vec<Sample>);
+pub(super) struct Series(pub(super) Vec<Sample>);
 
 impl Series {
-    fn ttfb(&self, p: f64) -> Option<f64> {
+    pub(super) fn ttfb(&self, p: f64) -> Option<f64> {
         let values: Vec<f64> = self.0.iter().map(|s| s.ttfb_ms).collect();
         percentile(&values, p)
     }
@@ -140,12 +143,20 @@ impl Series {
             .join(", ")
     }
 
-    fn p50_p99(&self) -> String {
+    pub(super) fn p50_p99(&self) -> String {
         match (self.ttfb(50.0), self.ttfb(99.0)) {
             (Some(p50), Some(p99)) => format!("{p50:.0} / {p99:.0} ms"),
             _ => "-".into(),
         }
     }
+}
+
+/// The replica's wait in a `Server-Timing` value (`replica-wait;dur=N`).
+fn replica_wait(server_timing: &str) -> Option<u64> {
+    server_timing
+        .split(',')
+        .find_map(|metric| metric.trim().strip_prefix("replica-wait;dur="))
+        .and_then(|ms| ms.trim().parse().ok())
 }
 
 /// One city's figures.
@@ -246,7 +257,7 @@ struct Answer {
 }
 
 /// One city's client: its edges, a session, and the requests of each measure.
-struct Client {
+pub(super) struct Client {
     agent: ureq::Agent,
     city: &'static City,
     bearer: String,
@@ -254,7 +265,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(city: &'static City) -> anyhow::Result<Client> {
+    pub(super) fn new(city: &'static City) -> anyhow::Result<Client> {
         let agent = crate::load::agent();
         let mut client = Client {
             agent,
@@ -358,6 +369,7 @@ impl Client {
             calls: response
                 .header("x-payhuk-upstream-calls")
                 .and_then(|v| v.parse().ok()),
+            replica_wait_ms: response.header("server-timing").and_then(replica_wait),
         };
         let consistency = response.header("x-payhuk-consistency").map(str::to_owned);
         let body = response.into_string().unwrap_or_default();
@@ -426,16 +438,21 @@ fn measure_city(city: &'static City, samples: usize) -> anyhow::Result<CityRun> 
 
 /// Orders placed at one edge, each read back at once.
 #[derive(Debug, Default)]
-struct Pairs {
+pub(super) struct Pairs {
     orders: Series,
-    reads: Series,
+    pub(super) reads: Series,
     /// Reads that did not find the order just placed.
-    missed: usize,
+    pub(super) missed: usize,
 }
 
 /// `samples` orders placed at `base`, each read back right after, presenting the
 /// order's consistency token or not.
-fn pairs(client: &Client, base: &str, samples: usize, token: bool) -> anyhow::Result<Pairs> {
+pub(super) fn pairs(
+    client: &Client,
+    base: &str,
+    samples: usize,
+    token: bool,
+) -> anyhow::Result<Pairs> {
     let mut pairs = Pairs::default();
     for i in 0..WARM_UP + samples {
         let (placed, id, consistency) = client.order(base)?;
@@ -501,6 +518,13 @@ pub fn measure(paths: &Paths, quick: bool) -> anyhow::Result<()> {
     if let Some((_, lagos)) = runs.iter_mut().find(|(c, _)| c.name == "Lagos") {
         lagos.lagged = Some(lagged);
     }
+    ui::detail(
+        "Lagos: read-your-writes waiting at the replica vs forwarding, fra1's WAL late by 0, 200 and 1500 ms",
+    );
+    let ryw = super::ryw_wait::measure(&stack, samples)?;
+    let lagos = City::find("Lagos")?;
+    ui::detail("every /api/v1 route from Lagos, with its upstream calls");
+    let routes = super::routes::walk(lagos)?;
     // After the API figures, one city at a time: Chromium would crowd the machine.
     for (city, run) in runs.iter_mut() {
         if quick && city.name != "Lagos" {
@@ -510,7 +534,9 @@ pub fn measure(paths: &Paths, quick: bool) -> anyhow::Result<()> {
         run.vitals = Some(lighthouse(paths, city)?);
     }
 
-    let (table, _) = markdown(&runs);
+    let (mut table, _) = markdown(&runs);
+    table.push_str(&super::ryw_wait::markdown(&ryw));
+    table.push_str(&super::routes::markdown(lagos, &routes));
     ui::header(&format!("bench --wan results ({})", ui::elapsed(started)));
     print!("{table}");
     if quick {
@@ -775,7 +801,17 @@ mod tests {
             status,
             upstream: Some(upstream.into()),
             calls: Some(calls),
+            replica_wait_ms: None,
         }
+    }
+
+    #[test]
+    fn the_replicas_wait_is_read_from_server_timing() {
+        assert_eq!(
+            replica_wait("upstream;desc=\"replica:fra1\";dur=120, replica-wait;dur=43"),
+            Some(43)
+        );
+        assert_eq!(replica_wait("upstream;desc=\"replica:fra1\";dur=120"), None);
     }
 
     #[test]

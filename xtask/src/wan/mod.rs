@@ -187,13 +187,18 @@ pub fn relay_config() -> DaemonConfig {
 }
 
 /// A city's edge's variables: the local stack's, with each region reached through the
-/// city's relays, the edge located from `request.cf`, and reads ordered by the round
-/// trips it measures.
+/// city's relays, the edge located from `request.cf`, reads ordered by the round trips
+/// it measures, and a replica behind a client's write waiting for it about as long as
+/// the next node would cost.
 pub fn edge_env(city: &City) -> String {
     let urls: Vec<(String, String)> = NODES.iter().map(|n| region_url(city, n)).collect();
     let mut overrides: Vec<(&str, &str)> =
         urls.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    overrides.extend([("USE_CF_LOCATION", "true"), ("LATENCY_ROUTING", "true")]);
+    overrides.extend([
+        ("USE_CF_LOCATION", "true"),
+        ("LATENCY_ROUTING", "true"),
+        ("RYW_REPLICA_WAIT_MS", "auto"),
+    ]);
     crate::workerd::env_with(&crate::topology::gateway_env(), &overrides)
 }
 

@@ -191,6 +191,15 @@ impl Wan<'_> {
         Ok(())
     }
 
+    /// Restarts `city`'s edge with some of its variables set otherwise (`bench --wan`
+    /// compares one knob on the same edge); no overrides restores its own.
+    pub fn relaunch_edge(&self, city: &City, overrides: &[(&str, &str)]) -> anyhow::Result<()> {
+        let svc = self.edge_service(city);
+        svc.stop(Duration::from_secs(5))?;
+        let env = workerd::env_with(&edge_env(city), overrides);
+        self.launch_edge(&svc, city, "edges", city.edge_port, &env)
+    }
+
     /// Whether `city`'s edge was started from the bundle now in `build/`.
     fn serves_the_build(&self, city: &City) -> bool {
         let served = self.dirs.conf().join("edges").join(city.slug());
