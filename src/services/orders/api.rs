@@ -88,11 +88,17 @@ pub async fn list_for_store(req: &ApiRequest, db: &impl Db) -> Result<ApiRespons
         .select("id")
         .eq("id", store.to_string())
         .eq("owner_id", user.to_string());
-    let owned: Vec<Value> = rows(db, builder, Access::Read, Role::Caller).await?;
-    if owned.is_empty() {
+    // Both at once, one round trip: the page is read as the caller (row-level security
+    // applies) and only answered when the store is theirs.
+    let (owned, page) = futures::future::join(
+        rows(db, builder, Access::Read, Role::Caller),
+        page_of_orders(req, db, "store_id", store.to_string()),
+    )
+    .await;
+    if owned?.is_empty() {
         return Err(AppError::NotFound { path });
     }
-    page_of_orders(req, db, "store_id", store.to_string()).await
+    page
 }
 
 #[cfg(test)]
@@ -145,18 +151,19 @@ mod tests {
     }
 
     #[test]
-    fn another_stores_orders_are_404() {
-        let db = ScriptedDb::default().answer("/stores?", 200, json!([]));
+    fn another_stores_orders_are_404_whatever_the_page_held() {
+        // The caller's own orders as a customer of that store pass row-level security:
+        // the page is asked for at the same time as the ownership, never answered.
+        let db = ScriptedDb::default()
+            .answer("/stores?", 200, json!([]))
+            .answer("/orders?", 200, json!([{"id": "mine-as-a-customer"}]));
         let req = customer(json!(null), &[], &["33333333-3333-4333-8333-000000000002"]);
-        assert_eq!(
-            block_on(list_for_store(&req, &db)).unwrap_err().status(),
-            404
-        );
-        assert_eq!(
-            db.seen.borrow().len(),
-            1,
-            "the orders are not even asked for"
-        );
+        let err = block_on(list_for_store(&req, &db)).unwrap_err();
+        assert_eq!(err.status(), 404);
+        assert!(!err.body().message.contains("mine-as-a-customer"));
+        let seen = db.seen.borrow();
+        assert_eq!(seen.len(), 2, "both at once, one round trip");
+        assert!(seen.iter().all(|r| r.role == Role::Caller));
     }
 
     #[test]
