@@ -97,7 +97,7 @@ fn served_normally_after_the_load(url: &str) {
 fn a_cold_gateway_under_a_thousand_connections_never_says_no_region_can_serve() {
     let stack = stack();
     // The built bundle, just started: its isolate has no health snapshot yet.
-    let _gateway = PlainWorkerd(workerd::start(&stack.paths, &stack.dirs, None).unwrap());
+    let _gateway = PlainWorkerd::start(&stack, &[]);
     let url = read_url();
     let answers = burst(&url, 1000, 3);
     let by_status = tally(&answers);
@@ -141,14 +141,9 @@ fn a_cold_gateway_under_a_thousand_connections_never_says_no_region_can_serve() 
 fn past_the_admission_limit_every_refused_request_is_a_fast_503_with_retry_after() {
     let stack = stack();
     // Two requests in flight per node and no queue: most of a burst is over the limit.
-    let _gateway = PlainWorkerd(
-        workerd::start_with(
-            &stack.paths,
-            &stack.dirs,
-            None,
-            &[("UPSTREAM_MAX_IN_FLIGHT", "2"), ("ADMISSION_QUEUE_MS", "0")],
-        )
-        .unwrap(),
+    let _gateway = PlainWorkerd::start(
+        &stack,
+        &[("UPSTREAM_MAX_IN_FLIGHT", "2"), ("ADMISSION_QUEUE_MS", "0")],
     );
     let url = read_url();
     let answers = burst(&url, 200, 2);

@@ -95,19 +95,7 @@ fn a_standby_refuses_a_token_for_a_transaction_it_has_not_replayed_behind_a_late
         .unwrap();
     caught_up(&stack, "sfo1");
 
-    let ask = || {
-        let sfo1 = topology::node("sfo1").unwrap();
-        let auth = format!("Bearer {}", topology::anon_key());
-        request(
-            "GET",
-            &format!(
-                "{}/products?select=id&limit=1",
-                topology::postgrest_url(sfo1)
-            ),
-            &[("authorization", &auth), ("x-payhuk-min-xid", &xid)],
-            None,
-        )
-    };
+    let ask = || read_from_sfo1(&[("x-payhuk-min-xid", &xid)]);
     let reply = ask();
     assert_eq!(reply.status, 425, "X is not replayed: {}", reply.body);
 
@@ -127,7 +115,6 @@ fn a_standby_refuses_a_token_for_a_transaction_it_has_not_replayed_behind_a_late
 #[test]
 fn a_standby_allowed_to_wait_answers_once_replay_brings_the_write() {
     let stack = stack();
-    let sfo1 = topology::node("sfo1").unwrap();
     let paused = payhuk_stack_tests::ReplayPaused::new(&stack, "sfo1");
     let xid = stack
         .sql(
@@ -139,20 +126,10 @@ fn a_standby_allowed_to_wait_answers_once_replay_brings_the_write() {
         .unwrap();
     assert!(xid.parse::<u64>().is_ok(), "{xid}");
     let ask = move |max_wait: &str| {
-        let auth = format!("Bearer {}", topology::anon_key());
-        request(
-            "GET",
-            &format!(
-                "{}/products?select=id&limit=1",
-                topology::postgrest_url(sfo1)
-            ),
-            &[
-                ("authorization", &auth),
-                ("x-payhuk-min-xid", &xid),
-                ("x-payhuk-max-wait-ms", max_wait),
-            ],
-            None,
-        )
+        read_from_sfo1(&[
+            ("x-payhuk-min-xid", &xid),
+            ("x-payhuk-max-wait-ms", max_wait),
+        ])
     };
     let refused = ask("50");
     assert_eq!(refused.status, 425, "still paused: {}", refused.body);
@@ -162,19 +139,7 @@ fn a_standby_allowed_to_wait_answers_once_replay_brings_the_write() {
 
     let waiting = std::thread::spawn(move || ask("1000"));
     // Resumed only once the standby is seen waiting: no timing is assumed.
-    eventually(
-        "the standby's hook waiting for the write",
-        Duration::from_secs(10),
-        || {
-            stack
-                .sql(
-                    "sfo1",
-                    "select count(*) from pg_stat_activity where wait_event = 'PgSleep'",
-                )
-                .ok()
-                .filter(|n| n != "0")
-        },
-    );
+    payhuk_stack_tests::seen_waiting_for_replay(&stack, "sfo1");
     drop(paused);
     let answered = waiting.join().unwrap();
     assert_eq!(answered.status, 200, "{}", answered.body);
@@ -184,4 +149,21 @@ fn a_standby_allowed_to_wait_answers_once_replay_brings_the_write() {
         .parse()
         .unwrap();
     assert!(waited > 0, "it waited for replay");
+}
+
+/// A one-row read straight from sfo1's PostgREST, as the anon role, with `headers`.
+fn read_from_sfo1(headers: &[(&str, &str)]) -> payhuk_stack_tests::Reply {
+    let sfo1 = topology::node("sfo1").unwrap();
+    let auth = format!("Bearer {}", topology::anon_key());
+    let mut all = vec![("authorization", auth.as_str())];
+    all.extend_from_slice(headers);
+    request(
+        "GET",
+        &format!(
+            "{}/products?select=id&limit=1",
+            topology::postgrest_url(sfo1)
+        ),
+        &all,
+        None,
+    )
 }

@@ -7,7 +7,7 @@ use payhuk_edge::region::known_location;
 use payhuk_edge::routing::read_targets;
 use payhuk_stack_tests::{
     PlainWorkerd, PostgrestFrozen, PostgrestStopped, ReplayPaused, caught_up, eventually, request,
-    stack, via_edge, write_event_at,
+    seen_waiting_for_replay, stack, via_edge, write_event_at,
 };
 use xtask::{topology, workerd};
 
@@ -396,15 +396,7 @@ fn a_forged_or_expired_jwt_is_refused_before_any_upstream_call() {
 #[test]
 fn a_replica_allowed_to_wait_serves_the_clients_own_write_once_replayed() {
     let stack = stack();
-    let _gateway = PlainWorkerd(
-        workerd::start_with(
-            &stack.paths,
-            &stack.dirs,
-            None,
-            &[("RYW_REPLICA_WAIT_MS", "1000")],
-        )
-        .unwrap(),
-    );
+    let _gateway = PlainWorkerd::start(&stack, &[("RYW_REPLICA_WAIT_MS", "1000")]);
     let base = format!("http://127.0.0.1:{}", workerd::PORT);
     caught_up(&stack, "fra1");
     let paused = ReplayPaused::new(&stack, "fra1");
@@ -428,19 +420,7 @@ fn a_replica_allowed_to_wait_serves_the_clients_own_write_once_replayed() {
             None,
         )
     });
-    eventually(
-        "fra1's hook waiting for the write",
-        Duration::from_secs(10),
-        || {
-            stack
-                .sql(
-                    "fra1",
-                    "select count(*) from pg_stat_activity where wait_event = 'PgSleep'",
-                )
-                .ok()
-                .filter(|n| n != "0")
-        },
-    );
+    seen_waiting_for_replay(&stack, "fra1");
     drop(paused);
     let reply = reading.join().unwrap();
     assert_eq!(reply.status, 200, "{}", reply.body);

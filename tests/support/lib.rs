@@ -340,12 +340,39 @@ impl Drop for ReplayPaused<'_> {
     }
 }
 
-/// Stops the plain workerd (`workerd::start_with`) a test started, however the test
-/// ends.
-pub struct PlainWorkerd(pub xtask::process::Service);
+/// The bundle under plain workerd on its own port, cold, with some of the local stack's
+/// variables set otherwise; stopped however the test ends.
+pub struct PlainWorkerd(xtask::process::Service);
+
+impl PlainWorkerd {
+    pub fn start(stack: &Stack, overrides: &[(&str, &str)]) -> PlainWorkerd {
+        PlainWorkerd(
+            xtask::workerd::start_with(&stack.paths, &stack.dirs, None, overrides)
+                .expect("plain workerd serving the bundle"),
+        )
+    }
+}
 
 impl Drop for PlainWorkerd {
     fn drop(&mut self) {
         let _ = self.0.stop(Duration::from_secs(5));
     }
+}
+
+/// Returns once a backend of `region` is seen sleeping in the read-your-writes hook's
+/// wait: a test resumes replay only then, so it assumes no timing.
+pub fn seen_waiting_for_replay(stack: &Stack, region: &str) {
+    eventually(
+        &format!("{region}'s hook waiting for the write"),
+        Duration::from_secs(10),
+        || {
+            stack
+                .sql(
+                    region,
+                    "select count(*) from pg_stat_activity where wait_event = 'PgSleep'",
+                )
+                .ok()
+                .filter(|n| n != "0")
+        },
+    );
 }
