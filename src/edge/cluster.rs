@@ -86,6 +86,19 @@ pub fn record_failure(config: &Config, region: &RegionCode, evidence: Evidence) 
     with_cache(config, |c| c.record_failure(region, evidence, now));
 }
 
+/// A read allowed to wait at `region` for the client's write was served there
+/// (`caught_up`) or refused.
+pub fn record_replay_wait(config: &Config, region: &RegionCode, caught_up: bool) {
+    let now = now_ms();
+    with_cache(config, |c| c.record_replay_wait(region, caught_up, now));
+}
+
+/// Whether waiting at `region` for clients' writes has been in vain lately.
+pub fn replay_waits_in_vain(config: &Config, region: &RegionCode) -> bool {
+    let now = now_ms();
+    with_cache(config, |c| c.replay_waits_in_vain(region, now))
+}
+
 /// A request got an answer from `region` that was not a gateway failure.
 pub fn record_answer(config: &Config, region: &RegionCode) {
     with_cache(config, |c| c.record_answer(region));

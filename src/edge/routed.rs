@@ -188,7 +188,8 @@ fn replica_waits(
         .filter_map(|(i, t)| {
             let view = |target: &Target| nodes.iter().find(|v| &v.region == target.region());
             let next = targets.get(i + 1).and_then(view);
-            let wait = replica_wait_ms(config.replica_wait, &edge.point, view(t)?, next);
+            let in_vain = cluster::replay_waits_in_vain(config, t.region());
+            let wait = replica_wait_ms(config.replica_wait, &edge.point, view(t)?, next, in_vain);
             Some((t.clone(), wait))
         })
         .collect()
@@ -212,6 +213,16 @@ async fn attempt_read(
     match send(config, &target, outgoing, &budget, calls, wait_ms).await {
         Ok(reply) => {
             let status = reply.status;
+            // A read allowed to wait for the client's write teaches whether waiting
+            // there pays off.
+            if wait_ms.is_some_and(|ms| ms > 0) && (status == REPLICA_BEHIND_STATUS || status < 300)
+            {
+                cluster::record_replay_wait(
+                    config,
+                    target.region(),
+                    status != REPLICA_BEHIND_STATUS,
+                );
+            }
             if status == REPLICA_BEHIND_STATUS && !target.is_primary() {
                 Attempt::Skip {
                     error: AppError::Unavailable {

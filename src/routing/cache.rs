@@ -10,6 +10,7 @@ use crate::services::health::service::{Probe, ProbeFailure, region_healths};
 
 use super::outlier::{Evidence, Outliers, Standing};
 use super::policy::NodeView;
+use super::replay::ReplayWaits;
 
 /// How long past the probe deadline a round may take (scheduling, parsing) before its
 /// claim counts as lost and another request may start one.
@@ -55,6 +56,8 @@ pub struct HealthCache {
     slow_unknown: Vec<RegionCode>,
     /// Each node's moving average of answered probes' round trips, in ms.
     round_trips: Vec<(RegionCode, f64)>,
+    /// Whether waiting at each replica for a client's write has been paying off.
+    replay_waits: ReplayWaits,
 }
 
 impl HealthCache {
@@ -68,6 +71,7 @@ impl HealthCache {
             lag: LagTracker::default(),
             slow_unknown: Vec::new(),
             round_trips: Vec::new(),
+            replay_waits: ReplayWaits::default(),
         }
     }
 
@@ -206,6 +210,16 @@ impl HealthCache {
     /// A request found `region` failing: see [`Outliers`].
     pub fn record_failure(&mut self, region: &RegionCode, evidence: Evidence, now_ms: u64) {
         self.outliers.record(region, evidence, now_ms);
+    }
+
+    /// A read allowed to wait at `region` for the client's write was served there
+    /// (`caught_up`) or refused: see [`ReplayWaits`].
+    pub fn record_replay_wait(&mut self, region: &RegionCode, caught_up: bool, now_ms: u64) {
+        self.replay_waits.record(region, caught_up, now_ms);
+    }
+
+    pub fn replay_waits_in_vain(&self, region: &RegionCode, now_ms: u64) -> bool {
+        self.replay_waits.in_vain(region, now_ms)
     }
 
     /// A request got an answer from `region`: see [`Outliers::answered`].

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod fallback;
 pub mod outlier;
 pub mod policy;
+pub mod replay;
 
 pub use cache::{HealthCache, RefreshPlan};
 pub use outlier::Evidence;

@@ -59,13 +59,15 @@ pub const MAX_REPLICA_WAIT_MS: u32 = 1000;
 
 /// How long `replica`'s hook may wait for the token's transactions, `next` being the
 /// target the read would go to after it (none: nothing to save by refusing, so it waits
-/// as long as it may). A replica the probes found further behind than that wait would
-/// not catch up in time: it refuses at once.
+/// as long as it may). A replica that would not catch up in time refuses at once: the
+/// probes found it further behind than that wait, or waiting there has lately been
+/// `in_vain` (see [`crate::routing::replay`]).
 pub fn replica_wait_ms(
     setting: ReplicaWait,
     edge: &GeoPoint,
     replica: &NodeView,
     next: Option<&NodeView>,
+    in_vain: bool,
 ) -> u32 {
     match setting {
         ReplicaWait::Fixed(ms) => ms.min(MAX_REPLICA_WAIT_MS),
@@ -73,7 +75,7 @@ pub fn replica_wait_ms(
             let worth = next.map_or(MAX_REPLICA_WAIT_MS, |node| {
                 (expected_rtt_ms(edge, node).round() as u32).min(MAX_REPLICA_WAIT_MS)
             });
-            if replica.lag_seconds * 1000.0 >= f64::from(worth) {
+            if in_vain || replica.lag_seconds * 1000.0 >= f64::from(worth) {
                 0
             } else {
                 worth
@@ -266,7 +268,7 @@ mod tests {
         let nodes = healthy();
         let (mut iad, mut fra1) = (nodes[0].clone(), nodes[2].clone());
         let wait = |iad: &NodeView, fra1: &NodeView| {
-            replica_wait_ms(ReplicaWait::Auto, &fra, fra1, Some(iad))
+            replica_wait_ms(ReplicaWait::Auto, &fra, fra1, Some(iad), false)
         };
         assert_eq!(
             wait(&iad, &fra1),
@@ -277,23 +279,28 @@ mod tests {
         assert_eq!(wait(&iad, &fra1), 92);
         fra1.lag_seconds = 0.05;
         assert_eq!(wait(&iad, &fra1), 92, "50 ms behind: worth waiting");
+        assert_eq!(
+            replica_wait_ms(ReplicaWait::Auto, &fra, &fra1, Some(&iad), true),
+            0,
+            "waiting there has lately been in vain"
+        );
         fra1.lag_seconds = 1.5;
         assert_eq!(wait(&iad, &fra1), 0, "too far behind to catch up in time");
         fra1.lag_seconds = 0.0;
         iad.measured_rtt_ms = Some(5_000.0);
         assert_eq!(wait(&iad, &fra1), MAX_REPLICA_WAIT_MS);
         assert_eq!(
-            replica_wait_ms(ReplicaWait::Auto, &fra, &fra1, None),
+            replica_wait_ms(ReplicaWait::Auto, &fra, &fra1, None, false),
             MAX_REPLICA_WAIT_MS,
             "the last target: nothing to move on to"
         );
         assert_eq!(
-            replica_wait_ms(ReplicaWait::Fixed(0), &fra, &fra1, Some(&iad)),
+            replica_wait_ms(ReplicaWait::Fixed(0), &fra, &fra1, Some(&iad), false),
             0
         );
         fra1.lag_seconds = 9.0;
         assert_eq!(
-            replica_wait_ms(ReplicaWait::Fixed(4_000), &fra, &fra1, None),
+            replica_wait_ms(ReplicaWait::Fixed(4_000), &fra, &fra1, None, true),
             MAX_REPLICA_WAIT_MS,
             "a fixed wait is what it says"
         );
