@@ -118,7 +118,8 @@ pub(super) fn markdown(passes: &[Pass]) -> String {
         ));
     }
     out.push('\n');
-    for lag in LAGS_MS {
+    let lags: std::collections::BTreeSet<u64> = passes.iter().map(|p| p.lag_ms).collect();
+    for lag in lags {
         let p50 = |mode| {
             passes
                 .iter()
@@ -177,6 +178,6 @@ mod tests {
             ),
             "{table}"
         );
-        assert!(table.contains("- 100 ms late:"), "{table}");
+        assert_eq!(table.matches("- 100 ms late:").count(), 1, "{table}");
     }
 }
