@@ -1,7 +1,7 @@
 -- Payments, shipping quotes, downloads and sales, in SQL.
 begin;
 set local timezone = 'UTC';
-select plan(29);
+select plan(34);
 
 create function pg_temp.act(sub uuid) returns void language plpgsql as $$
 begin
@@ -116,6 +116,30 @@ select is(public.store_sales('33333333-3333-4333-8333-000000000001', now() - int
   (select v from awa_report), 'store_sales for the owner is the report');
 select pg_temp.act('11111111-1111-4111-8111-000000000002');
 select throws_ok($$ select public.store_sales('33333333-3333-4333-8333-000000000001', now() - interval '1 year', now(), 'month') $$,
+  'PT404', 'no store of yours has this id', 'another merchant''s store is not found');
+reset role;
+
+-- store_orders: a store's page in one call, newest first on (created_at, id), for the
+-- store's owner only. The reference ordering is read as the superuser.
+create temp table awa_orders as
+select id, created_at, row_number() over (order by created_at desc, id desc) as n
+from public.orders where store_id = '33333333-3333-4333-8333-000000000001';
+grant select on awa_orders to public;
+select pg_temp.act('11111111-1111-4111-8111-000000000001');
+select cmp_ok((select count(*) from awa_orders), '>=', 4::bigint, 'Awa''s store has orders to page through');
+select results_eq(
+  $$ select id from public.store_orders('33333333-3333-4333-8333-000000000001', 2) $$,
+  $$ select id from awa_orders where n <= 2 order by n $$,
+  'the first page is the newest orders');
+select results_eq(
+  $$ select id from public.store_orders('33333333-3333-4333-8333-000000000001', 2,
+       (select created_at from awa_orders where n = 2), (select id from awa_orders where n = 2)) $$,
+  $$ select id from awa_orders where n in (3, 4) order by n $$,
+  'the next page starts after the cursor''s row');
+select throws_ok($$ select public.store_orders('33333333-3333-4333-8333-000000000001', 0) $$,
+  'PT422', 'page_size must be from 1 to 101', 'a page holds at least one order');
+select pg_temp.act('11111111-1111-4111-8111-000000000002');
+select throws_ok($$ select public.store_orders('33333333-3333-4333-8333-000000000001', 20) $$,
   'PT404', 'no store of yours has this id', 'another merchant''s store is not found');
 reset role;
 

@@ -491,6 +491,25 @@ fn orders_are_idempotent_private_and_read_back_through_a_paused_replica() {
             .iter()
             .all(|o| o["store_id"] == AWA_STORE)
     );
+    // Two pages of two, through the cursor, are the first four, each in one upstream call.
+    let ids_of = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let four = awa.get(&format!("/api/v1/stores/{AWA_STORE}/orders?limit=4"));
+    let first = awa.get(&format!("/api/v1/stores/{AWA_STORE}/orders?limit=2"));
+    assert_eq!(first.header("x-payhuk-upstream-calls"), Some("1"));
+    let cursor = first.json()["next_cursor"].as_str().unwrap().to_owned();
+    let second = awa.get(&format!(
+        "/api/v1/stores/{AWA_STORE}/orders?limit=2&cursor={cursor}"
+    ));
+    assert_eq!(second.status, 200, "{}", second.body);
+    let paged: Vec<String> = [ids_of(&first.json()), ids_of(&second.json())].concat();
+    assert_eq!(paged, ids_of(&four.json()));
 
     // Read-your-writes: with fra1 paused, an order placed from fra1 is in the next list.
     caught_up(&stack, "fra1");

@@ -27,15 +27,14 @@ pub async fn place(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppErr
         .with_header("idempotency-replayed", replayed.to_string()))
 }
 
+/// One page of orders where `column` is `value`, read as the caller.
 async fn page_of_orders(
     req: &ApiRequest,
     db: &impl Db,
     column: &str,
     value: String,
 ) -> Result<ApiResponse, AppError> {
-    let mut p = Problems::default();
-    let (limit, cursor) = page_params(req, &mut p);
-    p.finish()?;
+    let (limit, cursor) = checked_page_params(req)?;
     let builder = DbRequest::client()
         .from("orders")
         .select(COLUMNS)
@@ -45,6 +44,13 @@ async fn page_of_orders(
     let builder = Cursor::after(cursor.as_ref(), builder);
     let found: Vec<Value> = rows(db, builder, Access::Read, Role::Caller).await?;
     ApiResponse::json(200, &Page::from_rows(found, limit))
+}
+
+fn checked_page_params(req: &ApiRequest) -> Result<(usize, Option<Cursor>), AppError> {
+    let mut p = Problems::default();
+    let page = page_params(req, &mut p);
+    p.finish()?;
+    Ok(page)
 }
 
 /// `GET /api/v1/orders` -> the caller's own orders, newest first.
@@ -77,28 +83,31 @@ pub async fn get(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError
 /// `GET /api/v1/stores/{id}/orders` -> the store's orders, for its owner only (404
 /// for anyone else, as if the store had none to show).
 pub async fn list_for_store(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
-    let user = req.user_id()?;
+    req.user_id()?;
     let path = format!(
         "/api/v1/stores/{}/orders",
         req.params.first().map_or("", String::as_str)
     );
     let store = req.id_param(0, &path)?;
+    let (limit, cursor) = checked_page_params(req)?;
+    // One call: `store_orders` checks the store is the caller's (PT404 if not, rather
+    // than the caller's own orders there as a customer) and reads the page after it.
+    let args = json!({
+        "store_id": store,
+        "page_size": limit + 1,
+        "after_created_at": cursor.as_ref().map(|c| &c.t),
+        "after_id": cursor.as_ref().map(|c| &c.id),
+    });
     let builder = DbRequest::client()
-        .from("stores")
-        .select("id")
-        .eq("id", store.to_string())
-        .eq("owner_id", user.to_string());
-    // Both at once, one round trip: the page is read as the caller (row-level security
-    // applies) and only answered when the store is theirs.
-    let (owned, page) = futures::future::join(
-        rows(db, builder, Access::Read, Role::Caller),
-        page_of_orders(req, db, "store_id", store.to_string()),
-    )
-    .await;
-    if owned?.is_empty() {
-        return Err(AppError::NotFound { path });
-    }
-    page
+        .rpc("store_orders", args.to_string())
+        .select(COLUMNS);
+    let found = rows(db, builder, Access::Read, Role::Caller)
+        .await
+        .map_err(|e| match e.status() {
+            404 => AppError::NotFound { path },
+            _ => e,
+        })?;
+    ApiResponse::json(200, &Page::from_rows(found, limit))
 }
 
 #[cfg(test)]
@@ -151,19 +160,51 @@ mod tests {
     }
 
     #[test]
-    fn another_stores_orders_are_404_whatever_the_page_held() {
-        // The caller's own orders as a customer of that store pass row-level security:
-        // the page is asked for at the same time as the ownership, never answered.
-        let db = ScriptedDb::default()
-            .answer("/stores?", 200, json!([]))
-            .answer("/orders?", 200, json!([{"id": "mine-as-a-customer"}]));
-        let req = customer(json!(null), &[], &["33333333-3333-4333-8333-000000000002"]);
-        let err = block_on(list_for_store(&req, &db)).unwrap_err();
-        assert_eq!(err.status(), 404);
-        assert!(!err.body().message.contains("mine-as-a-customer"));
+    fn a_stores_orders_are_one_call_and_404_for_another_store() {
+        let store = "33333333-3333-4333-8333-000000000002";
+        let cursor = Cursor {
+            t: "2026-11-30T23:59:59.5+00:00".into(),
+            id: "55555555-5555-4555-8555-000000000009".into(),
+        };
+        let mut req = customer(json!(null), &[], &[store]);
+        req.query = vec![
+            ("limit".into(), "2".into()),
+            ("cursor".into(), cursor.encode()),
+        ];
+        let db = ScriptedDb::default().answer(
+            "/rpc/store_orders",
+            200,
+            json!([
+                {"id": "55555555-5555-4555-8555-000000000008", "created_at": "2026-11-30T23:00:00+00:00"},
+                {"id": "55555555-5555-4555-8555-000000000007", "created_at": "2026-11-30T22:00:00+00:00"},
+                {"id": "55555555-5555-4555-8555-000000000006", "created_at": "2026-11-30T21:00:00+00:00"}
+            ]),
+        );
+        let response = block_on(list_for_store(&req, &db)).unwrap();
+        let page: Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(page["items"].as_array().unwrap().len(), 2);
+        assert!(page["next_cursor"].is_string(), "a third row means more");
         let seen = db.seen.borrow();
-        assert_eq!(seen.len(), 2, "both at once, one round trip");
-        assert!(seen.iter().all(|r| r.role == Role::Caller));
+        assert_eq!(seen.len(), 1, "one round trip");
+        assert_eq!((seen[0].access, seen[0].role), (Access::Read, Role::Caller));
+        let sent: Value = serde_json::from_slice(seen[0].body.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            sent,
+            json!({"store_id": store, "page_size": 3, "after_created_at": cursor.t,
+                   "after_id": cursor.id})
+        );
+
+        let refused = ScriptedDb::default().answer(
+            "/rpc/store_orders",
+            404,
+            json!({"code": "PT404", "message": "no store of yours has this id", "details": null, "hint": "unknown_store"}),
+        );
+        let err = block_on(list_for_store(&req, &refused)).unwrap_err();
+        assert_eq!(err.status(), 404);
+        assert_eq!(
+            err.body().message,
+            format!("nothing found at /api/v1/stores/{store}/orders")
+        );
     }
 
     #[test]
