@@ -11,6 +11,8 @@
 //! | `REGION_<CODE>_LOCATION` | unless a known Vercel region | `latitude,longitude` |
 //! | `JWT_SECRET` | yes (secret) | HS256 secret PostgREST verifies tokens with, >= 32 chars |
 //! | `SERVICE_ROLE_KEY` | yes (secret) | JWT with `role: service_role`, signed with `JWT_SECRET` |
+//! | `JWT_SIGNING_KEY` | yes (secret) | the private JWK (EC P-256, with `kid`) the gateway signs its sessions with, ES256, published at `/auth/v1/.well-known/jwks.json` (`cargo xtask keys --new-signing-key` makes one); or `legacy-hs256` to sign with `JWT_SECRET` |
+//! | `JWT_JWKS` | no | more trusted keys, as a JWKS (`{"keys": [...]}`): a Supabase project's public keys, the previous signing key during a rotation; verified by `kid` |
 //! | `DEFAULT_REGION` | no | edge region when nothing else tells; default the first of `REGIONS` |
 //! | `ALLOW_REGION_OVERRIDE` | no | `true` lets `x-payhuk-edge-region` pick the edge region; default `false` |
 //! | `ALLOWED_ORIGINS` | no | comma-separated browser origins, or `*`; default none |
@@ -37,7 +39,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::BuildHasher;
 
-use crate::auth::jwt;
+use crate::auth::jwks::{Jwk, KeySet};
+use crate::auth::jwt::{self, Alg};
 use crate::region::{GeoPoint, RegionCode, known_location};
 use crate::routing::admission::AdmissionSettings;
 use crate::routing::policy::{MAX_REPLICA_WAIT_MS, ReplicaWait};
@@ -87,6 +90,14 @@ pub struct Config {
     pub allow_region_override: bool,
     pub jwt_secret: Secret,
     pub service_role_key: Secret,
+    /// The key sessions are signed with: a private EC P-256 JWK, or the legacy secret as
+    /// an `oct` key.
+    pub signing_key: Jwk,
+    /// Every key a token may be verified with: the signing key's public half, `JWT_JWKS`
+    /// and the legacy HS256 secret (no `kid`).
+    pub trusted_keys: KeySet,
+    /// What `/auth/v1/.well-known/jwks.json` publishes: the public keys of the above.
+    pub published_keys: KeySet,
     pub allowed_origins: AllowedOrigins,
     pub upstream_timeout_ms: u32,
     pub use_cf_location: bool,
@@ -262,6 +273,8 @@ impl Config {
         let allow_region_override = p.bool_or("ALLOW_REGION_OVERRIDE", false);
         let jwt_secret = p.jwt_secret();
         let service_role_key = p.service_role_key(jwt_secret.as_ref());
+        let signing_key = p.signing_key(jwt_secret.as_ref());
+        let extra_keys = p.jwks("JWT_JWKS");
         let allowed_origins = p.allowed_origins();
         let upstream_timeout_ms = p.bounded(
             "UPSTREAM_TIMEOUT_MS",
@@ -345,16 +358,26 @@ impl Config {
             per_client: p.bounded("LOGIN_MAX_FAILURES_PER_CLIENT", 1, 10_000, 20, "failures"),
         };
 
-        match (default_region, jwt_secret, service_role_key) {
-            (Some(default_region), Some(jwt_secret), Some(service_role_key))
+        match (default_region, jwt_secret, service_role_key, signing_key) {
+            (Some(default_region), Some(jwt_secret), Some(service_role_key), Some(signing_key))
                 if p.errors.is_empty() =>
             {
+                let ours = KeySet {
+                    keys: signing_key.public().into_iter().collect(),
+                }
+                .with(&extra_keys);
+                let legacy = KeySet {
+                    keys: vec![Jwk::hs256(jwt_secret.expose().as_bytes(), None)],
+                };
                 Ok(Config {
                     regions,
                     default_region,
                     allow_region_override,
+                    trusted_keys: ours.clone().with(&legacy),
+                    published_keys: ours.public(),
                     jwt_secret,
                     service_role_key,
+                    signing_key,
                     allowed_origins,
                     upstream_timeout_ms,
                     use_cf_location,
@@ -545,6 +568,48 @@ impl<S: ConfigSource> Parser<'_, S> {
         Some(Secret(key))
     }
 
+    fn signing_key(&mut self, jwt_secret: Option<&Secret>) -> Option<Jwk> {
+        const KEY: &str = "JWT_SIGNING_KEY";
+        let raw = self.required(KEY)?;
+        if raw.trim() == "legacy-hs256" {
+            return jwt_secret.map(|s| Jwk::hs256(s.expose().as_bytes(), None));
+        }
+        let key = match serde_json::from_str::<Jwk>(&raw) {
+            Ok(key) => key,
+            Err(_) => {
+                self.fail(
+                    KEY,
+                    "is not a JWK nor `legacy-hs256` (`cargo xtask keys --new-signing-key` makes one)",
+                );
+                return None;
+            }
+        };
+        let problem = match key.validate() {
+            Err(why) => Some(why),
+            Ok(Alg::Es256) if key.d.is_none() => Some("has no private part `d`".into()),
+            Ok(Alg::Es256) if key.kid.is_none() => Some("has no `kid`".into()),
+            Ok(Alg::Es256) => None,
+            Ok(_) => Some("must be an EC P-256 key (ES256)".into()),
+        };
+        match problem {
+            Some(why) => {
+                self.fail(KEY, why);
+                None
+            }
+            None => Some(key),
+        }
+    }
+
+    fn jwks(&mut self, key: &str) -> KeySet {
+        let Some(raw) = self.get(key) else {
+            return KeySet::default();
+        };
+        KeySet::parse(&raw).unwrap_or_else(|why| {
+            self.fail(key, why);
+            KeySet::default()
+        })
+    }
+
     fn allowed_origins(&mut self) -> AllowedOrigins {
         let Some(raw) = self.get("ALLOWED_ORIGINS") else {
             return AllowedOrigins::List(Vec::new());
@@ -684,6 +749,7 @@ fn parse_origin(raw: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::crypto::tests::{EC_KEY, RSA_KEY};
     use crate::auth::jwt::{Claims, sign_hs256};
 
     const SECRET: &str = "a-test-secret-that-is-long-enough-0123456789";
@@ -706,6 +772,7 @@ mod tests {
                 "https://fra.example.com/rest/v1",
             ),
             ("JWT_SECRET", SECRET),
+            ("JWT_SIGNING_KEY", EC_KEY),
         ] {
             vars.insert(k.to_owned(), v.to_owned());
         }
@@ -763,6 +830,8 @@ mod tests {
         vars.insert("UPSTREAM_TIMEOUT_MS".into(), "5".into());
         vars.insert("ALLOWED_ORIGINS".into(), "https://shop.example/path".into());
         vars.insert("DEFAULT_REGION".into(), "cdg1".into());
+        vars.insert("JWT_SIGNING_KEY".into(), "{}".into());
+        vars.insert("JWT_JWKS".into(), r#"{"keys":[{"kty":"EC"}]}"#.into());
         let keys: Vec<String> = problems(&vars).into_iter().map(|(k, _)| k).collect();
         assert_eq!(
             keys,
@@ -774,6 +843,8 @@ mod tests {
                 "DEFAULT_REGION",            // not in REGIONS
                 "ALLOW_REGION_OVERRIDE",
                 "JWT_SECRET",
+                "JWT_SIGNING_KEY",
+                "JWT_JWKS",
                 "ALLOWED_ORIGINS",
                 "UPSTREAM_TIMEOUT_MS",
             ]
@@ -824,7 +895,15 @@ mod tests {
     fn missing_required_keys_are_named() {
         let vars = HashMap::<String, String>::new();
         let keys: Vec<String> = problems(&vars).into_iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, ["REGIONS", "JWT_SECRET", "SERVICE_ROLE_KEY"]);
+        assert_eq!(
+            keys,
+            [
+                "REGIONS",
+                "JWT_SECRET",
+                "SERVICE_ROLE_KEY",
+                "JWT_SIGNING_KEY"
+            ]
+        );
 
         let mut vars = base();
         vars.remove("REGION_SFO1_POSTGREST_URL");
@@ -1001,5 +1080,45 @@ mod tests {
         let debug = format!("{config:?}");
         assert!(!debug.contains(SECRET));
         assert!(!debug.contains(config.service_role_key.expose()));
+        assert!(!debug.contains(config.signing_key.d.as_deref().unwrap()));
+    }
+
+    #[test]
+    fn sessions_are_signed_es256_with_a_private_key_or_hs256_when_asked() {
+        let config = Config::from_source(&base()).unwrap();
+        assert_eq!(config.signing_key.algorithm(), Ok(Alg::Es256));
+        let published = serde_json::to_value(&config.published_keys).unwrap();
+        assert_eq!(published["keys"][0]["kid"], "test-ec");
+        assert!(published["keys"][0].get("d").is_none());
+        assert_eq!(
+            config.published_keys.keys.len(),
+            1,
+            "the legacy secret is never published"
+        );
+        let algs: Vec<_> = config
+            .trusted_keys
+            .keys
+            .iter()
+            .map(|k| k.algorithm())
+            .collect();
+        assert_eq!(algs, [Ok(Alg::Es256), Ok(Alg::Hs256)]);
+
+        let mut vars = base();
+        vars.insert("JWT_SIGNING_KEY".into(), "legacy-hs256".into());
+        let legacy = Config::from_source(&vars).unwrap();
+        assert_eq!(legacy.signing_key.algorithm(), Ok(Alg::Hs256));
+        assert!(legacy.published_keys.keys.is_empty());
+
+        let public_only = serde_json::to_string(&config.published_keys.keys[0]).unwrap();
+        vars.insert("JWT_SIGNING_KEY".into(), public_only);
+        assert!(problems(&vars)[0].1.contains("no private part"));
+        vars.insert("JWT_SIGNING_KEY".into(), RSA_KEY.into());
+        assert!(problems(&vars)[0].1.contains("EC P-256"));
+
+        let mut vars = base();
+        vars.insert("JWT_JWKS".into(), format!(r#"{{"keys":[{RSA_KEY}]}}"#));
+        let config = Config::from_source(&vars).unwrap();
+        assert_eq!(config.trusted_keys.keys.len(), 3);
+        assert_eq!(config.published_keys.keys.len(), 2);
     }
 }

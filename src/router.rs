@@ -9,6 +9,9 @@ pub enum Route {
     Status,
     /// The OpenAPI document of `/api/v1`.
     OpenApi,
+    /// The public keys the gateway's tokens are signed with, where Supabase publishes
+    /// them (`/auth/v1/.well-known/jwks.json`).
+    Jwks,
     /// `/rest/v1` and everything under it.
     Rest,
     AuthSignup,
@@ -70,6 +73,10 @@ const ROUTES: &[Entry] = &[
     Entry {
         pattern: Pattern::Path("/api/v1/openapi.json"),
         methods: &[("GET", Route::OpenApi), ("HEAD", Route::OpenApi)],
+    },
+    Entry {
+        pattern: Pattern::Path("/auth/v1/.well-known/jwks.json"),
+        methods: &[("GET", Route::Jwks), ("HEAD", Route::Jwks)],
     },
     Entry {
         pattern: Pattern::Prefix("/rest/v1"),
@@ -267,6 +274,7 @@ mod tests {
     #[test]
     fn health_is_routed_for_get_and_head() {
         assert_eq!(route("GET", "/health"), Route::Health);
+        assert_eq!(route("GET", "/auth/v1/.well-known/jwks.json"), Route::Jwks);
         assert_eq!(route("HEAD", "/health"), Route::Health);
         assert_eq!(route("GET", "/health/"), Route::Health);
     }

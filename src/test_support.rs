@@ -75,6 +75,7 @@ pub fn config_with(overrides: &[(&str, &str)]) -> Config {
         ("REGION_SFO1_POSTGREST_URL", "http://127.0.0.1:3002"),
         ("REGION_FRA1_POSTGREST_URL", "http://127.0.0.1:3003"),
         ("JWT_SECRET", SECRET),
+        ("JWT_SIGNING_KEY", crate::auth::crypto::tests::EC_KEY),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

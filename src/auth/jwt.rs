@@ -1,4 +1,6 @@
-//! HS256 JSON Web Tokens as Supabase and PostgREST use them.
+//! JSON Web Tokens as Supabase and PostgREST use them: HS256 with a shared secret,
+//! ES256 and RS256 with keys from a JWKS ([`super::jwks`]). Parsing and the claims'
+//! clock checks are here; asymmetric signatures go through [`super::crypto`].
 
 use std::fmt;
 
@@ -45,6 +47,15 @@ pub enum JwtError {
     Malformed(String),
     UnsupportedAlgorithm(String),
     BadSignature,
+    /// No key of the set has the token's `kid` (or, without one, its algorithm).
+    UnknownKey {
+        kid: Option<String>,
+    },
+    /// The key named by `kid` is for another algorithm than the token's `alg`.
+    KeyMismatch {
+        kid: String,
+        alg: String,
+    },
     Expired {
         exp: i64,
     },
@@ -66,9 +77,24 @@ impl fmt::Display for JwtError {
         match self {
             JwtError::Malformed(why) => write!(f, "malformed token: {why}"),
             JwtError::UnsupportedAlgorithm(alg) => {
-                write!(f, "token uses algorithm {alg}; only HS256 is accepted")
+                write!(
+                    f,
+                    "token uses algorithm {alg}; only HS256, ES256 and RS256 are accepted"
+                )
             }
-            JwtError::BadSignature => f.write_str("token signature does not match the secret"),
+            JwtError::BadSignature => f.write_str("token signature does not match its key"),
+            JwtError::UnknownKey { kid: Some(kid) } => {
+                write!(
+                    f,
+                    "token is signed with key `{kid}`, which is not trusted here"
+                )
+            }
+            JwtError::UnknownKey { kid: None } => {
+                f.write_str("token names no key and no trusted key has its algorithm")
+            }
+            JwtError::KeyMismatch { kid, alg } => {
+                write!(f, "key `{kid}` is not an {alg} key")
+            }
             JwtError::Expired { exp } => write!(f, "token expired at {exp} (unix time)"),
             JwtError::NotYetValid { nbf } => {
                 write!(f, "token is not valid before {nbf} (unix time)")
@@ -82,29 +108,55 @@ impl fmt::Display for JwtError {
 
 impl std::error::Error for JwtError {}
 
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
+/// The algorithms accepted; anything else (`none` included) is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Alg {
+    Hs256,
+    Es256,
+    Rs256,
 }
 
-fn mac(secret: &[u8]) -> HmacSha256 {
-    HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length")
+impl Alg {
+    pub fn parse(name: &str) -> Option<Alg> {
+        match name {
+            "HS256" => Some(Alg::Hs256),
+            "ES256" => Some(Alg::Es256),
+            "RS256" => Some(Alg::Rs256),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Alg::Hs256 => "HS256",
+            Alg::Es256 => "ES256",
+            Alg::Rs256 => "RS256",
+        }
+    }
 }
 
-pub fn sign_hs256<C: Serialize>(claims: &C, secret: &[u8]) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload =
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialize to JSON"));
-    let signing_input = format!("{header}.{payload}");
-    let mut mac = mac(secret);
-    mac.update(signing_input.as_bytes());
-    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    format!("{signing_input}.{signature}")
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub alg: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typ: Option<String>,
 }
 
-/// Checks the algorithm and the signature (in constant time) and decodes the claims.
-/// Does not look at the clock: see [`verify`].
-pub fn decode_verified(token: &str, secret: &[u8]) -> Result<Claims, JwtError> {
+/// A token split and decoded, its signature not yet checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unverified<'a> {
+    pub alg: Alg,
+    pub kid: Option<String>,
+    /// `header.payload`, the bytes the signature covers.
+    pub signing_input: &'a [u8],
+    pub signature: Vec<u8>,
+    pub claims: Claims,
+}
+
+/// Splits and decodes `token`; refuses algorithms other than [`Alg`]'s.
+pub fn parse(token: &str) -> Result<Unverified<'_>, JwtError> {
     let mut parts = token.split('.');
     let (Some(header), Some(payload), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -118,22 +170,74 @@ pub fn decode_verified(token: &str, secret: &[u8]) -> Result<Claims, JwtError> {
             .decode(part)
             .map_err(|_| JwtError::Malformed(format!("{what} is not base64url")))
     };
-
     let header: Header = serde_json::from_slice(&decode(header, "header")?)
         .map_err(|e| JwtError::Malformed(format!("header: {e}")))?;
-    if header.alg != "HS256" {
-        return Err(JwtError::UnsupportedAlgorithm(header.alg));
-    }
-
+    let alg = Alg::parse(&header.alg).ok_or(JwtError::UnsupportedAlgorithm(header.alg))?;
     let signature = decode(signature, "signature")?;
+    let claims = serde_json::from_slice(&decode(payload, "payload")?)
+        .map_err(|e| JwtError::Malformed(format!("claims: {e}")))?;
     let signing_input_len = token.len() - token.rsplit('.').next().map_or(0, str::len) - 1;
-    let mut mac = mac(secret);
-    mac.update(&token.as_bytes()[..signing_input_len]);
-    mac.verify_slice(&signature)
-        .map_err(|_| JwtError::BadSignature)?;
+    Ok(Unverified {
+        alg,
+        kid: header.kid,
+        signing_input: &token.as_bytes()[..signing_input_len],
+        signature,
+        claims,
+    })
+}
 
-    serde_json::from_slice(&decode(payload, "payload")?)
-        .map_err(|e| JwtError::Malformed(format!("claims: {e}")))
+/// `header.payload` for `claims`, to be signed with `alg` (and the key `kid`).
+pub fn signing_input<C: Serialize>(claims: &C, alg: Alg, kid: Option<&str>) -> String {
+    let header = Header {
+        alg: alg.name().to_owned(),
+        kid: kid.map(str::to_owned),
+        typ: Some("JWT".into()),
+    };
+    let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("header serializes"));
+    let payload =
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialize to JSON"));
+    format!("{header}.{payload}")
+}
+
+/// Appends the signature to a signing input.
+pub fn assemble(signing_input: &str, signature: &[u8]) -> String {
+    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// Whether `signature` is the HMAC-SHA256 of `input` under `secret` (constant time).
+pub fn hs256_matches(secret: &[u8], input: &[u8], signature: &[u8]) -> bool {
+    let mut mac = mac(secret);
+    mac.update(input);
+    mac.verify_slice(signature).is_ok()
+}
+
+fn mac(secret: &[u8]) -> HmacSha256 {
+    HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length")
+}
+
+pub fn sign_hs256<C: Serialize>(claims: &C, secret: &[u8]) -> String {
+    sign_hs256_as(claims, secret, None)
+}
+
+/// [`sign_hs256`] naming the key `kid` in the header.
+pub fn sign_hs256_as<C: Serialize>(claims: &C, secret: &[u8], kid: Option<&str>) -> String {
+    let input = signing_input(claims, Alg::Hs256, kid);
+    let mut mac = mac(secret);
+    mac.update(input.as_bytes());
+    assemble(&input, &mac.finalize().into_bytes())
+}
+
+/// Checks an HS256 token's signature (in constant time) against `secret` and decodes
+/// the claims. Does not look at the clock: see [`verify`].
+pub fn decode_verified(token: &str, secret: &[u8]) -> Result<Claims, JwtError> {
+    let token = parse(token)?;
+    if token.alg != Alg::Hs256 {
+        return Err(JwtError::UnsupportedAlgorithm(token.alg.name().into()));
+    }
+    if !hs256_matches(secret, token.signing_input, &token.signature) {
+        return Err(JwtError::BadSignature);
+    }
+    Ok(token.claims)
 }
 
 /// [`decode_verified`], then the clock, as PostgREST checks it: `exp` must be after

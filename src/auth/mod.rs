@@ -1,5 +1,8 @@
-//! Authentication: Supabase-style JWTs (HS256) shared with PostgREST.
+//! Authentication: Supabase-style JWTs shared with PostgREST, HS256 with the legacy
+//! secret or ES256/RS256 with keys from a JWKS.
 
+pub mod crypto;
+pub mod jwks;
 pub mod jwt;
 pub mod keys;
 pub mod request;

@@ -1,7 +1,8 @@
 //! Who is calling: the JWT from `Authorization: Bearer` or Supabase's `apikey` header,
 //! verified at the edge as PostgREST would, so a bad token never costs an upstream call.
 
-use crate::auth::jwt::{self, Claims};
+use crate::auth::crypto::{self, JwtCrypto};
+use crate::auth::jwt::Claims;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::region::HeaderLookup;
@@ -25,10 +26,11 @@ impl Caller {
 }
 
 /// No token at all is an anonymous caller (PostgREST's anon role); a token that is
-/// there but forged, expired or for another audience is a 401.
-pub fn authenticate(
+/// there but forged, expired, signed by an untrusted key or for another audience is a 401.
+pub async fn authenticate(
     headers: &impl HeaderLookup,
     config: &Config,
+    crypto: &impl JwtCrypto,
     now: i64,
 ) -> Result<Caller, AppError> {
     let bearer = match headers.header("authorization") {
@@ -56,11 +58,11 @@ pub fn authenticate(
             claims: None,
         });
     };
-    let claims = jwt::verify(&token, config.jwt_secret.expose().as_bytes(), now).map_err(|e| {
-        AppError::Unauthorized {
+    let claims = crypto::verify(&token, &config.trusted_keys, crypto, now)
+        .await
+        .map_err(|e| AppError::Unauthorized {
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     if let Some(expected) = &config.jwt_audience
         && let Some(aud) = claims.extra.get("aud")
         && !audience_matches(aud, expected)
@@ -89,6 +91,9 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use futures::executor::block_on;
+
+    use crate::auth::crypto::native::RustCrypto;
     use crate::auth::jwt::sign_hs256;
     use crate::test_support::{SECRET, config_with};
 
@@ -111,11 +116,12 @@ mod tests {
         headers: &[(&'static str, String)],
         audience: Option<&str>,
     ) -> Result<Caller, AppError> {
-        authenticate(
+        block_on(authenticate(
             &headers.iter().cloned().collect::<HashMap<_, _>>(),
             &config(audience),
+            &RustCrypto,
             1000,
-        )
+        ))
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod routed;
 mod scheduled;
 mod services;
 mod upstream;
+mod webcrypto;
 
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -23,7 +24,7 @@ use crate::error::AppError;
 use crate::http::ApiResponse;
 use crate::region::{self, EdgeLocation, HeaderLookup, PlatformHints};
 use crate::router::{self, Route};
-use crate::services::{health, openapi, status};
+use crate::services::{auth, health, openapi, status};
 
 thread_local! {
     /// Vars and secrets are fixed for an isolate's life, so they are parsed once.
@@ -142,6 +143,7 @@ async fn dispatch(
         }
         Route::Status => response::into_worker(status::page(), head).map_err(glue_error),
         Route::OpenApi => response::into_worker(openapi::document(), head).map_err(glue_error),
+        Route::Jwks => response::into_worker(auth::api::jwks(config)?, head).map_err(glue_error),
         Route::Rest => rest::forward(req, &url, config, edge, ctx).await,
         _ => services::serve(req, &url, &matched, config, edge, ctx).await,
     }

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use worker::{Context, Date, Headers, Method, Request, Response, ResponseBuilder, Url};
 
 use super::routed::{Budget, Outgoing, Routed, route};
+use super::webcrypto::WebCrypto;
 use super::{RequestHeaders, glue_error};
 use crate::auth::request::authenticate;
 use crate::config::Config;
@@ -30,7 +31,7 @@ pub async fn forward(
 ) -> Result<Response, AppError> {
     let now_secs = (Date::now().as_millis() / 1000) as i64;
     let budget = Budget::starting(config);
-    let caller = authenticate(&RequestHeaders(req), config, now_secs)?;
+    let caller = authenticate(&RequestHeaders(req), config, &WebCrypto, now_secs).await?;
     let path = req.path();
     let subpath = match path.strip_prefix(PREFIX).unwrap_or("") {
         "" => "/".to_owned(),

@@ -11,6 +11,7 @@ use worker::{Cache, Context, Date, Delay, Request, Response, Url, console_error}
 
 use super::rest::read_body;
 use super::routed::{Budget, RoutedDb, Trail};
+use super::webcrypto::WebCrypto;
 use super::{RequestHeaders, glue_error, now_ms, response};
 use crate::auth::request::authenticate;
 use crate::cache::{Freshness, Lookup, MemoryCache};
@@ -45,7 +46,7 @@ pub async fn serve(
 ) -> Result<Response, AppError> {
     let now = (Date::now().as_millis() / 1000) as i64;
     let headers = RequestHeaders(req);
-    let caller = authenticate(&headers, config, now)?;
+    let caller = authenticate(&headers, config, &WebCrypto, now).await?;
     let key = super::consistency_key(config);
     let presented = presented_token(&headers, &key, now);
     let apikey = req.headers().get("apikey").ok().flatten();
@@ -88,7 +89,7 @@ pub async fn serve(
 
     // An error after a write (a failed login is recorded) still carries the token, so
     // the client's next read sees that write.
-    let answer = services::dispatch(matched.route, &api, config, &db)
+    let answer = services::dispatch(matched.route, &api, config, &db, &WebCrypto)
         .await
         .unwrap_or_else(|err| {
             if let Some(line) = err.log_line() {
@@ -167,7 +168,7 @@ async fn cached(
     }
 
     let now = now_ms();
-    let answer = services::dispatch(route, &api, &db.config.clone(), &db).await?;
+    let answer = services::dispatch(route, &api, &db.config.clone(), &db, &WebCrypto).await?;
     let answer = with_producer(answer, &db.trail.borrow());
     let mut response = response::into_worker(answer.clone(), false).map_err(glue_error)?;
     if answer.status == 200 {
@@ -273,7 +274,7 @@ fn refresh_in_background(
     let (url, config, edge) = (url.to_owned(), db.config.clone(), db.edge.clone());
     ctx.wait_until(async move {
         let db = RoutedDb::background(config.clone(), edge);
-        if let Ok(answer) = services::dispatch(route, &api, &config, &db).await
+        if let Ok(answer) = services::dispatch(route, &api, &config, &db, &WebCrypto).await
             && answer.status == 200
         {
             let answer = with_producer(answer, &db.trail.borrow());

@@ -15,6 +15,7 @@ pub mod rest;
 pub mod shipping;
 pub mod status;
 
+use crate::auth::crypto::JwtCrypto;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppError;
@@ -28,11 +29,12 @@ pub async fn dispatch(
     req: &ApiRequest,
     config: &Config,
     db: &impl Db,
+    crypto: &impl JwtCrypto,
 ) -> Result<ApiResponse, AppError> {
     match route {
-        Route::AuthSignup => auth::api::signup(req, config, db).await,
-        Route::AuthLogin => auth::api::login(req, config, db).await,
-        Route::AuthRefresh => auth::api::refresh(req, config, db).await,
+        Route::AuthSignup => auth::api::signup(req, config, db, crypto).await,
+        Route::AuthLogin => auth::api::login(req, config, db, crypto).await,
+        Route::AuthRefresh => auth::api::refresh(req, config, db, crypto).await,
         Route::AuthLogout => auth::api::logout(req, db).await,
         Route::AuthMe => auth::api::me(req, db).await,
         Route::ListProducts => products::api::list(req, db).await,
@@ -56,8 +58,8 @@ pub async fn dispatch(
         Route::Download => downloads::api::download(req, config, db).await,
         Route::IngestAnalytics => analytics::api::ingest(req, db).await,
         Route::SalesReport => analytics::api::sales(req, db).await,
-        Route::Health | Route::Rest | Route::Status | Route::OpenApi => Err(AppError::Internal(
-            format!("{route:?} is not a service route"),
-        )),
+        Route::Health | Route::Rest | Route::Status | Route::OpenApi | Route::Jwks => Err(
+            AppError::Internal(format!("{route:?} is not a service route")),
+        ),
     }
 }

@@ -132,7 +132,7 @@ fn production_and_staging_are_complete_gateway_configs() {
         );
 
         let vars = vars(env, table);
-        for secret in ["JWT_SECRET", "SERVICE_ROLE_KEY"] {
+        for secret in ["JWT_SECRET", "SERVICE_ROLE_KEY", "JWT_SIGNING_KEY"] {
             assert!(
                 !vars.contains_key(secret),
                 "[env.{env}.vars] sets {secret}: it is a secret (`wrangler secret put {secret} --env {env}`)"
@@ -168,9 +168,10 @@ fn production_and_staging_are_complete_gateway_configs() {
             "[env.{env}.vars] ALLOW_REGION_OVERRIDE must be false outside the local stack"
         );
 
-        // The vars plus the two secrets must be a configuration the gateway accepts.
+        // The vars plus the three secrets must be a configuration the gateway accepts.
         let mut source: HashMap<String, String> = vars.into_iter().collect();
         source.insert("JWT_SECRET".into(), topology::JWT_SECRET.into());
+        source.insert("JWT_SIGNING_KEY".into(), topology::SIGNING_KEY.into());
         source.insert("SERVICE_ROLE_KEY".into(), topology::service_role_key());
         let config = Config::from_source(&source).unwrap_or_else(|errors| {
             panic!("[env.{env}.vars] plus the secrets is not a valid gateway config: {errors}")

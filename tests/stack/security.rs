@@ -918,11 +918,12 @@ fn forged_expired_and_malformed_tokens_are_refused_at_the_edge() {
         with_audience.insert("JWT_AUDIENCE".into(), AUDIENCE.into());
         let config = Config::from_source(&with_audience).unwrap_or_else(|e| panic!("{e}"));
         let auth = |t: &str| {
-            payhuk_edge::auth::request::authenticate(
+            futures::executor::block_on(payhuk_edge::auth::request::authenticate(
                 &Lookup(vec![("authorization", bearer(t))]),
                 &config,
+                &payhuk_edge::auth::crypto::native::RustCrypto,
                 now,
-            )
+            ))
         };
         let other = jwt(&hs256(), &with(json!({"aud": "another-app"})), jwt_secret());
         let err = auth(&other).expect_err("another audience is refused");

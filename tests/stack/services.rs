@@ -351,6 +351,9 @@ fn catalogue_visibility_cache_and_merchant_writes() {
     let read_back = kofi.get(&path);
     assert_eq!(read_back.header("x-payhuk-cache"), Some("bypass"));
     assert_eq!(read_back.json()["price_minor"], price);
+    // The seeded price again: the browser test shows it, and it may run after this one.
+    let restored = kofi.send("PATCH", &path, Some(json!({"price_minor": 4500})), &[]);
+    assert_eq!(restored.status, 200, "{}", restored.body);
 
     // Creating and deleting in his own store.
     let created = kofi.post(

@@ -50,8 +50,14 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Print the local ANON_KEY and SERVICE_ROLE_KEY, shell-sourceable.
-    Keys,
+    /// Print the local ANON_KEY and SERVICE_ROLE_KEY, shell-sourceable; or, with
+    /// --new-signing-key, a new ES256 key pair for JWT_SIGNING_KEY.
+    Keys {
+        /// A new P-256 private JWK named KID (for the JWT_SIGNING_KEY secret), and its
+        /// public JWKS (for PostgREST's jwt-secret).
+        #[arg(long, value_name = "KID")]
+        new_signing_key: Option<String>,
+    },
     /// Back up the primary with pgBackRest.
     Backup {
         /// full, diff or incr.
@@ -243,10 +249,13 @@ fn main() {
         }
         Cmd::Relay { .. } => Err(anyhow::anyhow!("relay: --listen and --to, or --config")),
         Cmd::Seed { orders, batch } => Stack::open().and_then(|s| s.seed(orders, batch)),
-        Cmd::Keys => {
-            print!("{}", keys::render());
-            Ok(())
-        }
+        Cmd::Keys { new_signing_key } => match new_signing_key {
+            None => {
+                print!("{}", keys::render());
+                Ok(())
+            }
+            Some(kid) => keys::new_signing_key(&kid).map(|text| print!("{text}")),
+        },
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -1,6 +1,7 @@
 //! One PostgREST 12 per region, each reading its own PostgreSQL node.
 
 use std::fs;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -8,7 +9,7 @@ use nix::sys::signal::Signal;
 
 use crate::paths::{Paths, StackPaths};
 use crate::process::{self, Service};
-use crate::topology::{self, AUTHENTICATOR_PASSWORD, DATABASE, JWT_SECRET, Node};
+use crate::topology::{self, AUTHENTICATOR_PASSWORD, DATABASE, Node};
 
 pub fn service(stack: &StackPaths, node: &Node) -> Service {
     Service {
@@ -27,7 +28,7 @@ pub const DB_POOL_ACQUISITION_TIMEOUT_SECS: u32 = 5;
 
 /// `standby`: LISTEN is refused during recovery, so standbys' PostgREST does not
 /// listen for schema reloads; `cargo xtask up` signals it instead.
-pub fn config(node: &Node, standby: bool, pool: u32) -> String {
+pub fn config(node: &Node, standby: bool, pool: u32, jwks_file: &Path) -> String {
     format!(
         "db-uri = \"postgres://authenticator:{AUTHENTICATOR_PASSWORD}@127.0.0.1:{pg}/{DATABASE}\"\n\
          db-schemas = \"public\"\n\
@@ -35,13 +36,14 @@ pub fn config(node: &Node, standby: bool, pool: u32) -> String {
          db-pool = {pool}\n\
          db-pool-acquisition-timeout = {DB_POOL_ACQUISITION_TIMEOUT_SECS}\n\
          db-channel-enabled = {listen}\n\
-         jwt-secret = \"{JWT_SECRET}\"\n\
+         jwt-secret = \"@{jwks}\"\n\
          server-host = \"127.0.0.1\"\n\
          server-port = {port}\n\
          log-level = \"info\"\n",
         pg = node.pg_port,
         listen = !standby,
         port = node.postgrest_port,
+        jwks = jwks_file.display(),
     )
 }
 
@@ -65,8 +67,11 @@ pub fn start_with_pool(
             node.region
         );
     }
+    let jwks = stack.conf().join("postgrest-jwks.json");
+    fs::write(&jwks, topology::postgrest_jwks())
+        .with_context(|| format!("writing {}", jwks.display()))?;
     let conf = stack.conf().join(format!("postgrest-{}.conf", node.region));
-    fs::write(&conf, config(node, standby, pool))
+    fs::write(&conf, config(node, standby, pool, &jwks))
         .with_context(|| format!("writing {}", conf.display()))?;
     svc.start(
         std::process::Command::new(paths.postgrest_bin()).arg(&conf),

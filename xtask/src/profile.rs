@@ -4,8 +4,9 @@
 //!
 //! In-worker timers cannot do this (workerd's `Date.now()` only advances across I/O),
 //! so the profile comes from the inspector: `xtask/js/cpu_profile.mjs` records it and
-//! the analysis here is plain code, tested on hand-made profiles. The wasm keeps its
-//! name section, so Rust functions appear by name.
+//! the analysis here is plain code, tested on hand-made profiles. A profiled workerd
+//! runs the bundle with its name section (`build::NAMED_WASM`; the deployed one has
+//! none), so Rust functions appear by name.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;

@@ -1,6 +1,7 @@
 //! The local three-region stack: one fixed layout, so ports and names are the same on
 //! every machine and in the README.
 
+use payhuk_edge::auth::jwks::{Jwk, KeySet};
 use payhuk_edge::auth::jwt::{self, Claims};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,9 @@ pub const SUPERUSER: &str = "postgres";
 
 /// Local development only: every local stack shares these, like Supabase's local keys.
 pub const JWT_SECRET: &str = "payhuk-local-development-jwt-secret-not-for-production";
+/// The local stack's session signing key (ES256), a private JWK: development only, as
+/// public as [`JWT_SECRET`]. Production's comes from `cargo xtask keys --new-signing-key`.
+pub const SIGNING_KEY: &str = r#"{"kty":"EC","crv":"P-256","alg":"ES256","use":"sig","kid":"payhuk-local-es256-1","x":"NW09lRjYHImy-UOdZBF0Q5ELISUaW2aY-SHNssJtTbE","y":"O2yV2RIjc3QlwvF3fOuDTV1hUX7un_ISiDd05UUyVJ4","d":"Fm8ZV8vCDEYpOPtDGXL2qodniyPvAWuObaeXmr4AoQg"}"#;
 pub const SUPERUSER_PASSWORD: &str = "postgres";
 pub const AUTHENTICATOR_PASSWORD: &str = "payhuk-local-authenticator";
 pub const REPLICATOR_PASSWORD: &str = "payhuk-local-replicator";
@@ -130,6 +134,20 @@ pub fn key_for_role(role: &str) -> String {
     )
 }
 
+/// What PostgREST verifies tokens with (its `jwt-secret` takes a JWKS): the signing
+/// key's public half, and the legacy secret as an `oct` key for the HS256 anon and
+/// service keys. The same keys the gateway trusts.
+pub fn postgrest_jwks() -> String {
+    let signing: Jwk = serde_json::from_str(SIGNING_KEY).expect("the local signing key is a JWK");
+    let set = KeySet {
+        keys: vec![
+            signing.public().expect("an EC key has a public half"),
+            Jwk::hs256(JWT_SECRET.as_bytes(), None),
+        ],
+    };
+    serde_json::to_string(&set).expect("a key set serializes")
+}
+
 pub fn anon_key() -> String {
     key_for_role("anon")
 }
@@ -205,6 +223,7 @@ pub fn gateway_env() -> String {
         // Short, so the lockout tests see it engage and release.
         format!("LOGIN_FAILURE_WINDOW_SECONDS={LOCAL_LOGIN_FAILURE_WINDOW_SECONDS}"),
         format!("JWT_SECRET={JWT_SECRET}"),
+        format!("JWT_SIGNING_KEY={SIGNING_KEY}"),
         format!("WEBHOOK_SECRET_TEST={}", webhook_secret("test")),
         format!("WEBHOOK_SECRET_FEDAPAY={}", webhook_secret("fedapay")),
         format!("WEBHOOK_SECRET_MONEROO={}", webhook_secret("moneroo")),
@@ -238,6 +257,13 @@ mod tests {
             "http://127.0.0.1:3003"
         );
         assert!(config.allow_region_override);
+        let postgrest = KeySet::parse(&postgrest_jwks()).unwrap();
+        assert_eq!(
+            postgrest.public(),
+            config.published_keys,
+            "PostgREST trusts what the gateway publishes"
+        );
+        assert_eq!(postgrest.keys.len(), config.trusted_keys.keys.len());
     }
 
     #[test]

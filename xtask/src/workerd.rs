@@ -186,7 +186,11 @@ pub fn launch(
     }
     fs::create_dir_all(dir)?;
     for file in ["index.js", "index_bg.wasm"] {
-        let from = paths.root.join("build").join(file);
+        // Profiled (an inspector attached), the bundle with function names.
+        let from = match (file, inspector) {
+            ("index_bg.wasm", Some(_)) => paths.root.join(crate::build::NAMED_WASM),
+            _ => paths.root.join("build").join(file),
+        };
         fs::copy(&from, dir.join(file)).with_context(|| format!("copying {}", from.display()))?;
     }
     if colo.is_some() {

@@ -4,6 +4,7 @@ use super::model::{Account, LoginBody, LoginOutcome, RefreshBody, Rotation, Sign
 use super::service::{
     hash_refresh_token, new_refresh_token, session, validate_login, validate_signup,
 };
+use crate::auth::crypto::JwtCrypto;
 use crate::config::Config;
 use crate::db::{Db, DbRequest, Role, rpc};
 use crate::error::{AppError, Credential};
@@ -15,12 +16,21 @@ fn no_store(response: ApiResponse) -> ApiResponse {
     response.with_header("cache-control", "no-store")
 }
 
+/// `GET /auth/v1/.well-known/jwks.json` -> the public keys tokens are signed with, for
+/// PostgREST, supabase-js's `getClaims` and other verifiers. Cached as Supabase's
+/// (10 minutes), so a new key is published that long before it signs.
+pub fn jwks(config: &Config) -> Result<ApiResponse, AppError> {
+    Ok(ApiResponse::json(200, &config.published_keys)?
+        .with_header("cache-control", "public, max-age=600"))
+}
+
 /// `POST /api/v1/auth/signup` -> 201 with a session: the account and its first session
 /// in one call to the primary (`auth_signup_session`).
 pub async fn signup(
     req: &ApiRequest,
     config: &Config,
     db: &impl Db,
+    crypto: &impl JwtCrypto,
 ) -> Result<ApiResponse, AppError> {
     let body: SignupBody = req.json()?;
     validate_signup(&body)?;
@@ -43,7 +53,7 @@ pub async fn signup(
     .await?;
     Ok(no_store(ApiResponse::json(
         201,
-        &session(account, refresh_token, config, req.now),
+        &session(account, refresh_token, config, crypto, req.now).await?,
     )?))
 }
 
@@ -55,6 +65,7 @@ pub async fn login(
     req: &ApiRequest,
     config: &Config,
     db: &impl Db,
+    crypto: &impl JwtCrypto,
 ) -> Result<ApiResponse, AppError> {
     let body: LoginBody = req.json()?;
     validate_login(&body)?;
@@ -74,7 +85,7 @@ pub async fn login(
     match outcome {
         LoginOutcome::Ok { account } => Ok(no_store(ApiResponse::json(
             200,
-            &session(account, refresh_token, config, req.now),
+            &session(account, refresh_token, config, crypto, req.now).await?,
         )?)),
         LoginOutcome::Wait { retry_after } => Err(AppError::TooManyRequests {
             reason: "too many failed logins for this account or client".into(),
@@ -94,6 +105,7 @@ pub async fn refresh(
     req: &ApiRequest,
     config: &Config,
     db: &impl Db,
+    crypto: &impl JwtCrypto,
 ) -> Result<ApiResponse, AppError> {
     let body: RefreshBody = req.json()?;
     let (refresh_token, new_hash) = new_refresh_token()?;
@@ -118,7 +130,7 @@ pub async fn refresh(
     match rotation {
         Rotation::Ok { account } => Ok(no_store(ApiResponse::json(
             200,
-            &session(account, refresh_token, config, req.now),
+            &session(account, refresh_token, config, crypto, req.now).await?,
         )?)),
         Rotation::Reused => Err(refused(
             "this refresh token was already used; every session it belongs to is now signed out",
@@ -173,6 +185,7 @@ mod tests {
     use futures::executor::block_on;
 
     use super::*;
+    use crate::auth::crypto::native::RustCrypto;
     use crate::test_support::{ScriptedDb, config};
 
     fn account() -> serde_json::Value {
@@ -206,7 +219,7 @@ mod tests {
             now: 1000,
             ..Default::default()
         };
-        let response = block_on(signup(&req, &config(), &db)).unwrap();
+        let response = block_on(signup(&req, &config(), &db, &RustCrypto)).unwrap();
         assert_eq!(response.status, 201);
         let session: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
         let seen = db.seen.borrow();
@@ -235,6 +248,7 @@ mod tests {
             &login_request("payhuk-demo-password"),
             &config(),
             &db,
+            &RustCrypto,
         ))
         .unwrap();
         assert_eq!(response.status, 200);
@@ -261,7 +275,13 @@ mod tests {
     #[test]
     fn a_refused_login_is_401_whatever_was_wrong() {
         let db = ScriptedDb::default().answer("/rpc/auth_login", 200, json!({"status": "refused"}));
-        let err = block_on(login(&login_request("nope-nope"), &config(), &db)).unwrap_err();
+        let err = block_on(login(
+            &login_request("nope-nope"),
+            &config(),
+            &db,
+            &RustCrypto,
+        ))
+        .unwrap_err();
         assert_eq!((err.status(), err.code()), (401, "PHK440".to_owned()));
         assert_eq!(db.seen.borrow().len(), 1);
     }
@@ -273,7 +293,13 @@ mod tests {
             200,
             json!({"status": "wait", "retry_after": 42}),
         );
-        let err = block_on(login(&login_request("whatever1"), &config(), &db)).unwrap_err();
+        let err = block_on(login(
+            &login_request("whatever1"),
+            &config(),
+            &db,
+            &RustCrypto,
+        ))
+        .unwrap_err();
         assert_eq!(err.status(), 429);
         assert_eq!(err.headers(), vec![("retry-after", "42".to_owned())]);
     }
@@ -290,7 +316,7 @@ mod tests {
             200,
             json!({"status": "reused"}),
         );
-        let err = block_on(refresh(&req, &config(), &reused)).unwrap_err();
+        let err = block_on(refresh(&req, &config(), &reused, &RustCrypto)).unwrap_err();
         assert_eq!(
             (err.status(), err.body().hint.as_deref()),
             (401, Some("refresh_token_reused"))
@@ -300,7 +326,7 @@ mod tests {
             200,
             json!({"status": "ok", "account": account()}),
         );
-        let response = block_on(refresh(&req, &config(), &ok)).unwrap();
+        let response = block_on(refresh(&req, &config(), &ok, &RustCrypto)).unwrap();
         let session: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
         assert_ne!(session["refresh_token"], "abc");
         let sent: serde_json::Value =
@@ -316,7 +342,7 @@ mod tests {
             ..Default::default()
         };
         let db = ScriptedDb::default();
-        let err = block_on(signup(&req, &config(), &db)).unwrap_err();
+        let err = block_on(signup(&req, &config(), &db, &RustCrypto)).unwrap_err();
         assert_eq!(err.status(), 422);
         assert!(db.seen.borrow().is_empty());
     }

@@ -3,7 +3,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use super::model::{Account, LoginBody, Session, SignupBody};
-use crate::auth::jwt::{Claims, sign_hs256};
+use crate::auth::crypto::{self, JwtCrypto};
+use crate::auth::jwt::Claims;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::services::request::Problems;
@@ -96,9 +97,15 @@ pub fn validate_login(body: &LoginBody) -> Result<(), AppError> {
     p.finish()
 }
 
-/// An HS256 access token PostgREST accepts: `role: authenticated`, the user in `sub`,
-/// the stores they own in `store_ids`.
-pub fn access_token(account: &Account, config: &Config, now: i64) -> (String, i64) {
+/// An access token PostgREST accepts, signed with the configured key (ES256, or HS256
+/// for legacy): `role: authenticated`, the user in `sub`, the stores they own in
+/// `store_ids`.
+pub async fn access_token(
+    account: &Account,
+    config: &Config,
+    crypto: &impl JwtCrypto,
+    now: i64,
+) -> Result<(String, i64), AppError> {
     let expires_at = now + i64::from(config.access_token_ttl_seconds);
     let mut claims = Claims::new("authenticated", ISSUER, now, expires_at);
     claims.sub = Some(account.user_id.clone());
@@ -114,10 +121,10 @@ pub fn access_token(account: &Account, config: &Config, now: i64) -> (String, i6
             .map(|s| serde_json::Value::from(s.id.clone()))
             .collect(),
     );
-    (
-        sign_hs256(&claims, config.jwt_secret.expose().as_bytes()),
-        expires_at,
-    )
+    let token = crypto::sign(&claims, &config.signing_key, crypto)
+        .await
+        .map_err(|e| AppError::Internal(format!("signing an access token: {e}")))?;
+    Ok((token, expires_at))
 }
 
 /// A new opaque refresh token and the SHA-256 the database keeps of it.
@@ -137,22 +144,31 @@ pub fn hash_refresh_token(token: &str) -> String {
         .collect()
 }
 
-pub fn session(account: Account, refresh_token: String, config: &Config, now: i64) -> Session {
-    let (access_token, expires_at) = access_token(&account, config, now);
-    Session {
+pub async fn session(
+    account: Account,
+    refresh_token: String,
+    config: &Config,
+    crypto: &impl JwtCrypto,
+    now: i64,
+) -> Result<Session, AppError> {
+    let (access_token, expires_at) = access_token(&account, config, crypto, now).await?;
+    Ok(Session {
         access_token,
         token_type: "bearer",
         expires_in: config.access_token_ttl_seconds,
         expires_at,
         refresh_token,
         user: account,
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::jwt::verify;
+    use futures::executor::block_on;
+
+    use crate::auth::crypto::native::RustCrypto;
+    use crate::auth::crypto::verify;
     use crate::services::auth::model::{StoreInput, StoreRef};
     use crate::test_support::config;
     use crate::test_support::problem_fields;
@@ -206,9 +222,15 @@ mod tests {
                 slug: "awa".into(),
             }],
         };
-        let (token, exp) = access_token(&account, &config, 1000);
+        let (token, exp) = block_on(access_token(&account, &config, &RustCrypto, 1000)).unwrap();
         assert_eq!(exp, 1000 + i64::from(config.access_token_ttl_seconds));
-        let claims = verify(&token, config.jwt_secret.expose().as_bytes(), 1001).unwrap();
+        let header = crate::auth::jwt::parse(&token).unwrap();
+        assert_eq!(
+            (header.alg, header.kid.as_deref()),
+            (crate::auth::jwt::Alg::Es256, Some("test-ec")),
+            "signed ES256 with the configured key"
+        );
+        let claims = block_on(verify(&token, &config.published_keys, &RustCrypto, 1001)).unwrap();
         assert_eq!(claims.role, "authenticated");
         assert_eq!(
             claims.sub.as_deref(),
