@@ -3,6 +3,7 @@
 //! docs/BENCHMARKS.md. `--quick` is a smoke run: seconds per figure, no 10-million-row
 //! seed, nothing written.
 
+pub mod jwt;
 pub mod ramp;
 pub mod routes;
 pub mod ryw_wait;

@@ -111,6 +111,11 @@ enum Cmd {
         /// single-region and a geo-routing baseline; writes docs/bench-wan.svg.
         #[arg(long, conflicts_with = "load")]
         wan: bool,
+        /// JWT signatures instead (issue 19): ES256 and RS256 with the runtime's WebCrypto
+        /// beside the RustCrypto crates built to wasm32, time per operation under Node and
+        /// what each would add to the bundle; needs no stack, writes nothing.
+        #[arg(long, conflicts_with_all = ["load", "wan", "quick"])]
+        jwt: bool,
     },
     /// Where a request's CPU time goes: a V8 CPU profile of the bundle under plain workerd
     /// while oha drives one route, sorted into the parts of the path.
@@ -209,6 +214,7 @@ fn main() {
             port,
             schedule,
         } => Stack::open().and_then(|s| s.restore(&to, &schedule, target_dir, port)),
+        Cmd::Bench { jwt: true, .. } => xtask::bench::jwt::run(&paths),
         Cmd::Bench {
             quick, load: true, ..
         } => xtask::bench::ramp::run(&paths, quick),

@@ -112,7 +112,7 @@ pub fn service(stack: &StackPaths) -> Service {
     }
 }
 
-fn binary(paths: &Paths) -> PathBuf {
+pub fn binary(paths: &Paths) -> PathBuf {
     paths
         .root
         .join("node_modules/@cloudflare/workerd-linux-64/bin/workerd")
