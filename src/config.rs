@@ -12,6 +12,7 @@
 //! | `JWT_SECRET` | yes (secret) | HS256 secret PostgREST verifies tokens with, >= 32 chars |
 //! | `SERVICE_ROLE_KEY` | yes (secret) | JWT with `role: service_role`, signed with `JWT_SECRET` |
 //! | `JWT_SIGNING_KEY` | yes (secret) | the private JWK (EC P-256, with `kid`) the gateway signs its sessions with, ES256, published at `/auth/v1/.well-known/jwks.json` (`cargo xtask keys --new-signing-key` makes one); or `legacy-hs256` to sign with `JWT_SECRET` |
+//! | `JWT_JWKS_URL` | no | a JWKS to fetch and trust (a Supabase project's `https://<ref>.supabase.co/auth/v1/.well-known/jwks.json`): kept per isolate for `JWT_JWKS_TTL_SECONDS` (30..=86400, default 600) and fetched again at once for an unknown `kid`; tokens it verifies reach PostgREST re-signed with `JWT_SECRET`, for a minute at most |
 //! | `JWT_JWKS` | no | more trusted keys, as a JWKS (`{"keys": [...]}`): a Supabase project's public keys, the previous signing key during a rotation; verified by `kid` |
 //! | `DEFAULT_REGION` | no | edge region when nothing else tells; default the first of `REGIONS` |
 //! | `ALLOW_REGION_OVERRIDE` | no | `true` lets `x-payhuk-edge-region` pick the edge region; default `false` |
@@ -98,6 +99,9 @@ pub struct Config {
     pub trusted_keys: KeySet,
     /// What `/auth/v1/.well-known/jwks.json` publishes: the public keys of the above.
     pub published_keys: KeySet,
+    /// A JWKS fetched and trusted beside those, and how long a fetch is kept.
+    pub jwks_url: Option<String>,
+    pub jwks_ttl_seconds: u32,
     pub allowed_origins: AllowedOrigins,
     pub upstream_timeout_ms: u32,
     pub use_cf_location: bool,
@@ -275,6 +279,12 @@ impl Config {
         let service_role_key = p.service_role_key(jwt_secret.as_ref());
         let signing_key = p.signing_key(jwt_secret.as_ref());
         let extra_keys = p.jwks("JWT_JWKS");
+        let jwks_url = p.get("JWT_JWKS_URL").and_then(|raw| {
+            parse_base_url(&raw)
+                .map_err(|why| p.fail("JWT_JWKS_URL", why))
+                .ok()
+        });
+        let jwks_ttl_seconds = p.bounded("JWT_JWKS_TTL_SECONDS", 30, 86_400, 600, "seconds");
         let allowed_origins = p.allowed_origins();
         let upstream_timeout_ms = p.bounded(
             "UPSTREAM_TIMEOUT_MS",
@@ -378,6 +388,8 @@ impl Config {
                     jwt_secret,
                     service_role_key,
                     signing_key,
+                    jwks_url,
+                    jwks_ttl_seconds,
                     allowed_origins,
                     upstream_timeout_ms,
                     use_cf_location,

@@ -5,4 +5,5 @@ pub mod crypto;
 pub mod jwks;
 pub mod jwt;
 pub mod keys;
+pub mod remote;
 pub mod request;

@@ -2,7 +2,8 @@
 //! verified at the edge as PostgREST would, so a bad token never costs an upstream call.
 
 use crate::auth::crypto::{self, JwtCrypto};
-use crate::auth::jwt::Claims;
+use crate::auth::jwks::KeySet;
+use crate::auth::jwt::{self, Claims, JwtError};
 use crate::config::Config;
 use crate::error::AppError;
 use crate::region::HeaderLookup;
@@ -25,11 +26,32 @@ impl Caller {
     }
 }
 
+/// How long a token the gateway re-signs for PostgREST lives: one request's worth.
+pub const UPSTREAM_TOKEN_SECONDS: i64 = 60;
+
+/// The keys fetched from `JWT_JWKS_URL` (the edge keeps them per isolate).
+#[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
+pub trait FetchedKeys {
+    /// The fetched keys, fetched first when a token's `kid` or their age asks for it;
+    /// `None` when there are none.
+    async fn for_kid(&self, kid: Option<&str>) -> Option<KeySet>;
+}
+
+/// No keys are fetched (no `JWT_JWKS_URL`, or outside the edge).
+pub struct NoFetchedKeys;
+
+impl FetchedKeys for NoFetchedKeys {
+    async fn for_kid(&self, _kid: Option<&str>) -> Option<KeySet> {
+        None
+    }
+}
+
 /// No token at all is an anonymous caller (PostgREST's anon role); a token that is
 /// there but forged, expired, signed by an untrusted key or for another audience is a 401.
 pub async fn authenticate(
     headers: &impl HeaderLookup,
     config: &Config,
+    fetched: &impl FetchedKeys,
     crypto: &impl JwtCrypto,
     now: i64,
 ) -> Result<Caller, AppError> {
@@ -58,11 +80,26 @@ pub async fn authenticate(
             claims: None,
         });
     };
-    let claims = crypto::verify(&token, &config.trusted_keys, crypto, now)
-        .await
-        .map_err(|e| AppError::Unauthorized {
-            reason: e.to_string(),
-        })?;
+    let refused = |e: JwtError| AppError::Unauthorized {
+        reason: e.to_string(),
+    };
+    let (claims, upstream) = match crypto::verify(&token, &config.trusted_keys, crypto, now).await {
+        Ok(claims) => (claims, token),
+        Err(JwtError::UnknownKey { kid }) if config.jwks_url.is_some() => {
+            let keys = fetched
+                .for_kid(kid.as_deref())
+                .await
+                .ok_or_else(|| refused(JwtError::UnknownKey { kid }))?;
+            let claims = crypto::verify(&token, &keys, crypto, now)
+                .await
+                .map_err(refused)?;
+            // PostgREST does not fetch keys: it gets the same claims signed with the
+            // secret it shares with the gateway, for no longer than a request needs.
+            let upstream = upstream_token(&claims, config, now);
+            (claims, upstream)
+        }
+        Err(e) => return Err(refused(e)),
+    };
     if let Some(expected) = &config.jwt_audience
         && let Some(aud) = claims.extra.get("aud")
         && !audience_matches(aud, expected)
@@ -72,9 +109,18 @@ pub async fn authenticate(
         });
     }
     Ok(Caller {
-        token: Some(token),
+        token: Some(upstream),
         claims: Some(claims),
     })
+}
+
+/// `claims` as an HS256 token PostgREST verifies with the shared secret, expiring within
+/// [`UPSTREAM_TOKEN_SECONDS`] (or earlier, with the original).
+pub fn upstream_token(claims: &Claims, config: &Config, now: i64) -> String {
+    let mut claims = claims.clone();
+    let soon = now.saturating_add(UPSTREAM_TOKEN_SECONDS);
+    claims.exp = Some(claims.exp.map_or(soon, |exp| exp.min(soon)));
+    jwt::sign_hs256(&claims, config.jwt_secret.expose().as_bytes())
 }
 
 /// `aud` may be a string or a list of strings (RFC 7519).
@@ -119,6 +165,7 @@ mod tests {
         block_on(authenticate(
             &headers.iter().cloned().collect::<HashMap<_, _>>(),
             &config(audience),
+            &NoFetchedKeys,
             &RustCrypto,
             1000,
         ))
@@ -237,5 +284,84 @@ mod tests {
             401
         );
         assert!(auth(&bearer(&other), None).is_ok());
+    }
+
+    struct Fetched(Option<KeySet>);
+
+    impl FetchedKeys for Fetched {
+        async fn for_kid(&self, _kid: Option<&str>) -> Option<KeySet> {
+            self.0.clone()
+        }
+    }
+
+    #[test]
+    fn a_token_from_the_fetched_keys_reaches_postgrest_re_signed_for_a_minute() {
+        use crate::auth::crypto::tests::EC_KEY;
+        use crate::auth::jwks::Jwk;
+
+        let project = crate::auth::crypto::native::new_es256_key("project-1").unwrap();
+        let mut claims = Claims::new(
+            "authenticated",
+            "https://ref.supabase.co/auth/v1",
+            900,
+            5000,
+        );
+        claims.sub = Some("22222222-2222-4222-8222-000000000001".into());
+        let foreign = block_on(crypto::sign(&claims, &project, &RustCrypto)).unwrap();
+        let fetched = Fetched(Some(KeySet {
+            keys: vec![project.public().unwrap()],
+        }));
+        let with_url = config_with(&[(
+            "JWT_JWKS_URL",
+            "https://ref.supabase.co/auth/v1/.well-known/jwks.json",
+        )]);
+        let headers: HashMap<&str, String> =
+            [("authorization", format!("Bearer {foreign}"))].into();
+
+        let caller = block_on(authenticate(
+            &headers,
+            &with_url,
+            &fetched,
+            &RustCrypto,
+            1000,
+        ))
+        .unwrap();
+        assert_eq!(caller.claims.as_ref(), Some(&claims));
+        let upstream = caller.token.unwrap();
+        assert_ne!(upstream, foreign);
+        let passed = jwt::verify(&upstream, SECRET.as_bytes(), 1000).unwrap();
+        assert_eq!(passed.exp, Some(1000 + UPSTREAM_TOKEN_SECONDS));
+        assert_eq!(
+            (passed.role, passed.sub),
+            (claims.role.clone(), claims.sub.clone())
+        );
+
+        // Not configured, or nothing fetched, or fetched without that key: refused.
+        for (config, fetched) in [
+            (config(None), Fetched(fetched.0.clone())),
+            (with_url.clone(), Fetched(None)),
+            (
+                with_url.clone(),
+                Fetched(Some(KeySet {
+                    keys: vec![serde_json::from_str::<Jwk>(EC_KEY).unwrap()],
+                })),
+            ),
+        ] {
+            let err =
+                block_on(authenticate(&headers, &config, &fetched, &RustCrypto, 1000)).unwrap_err();
+            assert_eq!(err.status(), 401);
+        }
+        // A token of the configured keys is passed as it is.
+        let own = token("authenticated", 2000, None, SECRET);
+        let headers: HashMap<&str, String> = [("authorization", format!("Bearer {own}"))].into();
+        let caller = block_on(authenticate(
+            &headers,
+            &with_url,
+            &fetched,
+            &RustCrypto,
+            1000,
+        ))
+        .unwrap();
+        assert_eq!(caller.token.as_deref(), Some(own.as_str()));
     }
 }

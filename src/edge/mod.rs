@@ -5,6 +5,7 @@
 mod admission;
 mod cluster;
 mod env;
+mod keys;
 mod response;
 mod rest;
 mod routed;

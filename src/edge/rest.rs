@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use worker::{Context, Date, Headers, Method, Request, Response, ResponseBuilder, Url};
 
+use super::keys::EdgeKeys;
 use super::routed::{Budget, Outgoing, Routed, route};
 use super::webcrypto::WebCrypto;
 use super::{RequestHeaders, glue_error};
@@ -31,7 +32,8 @@ pub async fn forward(
 ) -> Result<Response, AppError> {
     let now_secs = (Date::now().as_millis() / 1000) as i64;
     let budget = Budget::starting(config);
-    let caller = authenticate(&RequestHeaders(req), config, &WebCrypto, now_secs).await?;
+    let keys = EdgeKeys(config.clone());
+    let caller = authenticate(&RequestHeaders(req), config, &keys, &WebCrypto, now_secs).await?;
     let path = req.path();
     let subpath = match path.strip_prefix(PREFIX).unwrap_or("") {
         "" => "/".to_owned(),

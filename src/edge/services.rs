@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use worker::{Cache, Context, Date, Delay, Request, Response, Url, console_error};
 
+use super::keys::EdgeKeys;
 use super::rest::read_body;
 use super::routed::{Budget, RoutedDb, Trail};
 use super::webcrypto::WebCrypto;
@@ -46,7 +47,8 @@ pub async fn serve(
 ) -> Result<Response, AppError> {
     let now = (Date::now().as_millis() / 1000) as i64;
     let headers = RequestHeaders(req);
-    let caller = authenticate(&headers, config, &WebCrypto, now).await?;
+    let keys = EdgeKeys(config.clone());
+    let caller = authenticate(&headers, config, &keys, &WebCrypto, now).await?;
     let key = super::consistency_key(config);
     let presented = presented_token(&headers, &key, now);
     let apikey = req.headers().get("apikey").ok().flatten();

@@ -1,9 +1,16 @@
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use futures::executor::block_on;
 use payhuk_edge::auth::crypto;
 use payhuk_edge::auth::crypto::native::{RustCrypto, new_es256_key};
 use payhuk_edge::auth::jwks::{Jwk, KeySet};
 use payhuk_edge::auth::jwt::{self, Alg, Claims};
-use payhuk_stack_tests::{request, stack};
+use payhuk_edge::auth::remote::MIN_FETCH_INTERVAL_MS;
+use payhuk_stack_tests::{PlainWorkerd, request, stack};
 use serde_json::json;
 use xtask::topology;
 
@@ -155,4 +162,128 @@ fn sessions_are_signed_with_the_published_key_and_other_keys_are_refused() {
         );
         assert_eq!(reply.status, 401, "{}", reply.body);
     }
+}
+
+/// A key set served over HTTP, as a Supabase project publishes its keys; the test
+/// changes it and counts the fetches.
+struct KeyServer {
+    url: String,
+    body: Arc<Mutex<String>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl KeyServer {
+    fn start(body: String) -> KeyServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://{}/auth/v1/.well-known/jwks.json",
+            listener.local_addr().unwrap()
+        );
+        let body = Arc::new(Mutex::new(body));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let (served, counted) = (body.clone(), fetches.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                counted.fetch_add(1, Ordering::SeqCst);
+                let body = served.lock().unwrap().clone();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        KeyServer { url, body, fetches }
+    }
+
+    fn publish(&self, keys: &[&Jwk]) {
+        let set = KeySet {
+            keys: keys.iter().map(|k| k.public().unwrap()).collect(),
+        };
+        *self.body.lock().unwrap() = serde_json::to_string(&set).unwrap();
+    }
+}
+
+/// `JWT_JWKS_URL`: tokens of a project whose keys the gateway fetches are accepted and
+/// reach PostgREST (which does not know those keys) re-signed, so row-level security
+/// sees the same user; a key published later is fetched when a token names it; a
+/// forged token naming a fetched key is refused.
+#[test]
+fn keys_fetched_from_a_jwks_url_verify_tokens_and_rotate_without_a_redeploy() {
+    let stack = stack();
+    const EMILY: &str = "22222222-2222-4222-8222-000000000005";
+    let a = new_es256_key("project-a").unwrap();
+    let b = new_es256_key("project-b").unwrap();
+    let server = KeyServer::start(String::new());
+    server.publish(&[&a]);
+    let _gateway = PlainWorkerd::start(
+        &stack,
+        &[
+            ("JWT_JWKS_URL", &server.url),
+            ("JWT_JWKS_TTL_SECONDS", "600"),
+        ],
+    );
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut claims = Claims::new(
+        "authenticated",
+        "https://project.supabase.co/auth/v1",
+        now,
+        now + 600,
+    );
+    claims.sub = Some(EMILY.into());
+    claims.extra.insert("aud".into(), "authenticated".into());
+    let orders = |token: &str| {
+        request(
+            "GET",
+            &format!(
+                "http://127.0.0.1:{}/rest/v1/orders?select=customer_id&limit=20",
+                xtask::workerd::PORT
+            ),
+            &[("authorization", &format!("Bearer {token}"))],
+            None,
+        )
+    };
+
+    let reply = orders(&signed(&claims, &a));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let rows = reply.json();
+    let rows = rows.as_array().unwrap();
+    assert!(!rows.is_empty(), "the demo customer has orders");
+    assert!(rows.iter().all(|r| r["customer_id"] == EMILY), "{rows:?}");
+    assert_eq!(server.fetches.load(Ordering::SeqCst), 1);
+
+    // Project B is not published yet; a fetch for it just happened (or was not allowed).
+    let b_token = signed(&claims, &b);
+    assert_eq!(orders(&b_token).status, 401);
+    server.publish(&[&a, &b]);
+    let before = server.fetches.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(MIN_FETCH_INTERVAL_MS + 500));
+    let reply = orders(&b_token);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        server.fetches.load(Ordering::SeqCst),
+        before + 1,
+        "one fetch for the new kid"
+    );
+
+    // Another key calling itself project-a.
+    let impostor = new_es256_key("project-a").unwrap();
+    assert_eq!(orders(&signed(&claims, &impostor)).status, 401);
+    // The gateway's published set is still its own key only.
+    let published = request(
+        "GET",
+        &format!(
+            "http://127.0.0.1:{}/auth/v1/.well-known/jwks.json",
+            xtask::workerd::PORT
+        ),
+        &[],
+        None,
+    );
+    assert!(!published.body.contains("project-a"), "{}", published.body);
 }

@@ -921,6 +921,7 @@ fn forged_expired_and_malformed_tokens_are_refused_at_the_edge() {
             futures::executor::block_on(payhuk_edge::auth::request::authenticate(
                 &Lookup(vec![("authorization", bearer(t))]),
                 &config,
+                &payhuk_edge::auth::request::NoFetchedKeys,
                 &payhuk_edge::auth::crypto::native::RustCrypto,
                 now,
             ))
