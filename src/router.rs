@@ -19,6 +19,12 @@ pub enum Route {
     AuthRefresh,
     AuthLogout,
     AuthMe,
+    /// GoTrue's API, as supabase-js calls it (`services::auth::gotrue`).
+    GoTrueSignup,
+    GoTrueToken,
+    GoTrueUser,
+    GoTrueUpdateUser,
+    GoTrueLogout,
     ListProducts,
     CreateProduct,
     GetProduct,
@@ -40,6 +46,20 @@ pub enum Route {
     Download,
     IngestAnalytics,
     SalesReport,
+}
+
+impl Route {
+    /// GoTrue's API: errors are answered in GoTrue's shape.
+    pub fn is_gotrue(self) -> bool {
+        matches!(
+            self,
+            Route::GoTrueSignup
+                | Route::GoTrueToken
+                | Route::GoTrueUser
+                | Route::GoTrueUpdateUser
+                | Route::GoTrueLogout
+        )
+    }
 }
 
 /// A route and the values of its `{param}` segments, in order.
@@ -73,6 +93,22 @@ const ROUTES: &[Entry] = &[
     Entry {
         pattern: Pattern::Path("/api/v1/openapi.json"),
         methods: &[("GET", Route::OpenApi), ("HEAD", Route::OpenApi)],
+    },
+    Entry {
+        pattern: Pattern::Path("/auth/v1/signup"),
+        methods: &[("POST", Route::GoTrueSignup)],
+    },
+    Entry {
+        pattern: Pattern::Path("/auth/v1/token"),
+        methods: &[("POST", Route::GoTrueToken)],
+    },
+    Entry {
+        pattern: Pattern::Path("/auth/v1/user"),
+        methods: &[("GET", Route::GoTrueUser), ("PUT", Route::GoTrueUpdateUser)],
+    },
+    Entry {
+        pattern: Pattern::Path("/auth/v1/logout"),
+        methods: &[("POST", Route::GoTrueLogout)],
     },
     Entry {
         pattern: Pattern::Path("/auth/v1/.well-known/jwks.json"),

@@ -97,7 +97,11 @@ pub async fn serve(
             if let Some(line) = err.log_line() {
                 worker::console_error!("{:?}: {line}", matched.route);
             }
-            ApiResponse::from(&err)
+            if matched.route.is_gotrue() {
+                services::auth::gotrue::error_response(&api, &err)
+            } else {
+                ApiResponse::from(&err)
+            }
         });
     let mut response = response::into_worker(answer, false).map_err(glue_error)?;
     let trail = db.trail.borrow();

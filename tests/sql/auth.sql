@@ -1,7 +1,7 @@
 -- The auth functions: who may call them, how passwords and refresh tokens are kept,
 -- rotation and reuse, lockout arithmetic.
 begin;
-select plan(22);
+select plan(30);
 
 select ok(not has_schema_privilege('anon', 'payhuk_auth', 'usage')
           and not has_schema_privilege('authenticated', 'payhuk_auth', 'usage'),
@@ -61,6 +61,30 @@ select is(public.auth_signup_session('One.Trip@payhuk.test', 'tap password 3', '
             ->> 'email', 'one.trip@payhuk.test', 'auth_signup_session: the account');
 select is((select t.user_id from payhuk_auth.refresh_tokens t where t.token_hash = repeat('9', 64)),
   (select id from public.profiles where email = 'one.trip@payhuk.test'), 'and its session, in the same call');
+
+-- GoTrue's needs: metadata at signup, a session id per session, updating the user,
+-- ending sessions by scope.
+create temp table meta_user as
+select public.auth_signup_session('meta@payhuk.test', 'tap password 4', null, null, repeat('7', 64), 3600,
+                                  '{"lang": "fr", "theme": "dark"}') as v;
+select is((select v -> 'user_metadata' from meta_user), '{"lang": "fr", "theme": "dark"}'::jsonb,
+  'signup keeps the metadata');
+select ok((select v ? 'session_id' and v ->> 'session_id' is not null from meta_user), 'and names its session');
+select is(public.auth_update_user((select (v ->> 'user_id')::uuid from meta_user), null, '{"lang": "wo", "theme": null}')
+            -> 'user_metadata', '{"lang": "wo"}'::jsonb, 'an update merges, null removes a key');
+select public.auth_update_user((select (v ->> 'user_id')::uuid from meta_user), 'tap password 5', null);
+select is(public.auth_check_password('meta@payhuk.test', 'tap password 5') ->> 'status', 'ok', 'a new password signs in');
+select is(public.auth_check_password('meta@payhuk.test', 'tap password 4') ->> 'status', 'wrong_password', 'the old one no longer');
+select throws_ok($$ select public.auth_update_user((select (v ->> 'user_id')::uuid from meta_user), 'short', null) $$,
+  'PT422', 'password must be 8 to 72 bytes', 'a short password is refused');
+-- Two more sessions; "others" ends them, not the first.
+select public.auth_start_session((select (v ->> 'user_id')::uuid from meta_user), 'meta@payhuk.test', repeat('5', 64), 3600);
+select public.auth_start_session((select (v ->> 'user_id')::uuid from meta_user), 'meta@payhuk.test', repeat('6', 64), 3600);
+select is(public.auth_end_sessions((select (v ->> 'user_id')::uuid from meta_user),
+                                   (select (v ->> 'session_id')::uuid from meta_user), 'others'),
+  2, 'others: every session but this one');
+select is(public.auth_rotate_refresh(repeat('7', 64), repeat('8', 64), 3600) ->> 'status', 'ok',
+  'this one still refreshes');
 
 select * from finish();
 rollback;

@@ -36,3 +36,33 @@ fn supabase_js_works_unchanged_against_the_gateway() {
     );
     assert!(report.contains("# pass 5"), "all five ran:\n{report}");
 }
+
+/// supabase-js's auth client against `/auth/v1` (GoTrue's API), replicas lagging for
+/// real: signup, password and refresh grants, getUser, getClaims through the JWKS,
+/// updateUser, signOut scopes, automatic refresh, and a foreign project's token refused.
+#[test]
+fn supabase_js_auth_works_unchanged_against_the_gateway() {
+    let stack = stack();
+    let script = stack.paths.root.join("tests/js/supabase-auth.test.mjs");
+    let _paused = [
+        ReplayPaused::new(&stack, "sfo1"),
+        ReplayPaused::new(&stack, "fra1"),
+    ];
+    let out = Command::new("node")
+        .arg("--test")
+        .arg(&script)
+        .current_dir(&stack.paths.root)
+        .env("GATEWAY_URL", topology::gateway_url())
+        .env("ANON_KEY", topology::anon_key())
+        .env("DEMO_EMAIL", topology::DEMO_CUSTOMER_EMAIL)
+        .env("DEMO_PASSWORD", topology::DEMO_PASSWORD)
+        .output()
+        .expect("node runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "supabase-js auth tests failed:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(report.contains("# pass 4"), "all four ran:\n{report}");
+}

@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use super::model::{Account, LoginBody, LoginOutcome, RefreshBody, Rotation, SignupBody};
+use super::model::{Account, LoginBody, LoginOutcome, RefreshBody, Rotation, Session, SignupBody};
 use super::service::{
     hash_refresh_token, new_refresh_token, session, validate_login, validate_signup,
 };
@@ -12,7 +12,7 @@ use crate::http::ApiResponse;
 use crate::routing::Access;
 use crate::services::request::ApiRequest;
 
-fn no_store(response: ApiResponse) -> ApiResponse {
+pub fn no_store(response: ApiResponse) -> ApiResponse {
     response.with_header("cache-control", "no-store")
 }
 
@@ -33,7 +33,21 @@ pub async fn signup(
     crypto: &impl JwtCrypto,
 ) -> Result<ApiResponse, AppError> {
     let body: SignupBody = req.json()?;
-    validate_signup(&body)?;
+    let session = start_signup(&body, None, req, config, db, crypto).await?;
+    Ok(no_store(ApiResponse::json(201, &session)?))
+}
+
+/// An account and its first session (both paths: `/api/v1/auth/signup` and GoTrue's
+/// `/auth/v1/signup`, which also sends the user's metadata).
+pub async fn start_signup(
+    body: &SignupBody,
+    user_metadata: Option<&serde_json::Value>,
+    req: &ApiRequest,
+    config: &Config,
+    db: &impl Db,
+    crypto: &impl JwtCrypto,
+) -> Result<Session, AppError> {
+    validate_signup(body)?;
     let (refresh_token, hash) = new_refresh_token()?;
     let args = json!({
         "email": body.email,
@@ -42,6 +56,7 @@ pub async fn signup(
         "store": body.store,
         "token_hash": hash,
         "ttl_seconds": config.refresh_token_ttl_seconds,
+        "user_metadata": user_metadata,
     });
     let account: Account = rpc(
         db,
@@ -51,16 +66,11 @@ pub async fn signup(
         Role::Service,
     )
     .await?;
-    Ok(no_store(ApiResponse::json(
-        201,
-        &session(account, refresh_token, config, crypto, req.now).await?,
-    )?))
+    session(account, refresh_token, config, crypto, req.now).await
 }
 
 /// `POST /api/v1/auth/login` -> 200 with a session; 401 for a wrong email or password
-/// (the same answer for both); 429 while the account or the client is locked out. One
-/// call to the primary (`auth_login`): a login always writes, so checking on a replica
-/// first only added round trips.
+/// (the same answer for both); 429 while the account or the client is locked out.
 pub async fn login(
     req: &ApiRequest,
     config: &Config,
@@ -68,7 +78,20 @@ pub async fn login(
     crypto: &impl JwtCrypto,
 ) -> Result<ApiResponse, AppError> {
     let body: LoginBody = req.json()?;
-    validate_login(&body)?;
+    let session = password_login(&body, req, config, db, crypto).await?;
+    Ok(no_store(ApiResponse::json(200, &session)?))
+}
+
+/// A session for an email and password. One call to the primary (`auth_login`): a
+/// login always writes, so checking on a replica first only added round trips.
+pub async fn password_login(
+    body: &LoginBody,
+    req: &ApiRequest,
+    config: &Config,
+    db: &impl Db,
+    crypto: &impl JwtCrypto,
+) -> Result<Session, AppError> {
+    validate_login(body)?;
     let limits = config.login_limits;
     let (refresh_token, hash) = new_refresh_token()?;
     let args = json!({
@@ -83,10 +106,9 @@ pub async fn login(
     });
     let outcome: LoginOutcome = rpc(db, "auth_login", &args, Access::Write, Role::Service).await?;
     match outcome {
-        LoginOutcome::Ok { account } => Ok(no_store(ApiResponse::json(
-            200,
-            &session(account, refresh_token, config, crypto, req.now).await?,
-        )?)),
+        LoginOutcome::Ok { account } => {
+            session(*account, refresh_token, config, crypto, req.now).await
+        }
         LoginOutcome::Wait { retry_after } => Err(AppError::TooManyRequests {
             reason: "too many failed logins for this account or client".into(),
             retry_after_secs: retry_after,
@@ -108,9 +130,21 @@ pub async fn refresh(
     crypto: &impl JwtCrypto,
 ) -> Result<ApiResponse, AppError> {
     let body: RefreshBody = req.json()?;
+    let session = rotate_refresh(&body.refresh_token, req, config, db, crypto).await?;
+    Ok(no_store(ApiResponse::json(200, &session)?))
+}
+
+/// A new session for a refresh token, which is used up (both paths).
+pub async fn rotate_refresh(
+    presented: &str,
+    req: &ApiRequest,
+    config: &Config,
+    db: &impl Db,
+    crypto: &impl JwtCrypto,
+) -> Result<Session, AppError> {
     let (refresh_token, new_hash) = new_refresh_token()?;
     let args = json!({
-        "old_hash": hash_refresh_token(body.refresh_token.trim()),
+        "old_hash": hash_refresh_token(presented.trim()),
         "new_hash": new_hash,
         "ttl_seconds": config.refresh_token_ttl_seconds,
     });
@@ -128,10 +162,7 @@ pub async fn refresh(
         hint,
     };
     match rotation {
-        Rotation::Ok { account } => Ok(no_store(ApiResponse::json(
-            200,
-            &session(account, refresh_token, config, crypto, req.now).await?,
-        )?)),
+        Rotation::Ok { account } => session(*account, refresh_token, config, crypto, req.now).await,
         Rotation::Reused => Err(refused(
             "this refresh token was already used; every session it belongs to is now signed out",
             "refresh_token_reused",
@@ -168,16 +199,21 @@ pub async fn logout(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
 
 /// `GET /api/v1/auth/me` -> the signed-in account, from the nearest replica.
 pub async fn me(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
-    let user_id = req.user_id()?;
-    let args = json!({"user_id": user_id});
-    let account: Option<Account> =
-        rpc(db, "auth_account", &args, Access::Read, Role::Service).await?;
-    match account {
-        Some(account) => Ok(no_store(ApiResponse::json(200, &account)?)),
-        None => Err(AppError::NotFound {
-            path: "/api/v1/auth/me".into(),
-        }),
-    }
+    let account = signed_in_account(req, db, Access::Read, "/api/v1/auth/me").await?;
+    Ok(no_store(ApiResponse::json(200, &account)?))
+}
+
+/// The caller's account (both paths), read as `access` says; 404 at `path` when the
+/// token's user is gone.
+pub async fn signed_in_account(
+    req: &ApiRequest,
+    db: &impl Db,
+    access: Access,
+    path: &str,
+) -> Result<Account, AppError> {
+    let args = json!({"user_id": req.user_id()?});
+    let account: Option<Account> = rpc(db, "auth_account", &args, access, Role::Service).await?;
+    account.ok_or_else(|| AppError::NotFound { path: path.into() })
 }
 
 #[cfg(test)]

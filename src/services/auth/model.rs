@@ -31,13 +31,25 @@ pub struct RefreshBody {
     pub refresh_token: String,
 }
 
-/// An account as the database reports it.
+/// An account as the database reports it. `/api/v1` shows the first four fields; the
+/// others are for GoTrue's User shape and the access token's `session_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     pub user_id: String,
     pub email: String,
     pub display_name: Option<String>,
     pub stores: Vec<StoreRef>,
+    #[serde(default, skip_serializing)]
+    pub created_at: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub updated_at: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub last_sign_in_at: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub user_metadata: Option<serde_json::Value>,
+    /// The session (refresh token family) a sign-in or a refresh started or continued.
+    #[serde(default, skip_serializing)]
+    pub session_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,7 +75,7 @@ pub struct Session {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum LoginOutcome {
     Ok {
-        account: Account,
+        account: Box<Account>,
     },
     Wait {
         retry_after: u32,
@@ -76,7 +88,7 @@ pub enum LoginOutcome {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Rotation {
-    Ok { account: Account },
+    Ok { account: Box<Account> },
     Reused,
     Invalid,
     Expired,

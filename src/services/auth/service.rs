@@ -113,6 +113,12 @@ pub async fn access_token(
     claims
         .extra
         .insert("email".into(), account.email.clone().into());
+    if let Some(session) = &account.session_id {
+        claims
+            .extra
+            .insert("session_id".into(), session.clone().into());
+    }
+    claims.extra.insert("is_anonymous".into(), false.into());
     claims.extra.insert(
         "store_ids".into(),
         account
@@ -221,6 +227,11 @@ mod tests {
                 name: "Awa".into(),
                 slug: "awa".into(),
             }],
+            created_at: None,
+            updated_at: None,
+            last_sign_in_at: None,
+            user_metadata: None,
+            session_id: Some("66666666-6666-4666-8666-000000000001".into()),
         };
         let (token, exp) = block_on(access_token(&account, &config, &RustCrypto, 1000)).unwrap();
         assert_eq!(exp, 1000 + i64::from(config.access_token_ttl_seconds));
@@ -237,6 +248,10 @@ mod tests {
             Some("11111111-1111-4111-8111-000000000001")
         );
         assert_eq!(claims.extra["aud"], "authenticated");
+        assert_eq!(
+            claims.extra["session_id"], "66666666-6666-4666-8666-000000000001",
+            "logout by scope finds the session"
+        );
         assert_eq!(
             claims.extra["store_ids"][0],
             "33333333-3333-4333-8333-000000000001"

@@ -1,0 +1,163 @@
+// supabase-js's auth client, unchanged, with the gateway as its Supabase URL: /auth/v1
+// as GoTrue serves it. Run by the stack tests (tests/stack/clients.rs) with GATEWAY_URL,
+// ANON_KEY, DEMO_EMAIL and DEMO_PASSWORD set for the local stack.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { webcrypto } from 'node:crypto';
+import { createClient } from '@supabase/supabase-js';
+
+const url = process.env.GATEWAY_URL;
+const anonKey = process.env.ANON_KEY;
+class NoRealtime {
+  constructor() {
+    throw new Error('realtime is not served by payhuk-edge');
+  }
+}
+// Node keeps no session storage of its own: each client keeps its session in memory.
+const client = (extra = {}) =>
+  createClient(url, anonKey, {
+    auth: { persistSession: false, autoRefreshToken: false, ...extra },
+    realtime: { transport: NoRealtime },
+  });
+const unique = () => `${process.pid}-${Math.floor(Math.random() * 1e9)}`;
+
+test('sign up, sign in, get the user and its claims through the JWKS, refresh, update, sign out', async () => {
+  const email = `supabase-js-${unique()}@payhuk.test`;
+  const password = 'a-long-enough-password-1';
+  const supabase = client();
+
+  const signedUp = await supabase.auth.signUp({
+    email,
+    password,
+    options: { data: { display_name: 'Ada', lang: 'fr' } },
+  });
+  assert.equal(signedUp.error, null);
+  assert.ok(signedUp.data.session, 'confirmed at once: a session');
+  assert.equal(signedUp.data.user.email, email);
+  assert.equal(signedUp.data.user.user_metadata.lang, 'fr');
+
+  const again = await client().auth.signUp({ email, password });
+  assert.equal(again.error?.code, 'user_already_exists');
+  assert.equal(again.error?.status, 422);
+
+  const wrong = await supabase.auth.signInWithPassword({ email, password: 'not-the-password' });
+  assert.equal(wrong.error?.code, 'invalid_credentials');
+  assert.equal(wrong.error?.status, 400);
+
+  const signedIn = await supabase.auth.signInWithPassword({ email, password });
+  assert.equal(signedIn.error, null);
+  const session = signedIn.data.session;
+  assert.equal(session.user.id, signedUp.data.user.id);
+
+  const { data: got, error: getError } = await supabase.auth.getUser();
+  assert.equal(getError, null);
+  assert.equal(got.user.id, session.user.id);
+  assert.equal(got.user.aud, 'authenticated');
+
+  // getClaims verifies an asymmetric token with WebCrypto and the published JWKS.
+  const claims = await supabase.auth.getClaims();
+  assert.equal(claims.error, null);
+  assert.equal(claims.data.header.alg, 'ES256');
+  assert.equal(claims.data.claims.sub, session.user.id);
+  assert.equal(claims.data.claims.role, 'authenticated');
+
+  const refreshed = await supabase.auth.refreshSession();
+  assert.equal(refreshed.error, null);
+  assert.notEqual(refreshed.data.session.refresh_token, session.refresh_token);
+  const reused = await client().auth.refreshSession({ refresh_token: session.refresh_token });
+  assert.equal(reused.error?.code, 'refresh_token_already_used');
+
+  const updated = await supabase.auth.updateUser({ data: { lang: 'wo', display_name: null } });
+  assert.equal(updated.error, null);
+  assert.equal(updated.data.user.user_metadata.lang, 'wo');
+  assert.equal('display_name' in updated.data.user.user_metadata, false, 'null removes a key');
+  const newPassword = 'another-long-password-2';
+  assert.equal((await supabase.auth.updateUser({ password: newPassword })).error, null);
+  assert.equal(
+    (await client().auth.signInWithPassword({ email, password })).error?.code,
+    'invalid_credentials',
+    'the old password no longer signs in',
+  );
+  const other = client();
+  assert.equal((await other.auth.signInWithPassword({ email, password: newPassword })).error, null);
+
+  // signOut ends every session by default; scope local only this one.
+  const local = client();
+  await local.auth.signInWithPassword({ email, password: newPassword });
+  const { data: localSession } = await local.auth.getSession();
+  assert.equal((await local.auth.signOut({ scope: 'local' })).error, null);
+  const afterLocal = await client().auth.refreshSession({
+    refresh_token: localSession.session.refresh_token,
+  });
+  assert.equal(afterLocal.error?.code, 'refresh_token_not_found');
+  const { data: otherSession } = await other.auth.getSession();
+  assert.equal((await supabase.auth.signOut()).error, null);
+  const afterGlobal = await client().auth.refreshSession({
+    refresh_token: otherSession.session.refresh_token,
+  });
+  assert.equal(afterGlobal.error?.code, 'refresh_token_not_found', 'global ended the others too');
+});
+
+test('the seeded customer signs in and reads only their own orders under RLS', async () => {
+  const supabase = client();
+  const { data, error } = await supabase.auth.signInWithPassword({
+    email: process.env.DEMO_EMAIL,
+    password: process.env.DEMO_PASSWORD,
+  });
+  assert.equal(error, null);
+  const orders = await supabase.from('orders').select('id, customer_id').limit(50);
+  assert.equal(orders.error, null);
+  assert.ok(orders.data.length > 0, 'the demo customer has orders');
+  assert.ok(orders.data.every((o) => o.customer_id === data.user.id));
+});
+
+test('an expiring session is refreshed by the client before its next request', async () => {
+  const supabase = client();
+  const { data } = await supabase.auth.signInWithPassword({
+    email: process.env.DEMO_EMAIL,
+    password: process.env.DEMO_PASSWORD,
+  });
+  // The same session as if its access token had expired a minute ago: auth-js refreshes
+  // it with the refresh token before using it.
+  const [header, payload, signature] = data.session.access_token.split('.');
+  const claims = JSON.parse(Buffer.from(payload, 'base64url'));
+  claims.exp = Math.floor(Date.now() / 1000) - 60;
+  const expired = [header, Buffer.from(JSON.stringify(claims)).toString('base64url'), signature].join('.');
+  const set = await supabase.auth.setSession({
+    access_token: expired,
+    refresh_token: data.session.refresh_token,
+  });
+  assert.equal(set.error, null);
+  assert.notEqual(set.data.session.access_token, expired);
+  assert.notEqual(set.data.session.refresh_token, data.session.refresh_token);
+  const orders = await supabase.from('orders').select('id').limit(1);
+  assert.equal(orders.error, null, 'the refreshed token reads');
+});
+
+test('a token signed by another project\'s ES256 key is refused', async () => {
+  const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
+    'sign',
+    'verify',
+  ]);
+  const b64 = (bytes) => Buffer.from(bytes).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const header = b64(JSON.stringify({ alg: 'ES256', kid: 'payhuk-local-es256-1', typ: 'JWT' }));
+  const body = b64(
+    JSON.stringify({ role: 'authenticated', sub: '22222222-2222-4222-8222-000000000005', aud: 'authenticated', iat: now, exp: now + 600 }),
+  );
+  const signature = await webcrypto.subtle.sign(
+    { name: 'ECDSA', hash: 'SHA-256' },
+    keys.privateKey,
+    Buffer.from(`${header}.${body}`),
+  );
+  const forged = `${header}.${body}.${b64(signature)}`;
+  const foreign = createClient(url, anonKey, {
+    auth: { persistSession: false, autoRefreshToken: false },
+    realtime: { transport: NoRealtime },
+    global: { headers: { Authorization: `Bearer ${forged}` } },
+  });
+  const orders = await foreign.from('orders').select('id').limit(1);
+  assert.equal(orders.status, 401);
+  const user = await foreign.auth.getUser(forged);
+  assert.ok(user.error, 'getUser refuses it too');
+});
