@@ -28,6 +28,7 @@
 //! | `CONSISTENCY_TTL_SECONDS` | no | lifetime of read-your-writes tokens, 10..=86400; default 300 |
 //! | `ACCESS_TOKEN_TTL_SECONDS` | no | lifetime of access tokens the auth service issues, 60..=86400; default 3600 |
 //! | `REFRESH_TOKEN_TTL_SECONDS` | no | lifetime of refresh tokens, 300..=31536000; default 2592000 (30 days) |
+//! | `TRUSTED_PROXIES` | no | comma-separated CIDRs of proxies in front of the gateway whose `x-forwarded-for` names the client (the storefront's Vercel rewrite); from any other peer only `cf-connecting-ip` counts; default none |
 //! | `LOGIN_FAILURE_WINDOW_SECONDS` | no | failed logins count this long, 1..=86400; default 900 |
 //! | `LOGIN_MAX_FAILURES_PER_ACCOUNT` | no | failures in the window before an account waits, 1..=1000; default 5 |
 //! | `LOGIN_MAX_FAILURES_PER_CLIENT` | no | failures in the window before a client address waits, 1..=10000; default 20 |
@@ -121,6 +122,8 @@ pub struct Config {
     pub access_token_ttl_seconds: u32,
     pub refresh_token_ttl_seconds: u32,
     pub login_limits: LoginLimits,
+    /// Peers whose forwarded client address is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// By provider name, only those configured.
     pub webhook_secrets: Vec<(String, Secret)>,
     pub webhook_tolerance_seconds: u32,
@@ -362,6 +365,7 @@ impl Config {
         let download_link_ttl_seconds =
             p.bounded("DOWNLOAD_LINK_TTL_SECONDS", 60, 604_800, 86_400, "seconds");
         let download_max_count = p.bounded("DOWNLOAD_MAX_COUNT", 1, 1000, 5, "downloads");
+        let trusted_proxies = p.trusted_proxies();
         let login_limits = LoginLimits {
             window_seconds: p.bounded("LOGIN_FAILURE_WINDOW_SECONDS", 1, 86_400, 900, "seconds"),
             per_account: p.bounded("LOGIN_MAX_FAILURES_PER_ACCOUNT", 1, 1000, 5, "failures"),
@@ -405,6 +409,7 @@ impl Config {
                     access_token_ttl_seconds,
                     refresh_token_ttl_seconds,
                     login_limits,
+                    trusted_proxies,
                     webhook_secrets,
                     webhook_tolerance_seconds,
                     download_link_ttl_seconds,
@@ -610,6 +615,27 @@ impl<S: ConfigSource> Parser<'_, S> {
             }
             None => Some(key),
         }
+    }
+
+    fn trusted_proxies(&mut self) -> Vec<ipnet::IpNet> {
+        let Some(raw) = self.get("TRUSTED_PROXIES") else {
+            return Vec::new();
+        };
+        let mut nets = Vec::new();
+        for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            // A bare address is a network of one.
+            let parsed = item
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(net) => nets.push(net.trunc()),
+                Err(_) => self.fail(
+                    "TRUSTED_PROXIES",
+                    format!("`{item}` is not an IP network such as 76.76.21.0/24"),
+                ),
+            }
+        }
+        nets
     }
 
     fn jwks(&mut self, key: &str) -> KeySet {
@@ -844,6 +870,7 @@ mod tests {
         vars.insert("DEFAULT_REGION".into(), "cdg1".into());
         vars.insert("JWT_SIGNING_KEY".into(), "{}".into());
         vars.insert("JWT_JWKS".into(), r#"{"keys":[{"kty":"EC"}]}"#.into());
+        vars.insert("TRUSTED_PROXIES".into(), "76.76.21.0/24, vercel".into());
         let keys: Vec<String> = problems(&vars).into_iter().map(|(k, _)| k).collect();
         assert_eq!(
             keys,
@@ -859,6 +886,7 @@ mod tests {
                 "JWT_JWKS",
                 "ALLOWED_ORIGINS",
                 "UPSTREAM_TIMEOUT_MS",
+                "TRUSTED_PROXIES",
             ]
         );
     }
@@ -1093,6 +1121,28 @@ mod tests {
         assert!(!debug.contains(SECRET));
         assert!(!debug.contains(config.service_role_key.expose()));
         assert!(!debug.contains(config.signing_key.d.as_deref().unwrap()));
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_or_single_addresses() {
+        let mut vars = base();
+        vars.insert(
+            "TRUSTED_PROXIES".into(),
+            "76.76.21.9/24, 2001:db8::1, 10.0.0.7".into(),
+        );
+        let config = Config::from_source(&vars).unwrap();
+        let nets: Vec<String> = config
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(nets, ["76.76.21.0/24", "2001:db8::1/128", "10.0.0.7/32"]);
+        assert!(
+            Config::from_source(&base())
+                .unwrap()
+                .trusted_proxies
+                .is_empty()
+        );
     }
 
     #[test]

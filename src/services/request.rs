@@ -1,5 +1,8 @@
 //! The HTTP request as the services see it: plain data, so they are tested natively.
 
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -87,24 +90,36 @@ impl ApiRequest {
             })
     }
 
-    /// The client's IP address (Cloudflare's header first), when a header names one: a
-    /// missing or malformed address is none, never text the database must reject.
-    pub fn client_ip(&self) -> Option<std::net::IpAddr> {
-        [
-            self.header("cf-connecting-ip"),
-            self.header("x-forwarded-for")
-                .and_then(|v| v.split(',').next()),
-            self.header("x-real-ip"),
-        ]
-        .into_iter()
-        .flatten()
-        .find_map(|v| v.trim().parse().ok())
+    /// The client's IP address: the peer Cloudflare saw (`cf-connecting-ip`, which a
+    /// client cannot set); when that peer is one of the `trusted` proxies (the
+    /// storefront's Vercel rewrite), the nearest address in `x-forwarded-for` that is
+    /// not a trusted proxy. A forwarded address from anyone else is ignored: trusting
+    /// it would let a client choose whose login failures it adds to. None without a
+    /// valid address (outside Cloudflare).
+    pub fn client_ip(&self, trusted: &[IpNet]) -> Option<IpAddr> {
+        let peer: IpAddr = self.header("cf-connecting-ip")?.trim().parse().ok()?;
+        if !trusted.iter().any(|net| net.contains(&peer)) {
+            return Some(peer);
+        }
+        let forwarded = self.header("x-forwarded-for").unwrap_or("");
+        let mut hops = forwarded
+            .rsplit(',')
+            .map(|hop| hop.trim().parse::<IpAddr>());
+        for hop in hops.by_ref() {
+            match hop {
+                Ok(ip) if trusted.iter().any(|net| net.contains(&ip)) => continue,
+                Ok(ip) => return Some(ip),
+                // A malformed hop: what lies beyond it cannot be trusted either.
+                Err(_) => return Some(peer),
+            }
+        }
+        Some(peer)
     }
 
     /// The client's address for per-client login limits: every client without one
     /// shares the bucket `unknown`.
-    pub fn client_address(&self) -> String {
-        self.client_ip()
+    pub fn client_address(&self, trusted: &[IpNet]) -> String {
+        self.client_ip(trusted)
             .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
     }
 }
@@ -187,22 +202,46 @@ mod tests {
     }
 
     #[test]
-    fn client_address_prefers_cloudflare() {
+    fn the_client_is_the_peer_unless_a_trusted_proxy_forwards_it() {
+        let vercel: Vec<IpNet> = vec![
+            "76.76.21.0/24".parse().unwrap(),
+            "64:ff9b::/96".parse().unwrap(),
+        ];
         let mut req = ApiRequest::default();
-        assert_eq!(req.client_address(), "unknown");
-        assert_eq!(req.client_ip(), None);
+        assert_eq!(req.client_address(&vercel), "unknown");
         req.headers
-            .push(("x-real-ip".into(), "not an address".into()));
-        assert_eq!(req.client_ip(), None, "malformed is none");
-        req.headers[0].1 = " 2001:db8::1 ".into();
-        assert_eq!(req.client_address(), "2001:db8::1");
-        req.headers.clear();
+            .push(("x-forwarded-for".into(), "203.0.113.9".into()));
+        req.headers.push(("x-real-ip".into(), "203.0.113.9".into()));
+        assert_eq!(
+            req.client_ip(&vercel),
+            None,
+            "outside Cloudflare, headers are not an address"
+        );
         req.headers
-            .push(("x-forwarded-for".into(), "203.0.113.9, 10.0.0.1".into()));
-        assert_eq!(req.client_address(), "203.0.113.9");
-        req.headers
-            .push(("cf-connecting-ip".into(), "198.51.100.7".into()));
-        assert_eq!(req.client_address(), "198.51.100.7");
+            .push(("cf-connecting-ip".into(), " 198.51.100.7 ".into()));
+        assert_eq!(
+            req.client_address(&vercel),
+            "198.51.100.7",
+            "an untrusted peer's forwarded address is its own choice: ignored"
+        );
+        // Through the storefront's rewrite: the peer is Vercel, the client before it.
+        req.headers[2].1 = "76.76.21.21".into();
+        req.headers[0].1 = "192.0.2.66, 203.0.113.9, 76.76.21.5".into();
+        assert_eq!(
+            req.client_address(&vercel),
+            "203.0.113.9",
+            "the nearest untrusted hop; what the client wrote before it is not"
+        );
+        req.headers[0].1 = "garbage, 76.76.21.5".into();
+        assert_eq!(
+            req.client_address(&vercel),
+            "76.76.21.21",
+            "a malformed hop stops the walk"
+        );
+        req.headers[0].1 = String::new();
+        assert_eq!(req.client_address(&vercel), "76.76.21.21");
+        req.headers[2].1 = "not an address".into();
+        assert_eq!(req.client_ip(&vercel), None, "malformed is none");
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub async fn password_login(
     let args = json!({
         "email": body.email,
         "password": body.password,
-        "client": req.client_address(),
+        "client": req.client_address(&config.trusted_proxies),
         "window_seconds": limits.window_seconds,
         "account_limit": limits.per_account,
         "client_limit": limits.per_client,

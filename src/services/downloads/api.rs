@@ -94,7 +94,7 @@ pub async fn download(
     })?;
     let args = json!({
         "grant_id": link.grant_id,
-        "client_ip": req.client_ip().map(|ip| ip.to_string()),
+        "client_ip": req.client_ip(&config.trusted_proxies).map(|ip| ip.to_string()),
         "user_agent": req.header("user-agent"),
     });
     let claim: Value = rpc(db, "claim_download", &args, Access::Write, Role::Service).await?;
