@@ -12,6 +12,8 @@
 //! | `JWT_SECRET` | yes (secret) | HS256 secret PostgREST verifies tokens with, >= 32 chars |
 //! | `SERVICE_ROLE_KEY` | yes (secret) | JWT with `role: service_role`, signed with `JWT_SECRET` |
 //! | `JWT_SIGNING_KEY` | yes (secret) | the private JWK (EC P-256, with `kid`) the gateway signs its sessions with, ES256, published at `/auth/v1/.well-known/jwks.json` (`cargo xtask keys --new-signing-key` makes one); or `legacy-hs256` to sign with `JWT_SECRET` |
+//! | `PUBLISHABLE_KEYS` | no (secret) | comma-separated Supabase publishable keys (`sb_publishable_...`): as `apikey` or bearer, the anon role |
+//! | `SECRET_KEYS` | no (secret) | comma-separated Supabase secret keys (`sb_secret_...`): the service role, refused from browsers (a request with `Origin`) |
 //! | `JWT_JWKS_URL` | no | a JWKS to fetch and trust (a Supabase project's `https://<ref>.supabase.co/auth/v1/.well-known/jwks.json`): kept per isolate for `JWT_JWKS_TTL_SECONDS` (30..=86400, default 600) and fetched again at once for an unknown `kid`; tokens it verifies reach PostgREST re-signed with `JWT_SECRET`, for a minute at most |
 //! | `JWT_JWKS` | no | more trusted keys, as a JWKS (`{"keys": [...]}`): a Supabase project's public keys, the previous signing key during a rotation; verified by `kid` |
 //! | `DEFAULT_REGION` | no | edge region when nothing else tells; default the first of `REGIONS` |
@@ -41,6 +43,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::BuildHasher;
 
+use crate::auth::api_keys::{ApiKeys, KeyRole};
 use crate::auth::jwks::{Jwk, KeySet};
 use crate::auth::jwt::{self, Alg};
 use crate::region::{GeoPoint, RegionCode, known_location};
@@ -100,6 +103,8 @@ pub struct Config {
     pub trusted_keys: KeySet,
     /// What `/auth/v1/.well-known/jwks.json` publishes: the public keys of the above.
     pub published_keys: KeySet,
+    /// Supabase's publishable and secret API keys.
+    pub api_keys: ApiKeys,
     /// A JWKS fetched and trusted beside those, and how long a fetch is kept.
     pub jwks_url: Option<String>,
     pub jwks_ttl_seconds: u32,
@@ -287,6 +292,7 @@ impl Config {
                 .map_err(|why| p.fail("JWT_JWKS_URL", why))
                 .ok()
         });
+        let api_keys = p.api_keys();
         let jwks_ttl_seconds = p.bounded("JWT_JWKS_TTL_SECONDS", 30, 86_400, 600, "seconds");
         let allowed_origins = p.allowed_origins();
         let upstream_timeout_ms = p.bounded(
@@ -392,6 +398,7 @@ impl Config {
                     jwt_secret,
                     service_role_key,
                     signing_key,
+                    api_keys,
                     jwks_url,
                     jwks_ttl_seconds,
                     allowed_origins,
@@ -615,6 +622,28 @@ impl<S: ConfigSource> Parser<'_, S> {
             }
             None => Some(key),
         }
+    }
+
+    fn api_keys(&mut self) -> ApiKeys {
+        let mut keys = ApiKeys::default();
+        for (name, role) in [
+            ("PUBLISHABLE_KEYS", KeyRole::Publishable),
+            ("SECRET_KEYS", KeyRole::Secret),
+        ] {
+            let Some(raw) = self.get(name) else { continue };
+            for (i, key) in raw
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .enumerate()
+            {
+                if let Err(why) = keys.add(key, role) {
+                    // Never the key itself in the message: it is a secret.
+                    self.fail(name, format!("key {}: {why}", i + 1));
+                }
+            }
+        }
+        keys
     }
 
     fn trusted_proxies(&mut self) -> Vec<ipnet::IpNet> {

@@ -1,6 +1,7 @@
 //! Who is calling: the JWT from `Authorization: Bearer` or Supabase's `apikey` header,
 //! verified at the edge as PostgREST would, so a bad token never costs an upstream call.
 
+use crate::auth::api_keys::{KeyRole, looks_like_api_key};
 use crate::auth::crypto::{self, JwtCrypto};
 use crate::auth::jwks::KeySet;
 use crate::auth::jwt::{self, Claims, JwtError};
@@ -28,6 +29,30 @@ impl Caller {
 
 /// How long a token the gateway re-signs for PostgREST lives: one request's worth.
 pub const UPSTREAM_TOKEN_SECONDS: i64 = 60;
+/// `iss` of the role tokens the gateway makes for API keys.
+pub const UPSTREAM_ISSUER: &str = "payhuk-edge";
+
+/// The role a Supabase API key stands for; a key that is not configured, or a secret
+/// key from a browser, is refused.
+fn api_key_role(
+    key: &str,
+    headers: &impl HeaderLookup,
+    config: &Config,
+) -> Result<KeyRole, AppError> {
+    let role = config
+        .api_keys
+        .find(key)
+        .ok_or_else(|| AppError::Unauthorized {
+            reason: "the API key is not valid".into(),
+        })?;
+    if role == KeyRole::Secret && headers.header("origin").is_some() {
+        return Err(AppError::Unauthorized {
+            reason: "a secret API key is refused from a browser: use the publishable key there"
+                .into(),
+        });
+    }
+    Ok(role)
+}
 
 /// The keys fetched from `JWT_JWKS_URL` (the edge keeps them per isolate).
 #[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
@@ -74,12 +99,31 @@ pub async fn authenticate(
         // supabase-js sends the anon key as `apikey` and as the bearer; alone, it is the bearer.
         None => headers.header("apikey").map(|k| k.trim().to_owned()),
     };
+    // A Supabase API key in `apikey` must be one of ours, whatever the bearer says.
+    if let Some(key) = headers.header("apikey").map(|k| k.trim().to_owned())
+        && looks_like_api_key(&key)
+    {
+        api_key_role(&key, headers, config)?;
+    }
     let Some(token) = bearer.filter(|t| !t.is_empty()) else {
         return Ok(Caller {
             token: None,
             claims: None,
         });
     };
+    if looks_like_api_key(&token) {
+        let role = api_key_role(&token, headers, config)?;
+        let claims = Claims::new(
+            role.role(),
+            UPSTREAM_ISSUER,
+            now,
+            now + UPSTREAM_TOKEN_SECONDS,
+        );
+        return Ok(Caller {
+            token: Some(upstream_token(&claims, config, now)),
+            claims: Some(claims),
+        });
+    }
     let refused = |e: JwtError| AppError::Unauthorized {
         reason: e.to_string(),
     };
@@ -363,5 +407,59 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(caller.token.as_deref(), Some(own.as_str()));
+    }
+
+    #[test]
+    fn supabase_api_keys_act_as_their_role_with_a_role_token_upstream() {
+        const PUBLISHABLE: &str = "sb_publishable_local0123456789abcdefgh";
+        const SECRET_KEY: &str = "sb_secret_local0123456789abcdefghijkl";
+        let config = config_with(&[
+            ("PUBLISHABLE_KEYS", PUBLISHABLE),
+            ("SECRET_KEYS", SECRET_KEY),
+        ]);
+        let auth = |headers: &[(&'static str, String)]| {
+            block_on(authenticate(
+                &headers.iter().cloned().collect::<HashMap<_, _>>(),
+                &config,
+                &NoFetchedKeys,
+                &RustCrypto,
+                1000,
+            ))
+        };
+        // supabase-js sends the key as `apikey` and as the bearer.
+        let caller = auth(&[
+            ("apikey", PUBLISHABLE.into()),
+            ("authorization", format!("Bearer {PUBLISHABLE}")),
+        ])
+        .unwrap();
+        assert!(caller.is_public(), "the publishable key is anyone");
+        let upstream =
+            jwt::verify(caller.token.as_deref().unwrap(), SECRET.as_bytes(), 1000).unwrap();
+        assert_eq!(upstream.role, "anon");
+        assert!(upstream.exp.unwrap() <= 1000 + UPSTREAM_TOKEN_SECONDS);
+
+        // With a user's session, the user; the key must still be a real one.
+        let user = token("authenticated", 2000, None, SECRET);
+        let caller = auth(&[
+            ("apikey", PUBLISHABLE.into()),
+            ("authorization", format!("Bearer {user}")),
+        ])
+        .unwrap();
+        assert_eq!(caller.token.as_deref(), Some(user.as_str()));
+        let forged_key = auth(&[
+            ("apikey", "sb_publishable_not0the0key0at0all00000".into()),
+            ("authorization", format!("Bearer {user}")),
+        ]);
+        assert_eq!(forged_key.unwrap_err().status(), 401);
+
+        let service = auth(&[("apikey", SECRET_KEY.into())]).unwrap();
+        assert_eq!(service.claims.unwrap().role, "service_role");
+        let from_a_browser = auth(&[
+            ("apikey", SECRET_KEY.into()),
+            ("origin", "https://shop.example".into()),
+        ]);
+        let err = from_a_browser.unwrap_err();
+        assert_eq!(err.status(), 401);
+        assert!(err.body().message.contains("browser"), "{:?}", err.body());
     }
 }

@@ -132,7 +132,13 @@ fn production_and_staging_are_complete_gateway_configs() {
         );
 
         let vars = vars(env, table);
-        for secret in ["JWT_SECRET", "SERVICE_ROLE_KEY", "JWT_SIGNING_KEY"] {
+        for secret in [
+            "JWT_SECRET",
+            "SERVICE_ROLE_KEY",
+            "JWT_SIGNING_KEY",
+            "PUBLISHABLE_KEYS",
+            "SECRET_KEYS",
+        ] {
             assert!(
                 !vars.contains_key(secret),
                 "[env.{env}.vars] sets {secret}: it is a secret (`wrangler secret put {secret} --env {env}`)"

@@ -1,6 +1,6 @@
 // supabase-js's auth client, unchanged, with the gateway as its Supabase URL: /auth/v1
 // as GoTrue serves it. Run by the stack tests (tests/stack/clients.rs) with GATEWAY_URL,
-// ANON_KEY, DEMO_EMAIL and DEMO_PASSWORD set for the local stack.
+// ANON_KEY, PUBLISHABLE_KEY, SECRET_KEY, DEMO_EMAIL and DEMO_PASSWORD set for the local stack.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
@@ -160,4 +160,48 @@ test('a token signed by another project\'s ES256 key is refused', async () => {
   assert.equal(orders.status, 401);
   const user = await foreign.auth.getUser(forged);
   assert.ok(user.error, 'getUser refuses it too');
+});
+
+test('the new API keys: sb_publishable_ acts as anon, sb_secret_ as the service role (not from a browser)', async () => {
+  const publishable = createClient(url, process.env.PUBLISHABLE_KEY, {
+    auth: { persistSession: false, autoRefreshToken: false },
+    realtime: { transport: NoRealtime },
+  });
+  const products = await publishable.from('products').select('id, published').limit(5);
+  assert.equal(products.error, null);
+  assert.ok(products.data.length > 0 && products.data.every((p) => p.published), 'anon sees the published catalogue');
+  const hidden = await publishable.from('orders').select('id').limit(1);
+  assert.equal(hidden.error, null);
+  assert.equal(hidden.data.length, 0, 'anon sees no orders');
+
+  // Signed in through a publishable-key client: the user's rows under RLS.
+  const { data, error } = await publishable.auth.signInWithPassword({
+    email: process.env.DEMO_EMAIL,
+    password: process.env.DEMO_PASSWORD,
+  });
+  assert.equal(error, null);
+  const mine = await publishable.from('orders').select('customer_id').limit(20);
+  assert.equal(mine.error, null);
+  assert.ok(mine.data.length > 0 && mine.data.every((o) => o.customer_id === data.user.id));
+
+  const secret = createClient(url, process.env.SECRET_KEY, {
+    auth: { persistSession: false, autoRefreshToken: false },
+    realtime: { transport: NoRealtime },
+  });
+  const all = await secret.from('orders').select('customer_id').limit(200);
+  assert.equal(all.error, null);
+  assert.ok(new Set(all.data.map((o) => o.customer_id)).size > 1, 'the service role sees every customer');
+  const fromBrowser = createClient(url, process.env.SECRET_KEY, {
+    auth: { persistSession: false, autoRefreshToken: false },
+    realtime: { transport: NoRealtime },
+    global: { headers: { Origin: 'http://localhost:8790' } },
+  });
+  const refused = await fromBrowser.from('orders').select('id').limit(1);
+  assert.equal(refused.status, 401);
+
+  const unknown = createClient(url, 'sb_publishable_not_a_key_of_this_project', {
+    auth: { persistSession: false, autoRefreshToken: false },
+    realtime: { transport: NoRealtime },
+  });
+  assert.equal((await unknown.from('products').select('id').limit(1)).status, 401);
 });

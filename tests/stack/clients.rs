@@ -39,7 +39,8 @@ fn supabase_js_works_unchanged_against_the_gateway() {
 
 /// supabase-js's auth client against `/auth/v1` (GoTrue's API), replicas lagging for
 /// real: signup, password and refresh grants, getUser, getClaims through the JWKS,
-/// updateUser, signOut scopes, automatic refresh, and a foreign project's token refused.
+/// updateUser, signOut scopes, automatic refresh, a foreign project's token refused, and
+/// the `sb_publishable_` / `sb_secret_` API keys.
 #[test]
 fn supabase_js_auth_works_unchanged_against_the_gateway() {
     let stack = stack();
@@ -54,6 +55,8 @@ fn supabase_js_auth_works_unchanged_against_the_gateway() {
         .current_dir(&stack.paths.root)
         .env("GATEWAY_URL", topology::gateway_url())
         .env("ANON_KEY", topology::anon_key())
+        .env("PUBLISHABLE_KEY", topology::PUBLISHABLE_KEY)
+        .env("SECRET_KEY", topology::SECRET_KEY)
         .env("DEMO_EMAIL", topology::DEMO_CUSTOMER_EMAIL)
         .env("DEMO_PASSWORD", topology::DEMO_PASSWORD)
         .output()
@@ -64,5 +67,5 @@ fn supabase_js_auth_works_unchanged_against_the_gateway() {
         "supabase-js auth tests failed:\n{report}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(report.contains("# pass 4"), "all four ran:\n{report}");
+    assert!(report.contains("# pass 5"), "all five ran:\n{report}");
 }

@@ -7,12 +7,18 @@ use crate::topology;
 
 pub fn render() -> String {
     format!(
-        "# Local stack keys: HS256 JWTs signed with the local JWT secret shared by PostgREST\n\
-         # and the gateway. Load them with: eval \"$(cargo xtask keys)\"\n\
+        "# Local stack keys: the legacy ones, HS256 JWTs signed with the local JWT secret\n\
+         # shared by PostgREST and the gateway, and Supabase's new API keys (publishable:\n\
+         # anon; secret: service role, refused from browsers). Load them with:\n\
+         # eval \"$(cargo xtask keys)\"\n\
          ANON_KEY={}\n\
-         SERVICE_ROLE_KEY={}\n",
+         SERVICE_ROLE_KEY={}\n\
+         PUBLISHABLE_KEY={}\n\
+         SECRET_KEY={}\n",
         topology::anon_key(),
-        topology::service_role_key()
+        topology::service_role_key(),
+        topology::PUBLISHABLE_KEY,
+        topology::SECRET_KEY,
     )
 }
 
@@ -82,10 +88,18 @@ mod tests {
     fn output_is_sourceable_assignments() {
         let text = render();
         let assignments: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-        assert_eq!(assignments.len(), 2);
+        assert_eq!(assignments.len(), 4);
         for line in assignments {
             let (name, value) = line.split_once('=').unwrap();
-            assert!(["ANON_KEY", "SERVICE_ROLE_KEY"].contains(&name));
+            assert!(
+                [
+                    "ANON_KEY",
+                    "SERVICE_ROLE_KEY",
+                    "PUBLISHABLE_KEY",
+                    "SECRET_KEY"
+                ]
+                .contains(&name)
+            );
             // JWT characters need no shell quoting.
             assert!(
                 value

@@ -134,6 +134,10 @@ pub fn key_for_role(role: &str) -> String {
     )
 }
 
+/// The local stack's Supabase-style API keys (development only, like [`JWT_SECRET`]).
+pub const PUBLISHABLE_KEY: &str = "sb_publishable_payhuk_local_development_only";
+pub const SECRET_KEY: &str = "sb_secret_payhuk_local_development_only";
+
 /// What PostgREST verifies tokens with (its `jwt-secret` takes a JWKS): the signing
 /// key's public half, and the legacy secret as an `oct` key for the HS256 anon and
 /// service keys. The same keys the gateway trusts.
@@ -224,6 +228,8 @@ pub fn gateway_env() -> String {
         format!("LOGIN_FAILURE_WINDOW_SECONDS={LOCAL_LOGIN_FAILURE_WINDOW_SECONDS}"),
         format!("JWT_SECRET={JWT_SECRET}"),
         format!("JWT_SIGNING_KEY={SIGNING_KEY}"),
+        format!("PUBLISHABLE_KEYS={PUBLISHABLE_KEY}"),
+        format!("SECRET_KEYS={SECRET_KEY}"),
         format!("WEBHOOK_SECRET_TEST={}", webhook_secret("test")),
         format!("WEBHOOK_SECRET_FEDAPAY={}", webhook_secret("fedapay")),
         format!("WEBHOOK_SECRET_MONEROO={}", webhook_secret("moneroo")),
