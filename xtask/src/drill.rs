@@ -199,8 +199,11 @@ pub fn drills(name: &str) -> anyhow::Result<Vec<&'static str>> {
         "failover" => vec!["failover"],
         "region-loss" => vec!["region-loss"],
         "deployment-loss" => vec!["deployment-loss"],
+        "key-rotation" => vec!["key-rotation"],
         "all" => vec!["restore", "failover", "region-loss", "deployment-loss"],
-        other => bail!("no drill `{other}` (restore, failover, region-loss, deployment-loss, all)"),
+        other => bail!(
+            "no drill `{other}` (restore, failover, region-loss, deployment-loss, all; key-rotation)"
+        ),
     })
 }
 
@@ -216,11 +219,13 @@ pub fn run(paths: &Paths, name: &str, record: bool) -> anyhow::Result<()> {
                 Ok(sync)
             }),
             "region-loss" => region_loss_drill(),
+            "key-rotation" => crate::key_rotation::drill(paths),
             _ => deployment_loss_drill(paths),
         };
         // A drill changes the topology: whatever happened, leave a fresh stack (unless
-        // asked to keep the wreck for a look).
-        let rebuilt = if std::env::var_os("PAYHUK_DRILL_KEEP").is_some() {
+        // asked to keep the wreck for a look). Key rotation puts its keys back itself.
+        let rebuilt = if drill == "key-rotation" || std::env::var_os("PAYHUK_DRILL_KEEP").is_some()
+        {
             Ok(())
         } else {
             rebuild()

@@ -10,6 +10,7 @@ pub mod dev;
 pub mod drill;
 pub mod fuzz;
 pub mod gateway;
+pub mod key_rotation;
 pub mod keys;
 pub mod load;
 pub mod migrate;

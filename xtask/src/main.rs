@@ -73,8 +73,8 @@ enum Cmd {
         /// sync or async.
         mode: String,
     },
-    /// Disaster-recovery drills on a fresh stack: restore, failover, region-loss,
-    /// deployment-loss, all.
+    /// Drills: disaster recovery on a fresh stack (restore, failover, region-loss,
+    /// deployment-loss, all), and the signing key rotation runbook (key-rotation).
     Drill {
         name: String,
         /// Write the figures into docs/DISASTER_RECOVERY.md.

@@ -67,7 +67,7 @@ pub fn start_with_pool(
             node.region
         );
     }
-    let jwks = stack.conf().join("postgrest-jwks.json");
+    let jwks = jwks_file(stack);
     fs::write(&jwks, topology::postgrest_jwks())
         .with_context(|| format!("writing {}", jwks.display()))?;
     let conf = stack.conf().join(format!("postgrest-{}.conf", node.region));
@@ -87,6 +87,22 @@ pub fn is_ready(node: &Node) -> bool {
         .call()
         .map(|r| r.status() == 200)
         .unwrap_or(false)
+}
+
+/// Where every local PostgREST reads its key set (`jwt-secret = "@<file>"`).
+pub fn jwks_file(stack: &StackPaths) -> std::path::PathBuf {
+    stack.conf().join("postgrest-jwks.json")
+}
+
+/// Gives every running PostgREST the key set `jwks` (it re-reads the file on a
+/// configuration reload), as an operator rotating keys would.
+pub fn set_jwks(stack: &StackPaths, jwks: &str) -> anyhow::Result<()> {
+    let file = jwks_file(stack);
+    fs::write(&file, jwks).with_context(|| format!("writing {}", file.display()))?;
+    for node in &topology::NODES {
+        reload(stack, node)?;
+    }
+    Ok(())
 }
 
 /// Makes a running PostgREST reload its in-database configuration and its schema

@@ -79,6 +79,12 @@ pub fn run(paths: &Paths) -> anyhow::Result<()> {
         }));
     }
     if stack_ok && !interrupted.load(Ordering::SeqCst) {
+        // docs/KEYS.md's rotation runbook: 0 valid tokens refused, 0 retired accepted.
+        layers.push(timed("drill (key rotation)", || {
+            crate::drill::run(paths, "key-rotation", false)
+        }));
+    }
+    if stack_ok && !interrupted.load(Ordering::SeqCst) {
         // The same stack with regions and cities apart; the drill after starts afresh.
         layers.push(timed("wan (relays, city edges)", || wan(paths, &mut stack)));
     }

@@ -143,12 +143,15 @@ pub const SECRET_KEY: &str = "sb_secret_payhuk_local_development_only";
 /// service keys. The same keys the gateway trusts.
 pub fn postgrest_jwks() -> String {
     let signing: Jwk = serde_json::from_str(SIGNING_KEY).expect("the local signing key is a JWK");
-    let set = KeySet {
-        keys: vec![
-            signing.public().expect("an EC key has a public half"),
-            Jwk::hs256(JWT_SECRET.as_bytes(), None),
-        ],
+    postgrest_jwks_of(&[&signing])
+}
+
+/// PostgREST's key set trusting `keys` (their public halves) and the legacy secret.
+pub fn postgrest_jwks_of(keys: &[&Jwk]) -> String {
+    let mut set = KeySet {
+        keys: keys.iter().filter_map(|k| k.public()).collect(),
     };
+    set.keys.push(Jwk::hs256(JWT_SECRET.as_bytes(), None));
     serde_json::to_string(&set).expect("a key set serializes")
 }
 
