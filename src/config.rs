@@ -287,6 +287,17 @@ impl Config {
         let service_role_key = p.service_role_key(jwt_secret.as_ref());
         let signing_key = p.signing_key(jwt_secret.as_ref());
         let extra_keys = p.jwks("JWT_JWKS");
+        if let Some(kid) = signing_key.as_ref().and_then(|k| k.kid.as_deref())
+            && extra_keys
+                .keys
+                .iter()
+                .any(|k| k.kid.as_deref() == Some(kid))
+        {
+            p.fail(
+                "JWT_JWKS",
+                format!("`kid` {kid} is the signing key's: one kid, one key"),
+            );
+        }
         let jwks_url = p.get("JWT_JWKS_URL").and_then(|raw| {
             parse_base_url(&raw)
                 .map_err(|why| p.fail("JWT_JWKS_URL", why))
@@ -1201,7 +1212,7 @@ mod tests {
         assert!(legacy.published_keys.keys.is_empty());
 
         let public_only = serde_json::to_string(&config.published_keys.keys[0]).unwrap();
-        vars.insert("JWT_SIGNING_KEY".into(), public_only);
+        vars.insert("JWT_SIGNING_KEY".into(), public_only.clone());
         assert!(problems(&vars)[0].1.contains("no private part"));
         vars.insert("JWT_SIGNING_KEY".into(), RSA_KEY.into());
         assert!(problems(&vars)[0].1.contains("EC P-256"));
@@ -1211,5 +1222,7 @@ mod tests {
         let config = Config::from_source(&vars).unwrap();
         assert_eq!(config.trusted_keys.keys.len(), 3);
         assert_eq!(config.published_keys.keys.len(), 2);
+        vars.insert("JWT_JWKS".into(), format!(r#"{{"keys":[{public_only}]}}"#));
+        assert!(problems(&vars)[0].1.contains("one kid, one key"));
     }
 }

@@ -10,12 +10,16 @@
 //! anything else is a bearer token, authenticated as the gateway does.
 //!
 //! Invariants: no handler panics; every answer has a status from 100 to 599; an error
-//! answer is JSON in the PostgREST shape; a JSON answer's body is JSON.
+//! answer is JSON in the PostgREST shape; a JSON answer's body is JSON; a session's
+//! `access_token` verifies with the gateway's keys (ES256, the signing key's kid); the
+//! published JWKS holds public keys only.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use payhuk_edge::auth::jwt::Claims;
-use payhuk_edge::auth::request::{Caller, authenticate};
+use payhuk_edge::auth::crypto::{self, native::RustCrypto};
+use payhuk_edge::auth::jwks::KeySet;
+use payhuk_edge::auth::jwt::{self, Alg, Claims};
+use payhuk_edge::auth::request::{Caller, NoFetchedKeys, authenticate};
 use payhuk_edge::config::Config;
 use payhuk_edge::error::AppError;
 use payhuk_edge::http::{ApiResponse, JSON};
@@ -51,11 +55,13 @@ fuzz_target!(|data: &[u8]| {
                 claims: Some(claims),
             }
         }
-        None => match authenticate(
+        None => match futures::executor::block_on(authenticate(
             &Headers::one("authorization", &format!("Bearer {caller}")),
             config(),
+            &NoFetchedKeys,
+            &RustCrypto,
             NOW,
-        ) {
+        )) {
             Ok(caller) => caller,
             Err(err) => return check(&ApiResponse::from(&err)),
         },
@@ -89,6 +95,32 @@ fuzz_target!(|data: &[u8]| {
         None => return,
     };
     check(&answer);
+    if matched.route == Route::Jwks {
+        let published = KeySet::parse(&String::from_utf8_lossy(&answer.body))
+            .expect("the published keys are a JWKS");
+        assert!(
+            published.keys.iter().all(|k| !k.is_private()),
+            "a private key published"
+        );
+    }
+    // A session the gateway issues verifies with its own keys, ES256 under its kid.
+    if answer.status < 300
+        && let Ok(body) = serde_json::from_slice::<serde_json::Value>(&answer.body)
+        && let Some(token) = body["access_token"].as_str()
+    {
+        futures::executor::block_on(crypto::verify(
+            token,
+            &config().trusted_keys,
+            &RustCrypto,
+            NOW,
+        ))
+        .expect("a session the gateway issues verifies");
+        let parsed = jwt::parse(token).expect("a session parses");
+        assert_eq!(
+            (parsed.alg, parsed.kid.as_deref()),
+            (Alg::Es256, config().signing_key.kid.as_deref())
+        );
+    }
 });
 
 fn check(answer: &ApiResponse) {
@@ -105,7 +137,7 @@ fn check(answer: &ApiResponse) {
     }
 }
 
-/// The service routes, through the gateway's own dispatch.
+/// The service routes, through the gateway's own dispatch, and the published keys.
 async fn handle(
     route: Route,
     req: &ApiRequest,
@@ -115,6 +147,7 @@ async fn handle(
     match route {
         // Not service routes: the health report, the pass-through, static documents.
         Route::Health | Route::Rest | Route::Status | Route::OpenApi => None,
-        _ => Some(services::dispatch(route, req, config, db).await),
+        Route::Jwks => Some(services::auth::api::jwks(config)),
+        _ => Some(services::dispatch(route, req, config, db, &RustCrypto).await),
     }
 }

@@ -9,14 +9,17 @@
 //! accepted configuration has at least one region, no region twice, each with an
 //! http(s) URL without a trailing slash; its default region is one of them; its JWT
 //! secret is at least 32 bytes and its service role key verifies under it with role
-//! `service_role`; every bounded number is within its bounds; webhook secrets are at
-//! least 16 bytes.
+//! `service_role`; its signing key is a private EC P-256 key with a kid (whose public
+//! half is published) or the legacy secret; only public keys are published, each of
+//! them trusted, and the legacy secret is trusted; every bounded number is within its
+//! bounds; webhook secrets are at least 16 bytes.
 #![no_main]
 
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
-use payhuk_edge::auth::jwt;
+use payhuk_edge::auth::jwks::Jwk;
+use payhuk_edge::auth::jwt::{self, Alg};
 use payhuk_edge::config::{AllowedOrigins, Config, MaxLag, WEBHOOK_PROVIDERS};
 use payhuk_edge_fuzz::{config_map, fields, text};
 
@@ -111,6 +114,37 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(&url.origin().ascii_serialization(), origin);
         }
     }
+    // Keys: the signing key is a private EC P-256 key with a kid, or the legacy secret;
+    // only public keys are published, all of them trusted, with the legacy secret.
+    match config.signing_key.validate() {
+        Ok(Alg::Es256) => {
+            assert!(config.signing_key.is_private() && config.signing_key.kid.is_some());
+            assert_eq!(
+                config.published_keys.keys.first(),
+                config.signing_key.public().as_ref()
+            );
+        }
+        Ok(Alg::Hs256) => assert_eq!(config.signing_key.bytes("k"), Ok(secret.into())),
+        other => panic!("signing key {:?}: {other:?}", config.signing_key),
+    }
+    for key in &config.published_keys.keys {
+        assert!(!key.is_private() && key.kty != "oct", "published {key:?}");
+        assert!(
+            config
+                .trusted_keys
+                .keys
+                .iter()
+                .any(|t| t.public().as_ref() == Some(key)),
+            "{key:?} not trusted"
+        );
+    }
+    assert!(
+        config
+            .trusted_keys
+            .keys
+            .contains(&Jwk::hs256(secret.as_bytes(), None)),
+        "the legacy secret is trusted"
+    );
     let lag: MaxLag = config.max_replica_lag;
     assert!(lag.seconds.is_none_or(|s| s.is_finite() && s >= 0.0));
 });

@@ -2,7 +2,7 @@
 //! (`x-payhuk-edge-region`, `x-vercel-id`, `x-vercel-ip-latitude/longitude`) and
 //! Cloudflare's hints (colo, coordinates), under each combination of
 //! `ALLOW_REGION_OVERRIDE` and `USE_CF_LOCATION`; and the small parsers under it
-//! (`RegionCode::parse`, `GeoPoint::parse`, `colo_location`, `known_location`).
+//! (`RegionCode::parse`, `GeoPoint::parse`, `colo`, `known_location`).
 //!
 //! Input: `<flags>\n<override>\n<cf colo>\n<cf lat,lon>\n<x-vercel-id>\n<lat>\n<lon>`;
 //! flags: `o` allows the override, `c` uses `request.cf`; an empty field is an absent
@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use payhuk_edge::config::Config;
 use payhuk_edge::region::{
-    EDGE_REGION_OVERRIDE_HEADER, EdgeSource, GeoPoint, PlatformHints, RegionCode, colo_location,
+    self, EDGE_REGION_OVERRIDE_HEADER, EdgeSource, GeoPoint, PlatformHints, RegionCode,
     known_location, locate_edge,
 };
 use payhuk_edge_fuzz::{Headers, config_with, fields, text};
@@ -82,8 +82,11 @@ fuzz_target!(|data: &[u8]| {
             match found.source {
                 EdgeSource::Override => assert!(allow && !over.is_empty()),
                 EdgeSource::CfColo => {
-                    assert!(use_cf && colo_location(&colo).is_some());
-                    assert_eq!(found.colo, Some(colo.to_ascii_uppercase()));
+                    let known = region::colo(&colo).expect("located by a known colo");
+                    assert!(use_cf);
+                    assert_eq!(found.colo.as_deref(), Some(known.code));
+                    assert_eq!(found.colo, Some(colo.trim().to_ascii_uppercase()));
+                    assert_eq!(found.city, Some(known.city));
                 }
                 EdgeSource::CfCoordinates => assert!(use_cf && cf_coordinates.is_some()),
                 EdgeSource::Vercel => assert!(!vercel_id.is_empty()),
@@ -112,7 +115,10 @@ fuzz_target!(|data: &[u8]| {
             let d = point.distance_km(&GeoPoint::new(0.0, 0.0).unwrap());
             assert!((0.0..=20_040.0).contains(&d), "{d}");
         }
-        if let Some(point) = colo_location(raw).or_else(|| known_location(raw)) {
+        if let Some(point) = region::colo(raw)
+            .map(|c| c.point)
+            .or_else(|| known_location(raw))
+        {
             assert!(GeoPoint::new(point.lat, point.lon).is_ok());
         }
     }

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
+use payhuk_edge::auth::jwks::{Jwk, KeySet};
 use payhuk_edge::auth::jwt::{Claims, sign_hs256};
 use payhuk_edge::config::Config;
 use payhuk_edge::db::{Db, DbReply, DbRequest};
@@ -30,6 +31,18 @@ pub const SECRET: &str = "fuzzing-jwt-secret-that-is-long-enough-0000";
 pub const OTHER_SECRET: &str = "another-jwt-secret-that-is-long-enough-00000";
 /// Every payment provider's webhook secret in the targets.
 pub const WEBHOOK_SECRET: &str = "whsec_fuzzing_secret_0001";
+
+/// The gateway's signing key in the targets (`JWT_SIGNING_KEY`): the unit tests' EC
+/// P-256 key made by node's WebCrypto, private, kid `test-ec`.
+pub const EC_KEY: &str = include_str!("../../src/auth/crypto/test-ec-key.json");
+/// The unit tests' RSA key (private, primes included, kid `test-rsa`); its public half
+/// is trusted through `JWT_JWKS`.
+pub const RSA_KEY: &str = include_str!("../../src/auth/crypto/test-rsa-key.json");
+/// Another EC P-256 key (private) under the same kid `test-ec`, made once for the
+/// targets: nothing signed with [`EC_KEY`] may verify under it.
+pub const OTHER_EC_KEY: &str = include_str!("../keys/other-ec-key.json");
+/// Another RSA key's public half under the same kid `test-rsa`.
+pub const OTHER_RSA_PUBLIC_KEY: &str = include_str!("../keys/other-rsa-public-key.json");
 
 /// `data` as `n` fields separated by `\n`; the last one is the rest of the input.
 /// Missing fields are empty.
@@ -122,24 +135,60 @@ pub fn sign_payload(key: &[u8], payload: &str) -> String {
     format!("{payload}.{signature}")
 }
 
-/// A JWT of the given header and claims bytes (any bytes), signed HS256 with `secret`.
-pub fn signed_jwt(header: &[u8], claims: &[u8], secret: &[u8]) -> String {
-    let input = format!(
+/// `header.payload` of a JWT with the given header and claims bytes (any bytes): what
+/// its signature covers.
+pub fn jwt_input(header: &[u8], claims: &[u8]) -> String {
+    format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header),
         URL_SAFE_NO_PAD.encode(claims)
-    );
+    )
+}
+
+/// A JWT of the given header and claims bytes (any bytes), signed HS256 with `secret`.
+pub fn signed_jwt(header: &[u8], claims: &[u8], secret: &[u8]) -> String {
+    let input = jwt_input(header, claims);
     let signature = URL_SAFE_NO_PAD.encode(hmac_sha256(secret, input.as_bytes()));
     format!("{input}.{signature}")
 }
 
-/// A valid three-region configuration with `overrides` applied (an empty value
+/// A JWK from its JSON (the key files above).
+pub fn jwk(raw: &str) -> Jwk {
+    serde_json::from_str(raw).expect("the fuzzing keys are JWKs")
+}
+
+/// `JWT_JWKS` in the targets: the RSA key's public half.
+pub fn extra_jwks() -> String {
+    let set = KeySet {
+        keys: jwk(RSA_KEY).public().into_iter().collect(),
+    };
+    serde_json::to_string(&set).expect("a key set serializes")
+}
+
+/// A key set unrelated to the configuration's trusted keys, with the same kids: the
+/// other EC and RSA keys and [`OTHER_SECRET`]. No token may verify under both.
+pub fn other_keys() -> &'static KeySet {
+    static KEYS: OnceLock<KeySet> = OnceLock::new();
+    KEYS.get_or_init(|| KeySet {
+        keys: vec![
+            jwk(OTHER_EC_KEY)
+                .public()
+                .expect("an EC key has a public half"),
+            jwk(OTHER_RSA_PUBLIC_KEY),
+            Jwk::hs256(OTHER_SECRET.as_bytes(), None),
+        ],
+    })
+}
+
+/// A valid three-region configuration (signing with [`EC_KEY`], trusting [`RSA_KEY`]'s
+/// public half and [`SECRET`] too) with `overrides` applied (an empty value
 /// removes the key).
 pub fn config_map(overrides: &[(&str, &str)]) -> HashMap<String, String> {
     let service_role_key = sign_hs256(
         &Claims::new("service_role", "payhuk", 0, 4_000_000_000),
         SECRET.as_bytes(),
     );
+    let jwks = extra_jwks();
     let mut map: HashMap<String, String> = [
         ("REGIONS", "iad1,sfo1,fra1"),
         ("REGION_IAD1_POSTGREST_URL", "http://127.0.0.1:3001"),
@@ -147,6 +196,8 @@ pub fn config_map(overrides: &[(&str, &str)]) -> HashMap<String, String> {
         ("REGION_FRA1_POSTGREST_URL", "http://127.0.0.1:3003"),
         ("JWT_SECRET", SECRET),
         ("SERVICE_ROLE_KEY", &service_role_key),
+        ("JWT_SIGNING_KEY", EC_KEY.trim()),
+        ("JWT_JWKS", &jwks),
         ("DEFAULT_REGION", "iad1"),
         ("READ_ONLY_RPCS", "search_products,node_status"),
         ("ALLOWED_ORIGINS", "http://localhost:8790"),

@@ -170,11 +170,17 @@ pub fn parse(token: &str) -> Result<Unverified<'_>, JwtError> {
             .decode(part)
             .map_err(|_| JwtError::Malformed(format!("{what} is not base64url")))
     };
-    let header: Header = serde_json::from_slice(&decode(header, "header")?)
+    // JSON text is UTF-8 throughout (RFC 8259): checked whole, since serde_json skips
+    // the members it does not read without looking at them (found by fuzzing).
+    let json_text = |part: &str, what: &str| {
+        String::from_utf8(decode(part, what)?)
+            .map_err(|_| JwtError::Malformed(format!("{what} is not UTF-8")))
+    };
+    let header: Header = serde_json::from_str(&json_text(header, "header")?)
         .map_err(|e| JwtError::Malformed(format!("header: {e}")))?;
     let alg = Alg::parse(&header.alg).ok_or(JwtError::UnsupportedAlgorithm(header.alg))?;
     let signature = decode(signature, "signature")?;
-    let claims = serde_json::from_slice(&decode(payload, "payload")?)
+    let claims = serde_json::from_str(&json_text(payload, "payload")?)
         .map_err(|e| JwtError::Malformed(format!("claims: {e}")))?;
     let signing_input_len = token.len() - token.rsplit('.').next().map_or(0, str::len) - 1;
     Ok(Unverified {
@@ -305,6 +311,12 @@ mod tests {
             decode_verified("a.b", SECRET),
             Err(JwtError::Malformed(_))
         ));
+        // Invalid UTF-8 in a header member nobody reads is still not JSON.
+        let odd_header = URL_SAFE_NO_PAD.encode(b"{\"alg\":\"HS256\",\"cid\":\"\xffx\"}");
+        assert_eq!(
+            parse(&format!("{odd_header}.{}.{}", parts[1], parts[2])),
+            Err(JwtError::Malformed("header is not UTF-8".into()))
+        );
         assert!(matches!(
             decode_verified(&format!("{token}.x"), SECRET),
             Err(JwtError::Malformed(_))

@@ -37,7 +37,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(15);
 pub const TARGETS: &[(&str, &str)] = &[
     (
         "jwt",
-        "JWTs: `jwt::decode_verified`, `jwt::verify`, `auth::request::authenticate` (Bearer and apikey)",
+        "JWTs: HS256, ES256 and RS256 (`jwt::parse`, `crypto::verify` with a JWKS, kid/alg confusion, `alg: none`), `jwt::decode_verified`/`verify`, `auth::request::authenticate` (Bearer and apikey)",
     ),
     (
         "consistency_token",
