@@ -1,7 +1,10 @@
 -- The auth functions: who may call them, how passwords and refresh tokens are kept,
 -- rotation and reuse, lockout arithmetic.
 begin;
-select plan(30);
+-- Counts calls to C functions too (crypt(), below); from the start, since a function's
+-- call site decides whether it is counted when first run.
+set local track_functions = 'all';
+select plan(33);
 
 select ok(not has_schema_privilege('anon', 'payhuk_auth', 'usage')
           and not has_schema_privilege('authenticated', 'payhuk_auth', 'usage'),
@@ -85,6 +88,22 @@ select is(public.auth_end_sessions((select (v ->> 'user_id')::uuid from meta_use
   2, 'others: every session but this one');
 select is(public.auth_rotate_refresh(repeat('7', 64), repeat('8', 64), 3600) ->> 'status', 'ok',
   'this one still refreshes');
+
+-- An unknown email costs the same work as a known one: one bcrypt of the same cost.
+-- Counted, not timed: the calls to crypt() in this transaction (track_functions).
+create function pg_temp.crypt_calls() returns bigint language sql as $$
+  select coalesce(sum(pg_stat_get_xact_function_calls(p.oid)), 0)
+    from pg_proc p where p.proname = 'crypt' and p.pronamespace = 'extensions'::regnamespace
+$$;
+create temp table crypt_count as select pg_temp.crypt_calls() as before;
+select public.auth_check_password('tap.user@payhuk.test', 'tap password 0');
+update crypt_count set before = pg_temp.crypt_calls() - before;
+select is((select before from crypt_count), 1::bigint, 'a known email: one bcrypt');
+update crypt_count set before = pg_temp.crypt_calls();
+select public.auth_check_password('nobody.at.all@payhuk.test', 'tap password 0');
+select is(pg_temp.crypt_calls() - (select before from crypt_count), 1::bigint, 'an unknown email: one bcrypt too');
+select ok((select bool_and(password_hash like '$2a$10$%') from payhuk_auth.credentials),
+  'at the cost the unknown email''s is made with (bf, 10)');
 
 select * from finish();
 rollback;
