@@ -111,6 +111,62 @@ test('the seeded customer signs in and reads only their own orders under RLS', a
   assert.ok(orders.data.every((o) => o.customer_id === data.user.id));
 });
 
+// Keeps the gateway's read-your-writes token between calls, as a frontend would.
+function fetchKeepingConsistency() {
+  let token = null;
+  return async (input, init = {}) => {
+    const headers = new Headers(init.headers);
+    if (token) headers.set('x-payhuk-consistency', token);
+    const response = await fetch(input, { ...init, headers });
+    token = response.headers.get('x-payhuk-consistency') ?? token;
+    return response;
+  };
+}
+
+test('a new user\'s ES256 session writes with rpc() and from() under RLS and reads its own writes back', async () => {
+  const supabase = client();
+  const signedUp = await supabase.auth.signUp({
+    email: `supabase-js-order-${unique()}@payhuk.test`,
+    password: 'a-long-enough-password-3',
+  });
+  assert.equal(signedUp.error, null);
+  const writer = createClient(url, anonKey, {
+    auth: { persistSession: false, autoRefreshToken: false },
+    realtime: { transport: NoRealtime },
+    global: {
+      headers: { Authorization: `Bearer ${signedUp.data.session.access_token}` },
+      fetch: fetchKeepingConsistency(),
+    },
+  });
+  const placed = await writer.rpc('place_order', {
+    idempotency_key: `supabase-js-${unique()}`,
+    request_hash: 'ab'.repeat(32),
+    items: [{ product_id: '44444444-4444-4444-8444-000000000301', quantity: 1 }],
+  });
+  assert.equal(placed.error, null);
+  assert.equal(placed.data.replayed, false);
+  const mine = await writer.from('orders').select('id, customer_id').eq('id', placed.data.id).single();
+  assert.equal(mine.error, null, 'the write is read back at once, replicas paused');
+  assert.equal(mine.data.customer_id, signedUp.data.user.id);
+  const stranger = await client().from('orders').select('id').eq('id', placed.data.id);
+  assert.deepEqual(stranger.data, [], 'anon does not see it');
+
+  // A table write through from(): RLS lets a user update their own profile only.
+  const renamed = await writer
+    .from('profiles')
+    .update({ display_name: 'Ada L.' })
+    .eq('id', signedUp.data.user.id)
+    .select('display_name')
+    .single();
+  assert.equal(renamed.error, null);
+  assert.equal(renamed.data.display_name, 'Ada L.');
+  const others = await writer.from('profiles').update({ display_name: 'x' }).neq('id', signedUp.data.user.id).select('id');
+  assert.equal(others.error, null);
+  assert.deepEqual(others.data, [], 'no other profile is writable');
+  const reread = await writer.from('profiles').select('display_name').eq('id', signedUp.data.user.id).single();
+  assert.equal(reread.data.display_name, 'Ada L.');
+});
+
 test('an expiring session is refreshed by the client before its next request', async () => {
   const supabase = client();
   const { data } = await supabase.auth.signInWithPassword({

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::executor::block_on;
 use payhuk_edge::auth::crypto;
-use payhuk_edge::auth::crypto::native::{RustCrypto, new_es256_key};
+use payhuk_edge::auth::crypto::native::{RustCrypto, new_es256_key, sign_rs256};
 use payhuk_edge::auth::jwks::{Jwk, KeySet};
 use payhuk_edge::auth::jwt::{self, Alg, Claims};
 use payhuk_edge::auth::remote::MIN_FETCH_INTERVAL_MS;
@@ -72,6 +72,8 @@ fn postgrest_accepts_the_printed_keys_with_their_roles() {
     assert_eq!(reply.status, 401);
     assert_eq!(reply.json()["code"], "PGRST301", "{}", reply.body);
 }
+
+const RSA_KEY: &str = include_str!("../../src/auth/crypto/test-rsa-key.json");
 
 fn signed(claims: &Claims, key: &Jwk) -> String {
     block_on(crypto::sign(claims, key, &RustCrypto)).unwrap()
@@ -261,7 +263,9 @@ fn keys_fetched_from_a_jwks_url_verify_tokens_and_rotate_without_a_redeploy() {
     // Project B is not published yet; a fetch for it just happened (or was not allowed).
     let b_token = signed(&claims, &b);
     assert_eq!(orders(&b_token).status, 401);
-    server.publish(&[&a, &b]);
+    // B is published with an RSA key beside it, as a project moving to RS256 would.
+    let rsa: Jwk = serde_json::from_str(RSA_KEY).unwrap();
+    server.publish(&[&a, &b, &rsa]);
     let before = server.fetches.load(Ordering::SeqCst);
     std::thread::sleep(Duration::from_millis(MIN_FETCH_INTERVAL_MS + 500));
     let reply = orders(&b_token);
@@ -271,6 +275,34 @@ fn keys_fetched_from_a_jwks_url_verify_tokens_and_rotate_without_a_redeploy() {
         before + 1,
         "one fetch for the new kid"
     );
+
+    // RS256, verified by the runtime's WebCrypto inside workerd, under the same RLS.
+    let input = jwt::signing_input(&claims, Alg::Rs256, rsa.kid.as_deref());
+    let rs256 = jwt::assemble(&input, &sign_rs256(RSA_KEY, input.as_bytes()).unwrap());
+    let reply = orders(&rs256);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let rows = reply.json();
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["customer_id"] == EMILY),
+        "{rows:?}"
+    );
+    assert_eq!(server.fetches.load(Ordering::SeqCst), before + 1);
+    // The same claims under RS256 with a tampered signature, and under an HS256 header
+    // naming the RSA key (HMAC keyed with the public key), are refused.
+    // (a character inside the signature: the last one carries padding bits)
+    let at = rs256.len() - 10;
+    let flipped = if &rs256[at..=at] == "A" { "B" } else { "A" };
+    let tampered = format!("{}{flipped}{}", &rs256[..at], &rs256[at + 1..]);
+    assert_eq!(orders(&tampered).status, 401);
+    let confused = jwt::sign_hs256_as(
+        &claims,
+        rsa.bytes("n").unwrap().as_slice(),
+        Some("test-rsa"),
+    );
+    assert_eq!(orders(&confused).status, 401);
 
     // Another key calling itself project-a.
     let impostor = new_es256_key("project-a").unwrap();

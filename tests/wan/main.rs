@@ -160,12 +160,15 @@ fn under_real_replication_lag_every_read_presenting_the_token_sees_the_write() {
     }
     eprintln!("reads presenting the token, by who served them: {by_upstream:?}");
     assert_eq!(served.len(), 100);
-    // fra1 refuses (it has not replayed the write); next is whoever answers soonest
-    // from Lagos: the primary (180 ms), not the replica in California (250 ms).
+    // fra1 cannot have replayed any of the writes within its wait, so it refuses every
+    // read. Who answers next is whoever this isolate measured soonest: the primary
+    // (180 ms from Lagos) on a quiet machine, but probes share the edge's event loop
+    // with the test's writes, and on a loaded 2-core runner sfo1 (250 ms) sometimes
+    // measured sooner. The order itself is pinned by `routing::policy`'s unit tests.
     assert_eq!(
-        by_upstream.get("primary:iad1"),
-        Some(&100),
-        "every read moved on to the primary ({by_upstream:?})"
+        by_upstream.get("replica:fra1"),
+        None,
+        "fra1 refused every read it could not answer ({by_upstream:?})"
     );
     assert_eq!(
         served.iter().filter(|(seen, _)| *seen).count(),
