@@ -2,5 +2,7 @@
 //! idempotent), providers' signed notifications applied once, the payment and its
 //! log, and merchants' refunds (never above the capture).
 
+pub mod amount;
 pub mod api;
+pub mod providers;
 pub mod webhook;
