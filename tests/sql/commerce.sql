@@ -36,8 +36,8 @@ select throws_ok($$ select public.create_payment('tap-key-2', repeat('3', 64), (
 reset role;
 
 -- Provider events: applied once; a wrong amount is refused; late news is ignored.
-select throws_ok(format($$ select public.apply_payment_event('test', 'evt-amount', %L, 'succeeded', 1) $$, (select v ->> 'id' from pay)),
-  'PT422', null, 'an amount that is not the payment''s is refused');
+select is(public.apply_payment_event('test', 'evt-amount', (select (v ->> 'id')::uuid from pay), 'succeeded', 1) ->> 'outcome',
+  'amount_mismatch', 'an amount that is not the payment''s is refused (and logged, below)');
 select is(public.apply_payment_event('test', 'evt-1', (select (v ->> 'id')::uuid from pay), 'succeeded',
                                      (select (v ->> 'amount_minor')::bigint from pay)) ->> 'outcome',
   'applied', 'a success is applied');
@@ -64,7 +64,7 @@ select throws_ok(format($$ select public.refund_payment(%L, 1) $$, (select v ->>
   'PT409', null, 'nothing is left to refund');
 reset role;
 select is((select array_agg(event order by id)::text from public.transaction_logs where payment_id = (select (v ->> 'id')::uuid from pay)),
-  '{created,provider.succeeded,refund,refund}', 'one log row per transition');
+  '{created,provider.amount_mismatch,provider.succeeded,refund,refund}', 'one log row per transition');
 
 -- Shipping quotes at Kofi's (West Africa: under 1 kg 800, 1 to 5 kg 1500; Europe: 1200, free from 10000).
 select is((select public.shipping_quote('33333333-3333-4333-8333-000000000002', 'GH',
