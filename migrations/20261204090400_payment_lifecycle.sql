@@ -142,6 +142,31 @@ begin
 end
 $$;
 
+-- The provider refused to open the checkout (a currency or an amount it does not take):
+-- the payment ends, so the order can be paid otherwise.
+create function public.fail_checkout(payment_id uuid, reason text)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_payment public.payments;
+begin
+  update public.payments p set status = 'failed'
+   where p.id = fail_checkout.payment_id and p.status = 'pending' and p.checkout_url is null
+  returning * into v_payment;
+  if not found then
+    raise exception using errcode = 'PT409', message = 'the payment has a checkout or is no longer pending',
+      hint = 'payment_not_pending';
+  end if;
+  insert into public.transaction_logs (payment_id, event, from_status, to_status, amount_minor, payload)
+  values (v_payment.id, 'checkout_failed', 'pending', 'failed', v_payment.amount_minor,
+          pg_catalog.jsonb_build_object('reason', pg_catalog.left(fail_checkout.reason, 500)));
+  return pg_catalog.to_jsonb(v_payment);
+end
+$$;
+
 -- The customer gives up on a pending payment; the order can be paid again at once.
 create function public.cancel_payment(payment_id uuid)
 returns jsonb
@@ -300,6 +325,7 @@ $$;
 
 revoke all on function public.expire_order_payments(uuid),
                        public.attach_checkout(uuid, text, text, integer),
+                       public.fail_checkout(uuid, text),
                        public.cancel_payment(uuid),
                        public.expire_payments(),
                        public.payments_to_reconcile(integer),
@@ -307,6 +333,7 @@ revoke all on function public.expire_order_payments(uuid),
   from public, anon, authenticated, service_role;
 grant execute on function public.cancel_payment(uuid) to authenticated;
 grant execute on function public.attach_checkout(uuid, text, text, integer),
+                          public.fail_checkout(uuid, text),
                           public.expire_payments(),
                           public.payments_to_reconcile(integer),
                           public.apply_provider_event(text, text, uuid, text, text, bigint, jsonb)

@@ -35,6 +35,10 @@
 //! | `LOGIN_MAX_FAILURES_PER_ACCOUNT` | no | failures in the window before an account waits, 1..=1000; default 5 |
 //! | `LOGIN_MAX_FAILURES_PER_CLIENT` | no | failures in the window before a client address waits, 1..=10000; default 20 |
 //! | `WEBHOOK_SECRET_<PROVIDER>` | per provider (secret) | signing secret of `fedapay`, `moneroo` or `test` notifications; unset disables that provider's webhook |
+//! | `<PROVIDER>_<CREDENTIAL>` | per provider (secret) | a payment provider's credentials, all of them or none (an adapter with none set is not offered): `FEDAPAY_SECRET_KEY`, `FEDAPAY_WEBHOOK_SECRET`; `MONEROO_SECRET_KEY`, `MONEROO_WEBHOOK_SECRET`; `PAYDUNYA_MASTER_KEY`, `PAYDUNYA_PRIVATE_KEY`, `PAYDUNYA_TOKEN`; `CINETPAY_API_KEY`, `CINETPAY_SITE_ID`, `CINETPAY_SECRET_KEY` (see `services::payments::providers`) |
+//! | `<PROVIDER>_API_BASE` | no | the provider's API, e.g. its sandbox; default its production API |
+//! | `PUBLIC_URL` | with a provider | the gateway's public origin, for the notification URL given to providers (`<PUBLIC_URL>/api/v1/payments/webhooks/<provider>`) and the default return URL |
+//! | `PAYMENT_TTL_SECONDS` | no | how long a pending payment stays open at its provider before it expires, 60..=604800; default 1800 |
 //! | `WEBHOOK_TOLERANCE_SECONDS` | no | how old a signed notification may be, 10..=3600; default 300 |
 //! | `DOWNLOAD_LINK_TTL_SECONDS` | no | lifetime of download links, 60..=604800; default 86400 |
 //! | `DOWNLOAD_MAX_COUNT` | no | downloads one link allows, 1..=1000; default 5 |
@@ -49,6 +53,7 @@ use crate::auth::jwt::{self, Alg};
 use crate::region::{GeoPoint, RegionCode, known_location};
 use crate::routing::admission::AdmissionSettings;
 use crate::routing::policy::{MAX_REPLICA_WAIT_MS, ReplicaWait};
+use crate::services::payments::providers::{PROVIDERS, Provider, Settings};
 
 /// Where configuration values come from.
 pub trait ConfigSource {
@@ -132,6 +137,10 @@ pub struct Config {
     /// By provider name, only those configured.
     pub webhook_secrets: Vec<(String, Secret)>,
     pub webhook_tolerance_seconds: u32,
+    /// The payment providers configured here, with their endpoint and credentials.
+    pub payment_providers: Vec<(Provider, Settings)>,
+    pub public_url: Option<String>,
+    pub payment_ttl_seconds: u32,
     pub download_link_ttl_seconds: u32,
     pub download_max_count: u32,
 }
@@ -383,6 +392,22 @@ impl Config {
             .collect();
         let webhook_tolerance_seconds =
             p.bounded("WEBHOOK_TOLERANCE_SECONDS", 10, 3600, 300, "seconds");
+        let payment_providers: Vec<(Provider, Settings)> = PROVIDERS
+            .into_iter()
+            .filter_map(|provider| Some((provider, p.provider_settings(provider)?)))
+            .collect();
+        let public_url = p.get("PUBLIC_URL").and_then(|raw| {
+            parse_base_url(&raw)
+                .map_err(|why| p.fail("PUBLIC_URL", why))
+                .ok()
+        });
+        if public_url.is_none() && !payment_providers.is_empty() && p.get("PUBLIC_URL").is_none() {
+            p.fail(
+                "PUBLIC_URL",
+                "is required with a payment provider: it tells the provider where to send its notifications",
+            );
+        }
+        let payment_ttl_seconds = p.bounded("PAYMENT_TTL_SECONDS", 60, 604_800, 1800, "seconds");
         let download_link_ttl_seconds =
             p.bounded("DOWNLOAD_LINK_TTL_SECONDS", 60, 604_800, 86_400, "seconds");
         let download_max_count = p.bounded("DOWNLOAD_MAX_COUNT", 1, 1000, 5, "downloads");
@@ -434,6 +459,9 @@ impl Config {
                     trusted_proxies,
                     webhook_secrets,
                     webhook_tolerance_seconds,
+                    payment_providers,
+                    public_url,
+                    payment_ttl_seconds,
                     download_link_ttl_seconds,
                     download_max_count,
                 })
@@ -444,6 +472,14 @@ impl Config {
 
     pub fn region(&self, code: &str) -> Option<&RegionConfig> {
         self.regions.iter().find(|r| r.code.as_str() == code)
+    }
+
+    /// A payment provider's settings, when it is configured here.
+    pub fn payment_provider(&self, provider: Provider) -> Option<&Settings> {
+        self.payment_providers
+            .iter()
+            .find(|(p, _)| *p == provider)
+            .map(|(_, settings)| settings)
     }
 
     pub fn webhook_secret(&self, provider: &str) -> Option<&Secret> {
@@ -710,6 +746,55 @@ impl<S: ConfigSource> Parser<'_, S> {
     }
 
     /// A whole number in `min..=max`, or `default` when unset.
+    /// `<PROVIDER>_<CREDENTIAL>` for each credential the adapter declares: all or none.
+    fn provider_settings(&mut self, provider: Provider) -> Option<Settings> {
+        let prefix = provider.name().to_ascii_uppercase();
+        let given: Vec<(&'static str, String, Option<String>)> = provider
+            .credentials()
+            .iter()
+            .map(|name| {
+                let key = format!("{prefix}_{name}");
+                let value = self.get(&key).filter(|v| !v.is_empty());
+                (*name, key, value)
+            })
+            .collect();
+        let base_key = format!("{prefix}_API_BASE");
+        let api_base = self.get(&base_key);
+        if given.iter().all(|(_, _, value)| value.is_none()) {
+            if api_base.is_some() {
+                self.fail(
+                    &base_key,
+                    format!("is set, but none of {prefix}'s credentials"),
+                );
+            }
+            return None;
+        }
+        let mut credentials = Vec::new();
+        for (name, key, value) in given {
+            match value {
+                Some(value) => credentials.push((name, Secret(value))),
+                None => self.fail(
+                    &key,
+                    format!("is required with the other {prefix}_ credentials"),
+                ),
+            }
+        }
+        let api_base = match api_base {
+            Some(raw) => match parse_base_url(&raw) {
+                Ok(url) => url,
+                Err(why) => {
+                    self.fail(&base_key, why);
+                    return None;
+                }
+            },
+            None => provider.default_api_base().to_owned(),
+        };
+        (credentials.len() == provider.credentials().len()).then_some(Settings {
+            api_base,
+            credentials,
+        })
+    }
+
     fn bounded(&mut self, key: &str, min: u32, max: u32, default: u32, unit: &str) -> u32 {
         let Some(raw) = self.get(key) else {
             return default;

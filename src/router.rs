@@ -37,6 +37,7 @@ pub enum Route {
     CreatePayment,
     GetPayment,
     RefundPayment,
+    CancelPayment,
     PaymentWebhook,
     ShippingQuote,
     CreateShipment,
@@ -184,6 +185,10 @@ const ROUTES: &[Entry] = &[
     Entry {
         pattern: Pattern::Path("/api/v1/payments/{}/refunds"),
         methods: &[("POST", Route::RefundPayment)],
+    },
+    Entry {
+        pattern: Pattern::Path("/api/v1/payments/{}/cancel"),
+        methods: &[("POST", Route::CancelPayment)],
     },
     Entry {
         pattern: Pattern::Path("/api/v1/shipping/quote"),

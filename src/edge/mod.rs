@@ -6,6 +6,7 @@ mod admission;
 mod cluster;
 mod env;
 mod keys;
+mod providers;
 mod response;
 mod rest;
 mod routed;

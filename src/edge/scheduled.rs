@@ -1,5 +1,6 @@
-//! The cron trigger (`[triggers] crons` in wrangler.toml): partition maintenance on the
-//! primary, as the service role, wherever the health probes find the primary to be.
+//! The cron trigger (`[triggers] crons` in wrangler.toml), as the service role on the
+//! primary, wherever the health probes find it: partition maintenance, then payments
+//! (expiry, and reconciliation with the providers' APIs).
 
 use std::rc::Rc;
 
@@ -7,12 +8,14 @@ use serde_json::{Value, json};
 use worker::{Env, ScheduleContext, ScheduledEvent, console_error, console_log, event};
 
 use super::load_config;
+use super::providers::EdgeProviders;
 use super::routed::RoutedDb;
 use crate::config::Config;
 use crate::db::{Role, rpc};
 use crate::error::AppError;
 use crate::region::{EdgeLocation, EdgeSource};
 use crate::routing::Access;
+use crate::services::payments::reconcile;
 
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
@@ -24,13 +27,28 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             return;
         }
     };
-    match maintain_partitions(&config).await {
+    let db = primary_db(&config);
+    match maintain_partitions(&db).await {
         Ok(report) => console_log!("cron {}: partition maintenance: {report}", event.cron()),
         Err(err) => console_error!("cron {}: partition maintenance failed: {err}", event.cron()),
     }
+    // Each provider call gets the upstream budget of its own: the cron has no client
+    // waiting, and one slow provider must not starve the others.
+    let providers = EdgeProviders::EachCall {
+        timeout_ms: u64::from(config.upstream_timeout_ms),
+    };
+    match reconcile::run(&config, &primary_db(&config), &providers).await {
+        Ok(report) => console_log!(
+            "cron {}: payments: {}",
+            event.cron(),
+            serde_json::to_string(&report).unwrap_or_default()
+        ),
+        Err(err) => console_error!("cron {}: payments failed: {err}", event.cron()),
+    }
 }
 
-async fn maintain_partitions(config: &Rc<Config>) -> Result<Value, AppError> {
+/// A fresh budget per use: each job's calls get the whole upstream budget.
+fn primary_db(config: &Rc<Config>) -> RoutedDb<'static> {
     let home = config
         .region(config.default_region.as_str())
         .expect("config guarantees DEFAULT_REGION is configured");
@@ -41,9 +59,12 @@ async fn maintain_partitions(config: &Rc<Config>) -> Result<Value, AppError> {
         colo: None,
         city: None,
     };
-    let db = RoutedDb::background(config.clone(), edge);
+    RoutedDb::background(config.clone(), edge)
+}
+
+async fn maintain_partitions(db: &RoutedDb<'_>) -> Result<Value, AppError> {
     rpc(
-        &db,
+        db,
         "maintain_partitions",
         &json!({}),
         Access::Write,

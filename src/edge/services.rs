@@ -10,6 +10,7 @@ use std::time::Duration;
 use worker::{Cache, Context, Date, Delay, Request, Response, Url, console_error};
 
 use super::keys::EdgeKeys;
+use super::providers::EdgeProviders;
 use super::rest::read_body;
 use super::routed::{Budget, RoutedDb, Trail};
 use super::webcrypto::WebCrypto;
@@ -91,7 +92,8 @@ pub async fn serve(
 
     // An error after a write (a failed login is recorded) still carries the token, so
     // the client's next read sees that write.
-    let answer = services::dispatch(matched.route, &api, config, &db, &WebCrypto)
+    let providers = EdgeProviders::Within(db.budget.deadline);
+    let answer = services::dispatch(matched.route, &api, config, &db, &WebCrypto, &providers)
         .await
         .unwrap_or_else(|err| {
             if let Some(line) = err.log_line() {
@@ -174,7 +176,9 @@ async fn cached(
     }
 
     let now = now_ms();
-    let answer = services::dispatch(route, &api, &db.config.clone(), &db, &WebCrypto).await?;
+    let providers = EdgeProviders::Within(db.budget.deadline);
+    let answer =
+        services::dispatch(route, &api, &db.config.clone(), &db, &WebCrypto, &providers).await?;
     let answer = with_producer(answer, &db.trail.borrow());
     let mut response = response::into_worker(answer.clone(), false).map_err(glue_error)?;
     if answer.status == 200 {
@@ -280,7 +284,9 @@ fn refresh_in_background(
     let (url, config, edge) = (url.to_owned(), db.config.clone(), db.edge.clone());
     ctx.wait_until(async move {
         let db = RoutedDb::background(config.clone(), edge);
-        if let Ok(answer) = services::dispatch(route, &api, &config, &db, &WebCrypto).await
+        let providers = EdgeProviders::Within(db.budget.deadline);
+        if let Ok(answer) =
+            services::dispatch(route, &api, &config, &db, &WebCrypto, &providers).await
             && answer.status == 200
         {
             let answer = with_producer(answer, &db.trail.borrow());

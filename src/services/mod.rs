@@ -21,6 +21,7 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::http::ApiResponse;
 use crate::router::Route;
+use payments::providers::ProviderApi;
 use request::ApiRequest;
 
 /// The handler of a service route: what `/api/v1` runs once the request is read.
@@ -30,6 +31,7 @@ pub async fn dispatch(
     config: &Config,
     db: &impl Db,
     crypto: &impl JwtCrypto,
+    providers: &impl ProviderApi,
 ) -> Result<ApiResponse, AppError> {
     match route {
         Route::AuthSignup => auth::api::signup(req, config, db, crypto).await,
@@ -51,10 +53,11 @@ pub async fn dispatch(
         Route::PlaceOrder => orders::api::place(req, db).await,
         Route::GetOrder => orders::api::get(req, db).await,
         Route::ListStoreOrders => orders::api::list_for_store(req, db).await,
-        Route::CreatePayment => payments::api::create(req, db).await,
+        Route::CreatePayment => payments::api::create(req, config, db, providers).await,
+        Route::CancelPayment => payments::api::cancel(req, db).await,
         Route::GetPayment => payments::api::get(req, db).await,
         Route::RefundPayment => payments::api::refund(req, db).await,
-        Route::PaymentWebhook => payments::api::webhook(req, config, db).await,
+        Route::PaymentWebhook => payments::api::webhook(req, config, db, providers).await,
         Route::ShippingQuote => shipping::api::quote(req, db).await,
         Route::CreateShipment => shipping::api::create(req, db).await,
         Route::GetShipment => shipping::api::get(req, db).await,

@@ -3,7 +3,7 @@
 -- logged, a success after the cancel kept, and the reconciliation list.
 begin;
 set local timezone = 'UTC';
-select plan(27);
+select plan(30);
 
 create function pg_temp.act(sub uuid) returns void language plpgsql as $$
 begin
@@ -114,10 +114,29 @@ select is(public.apply_provider_event('moneroo', 'm:3:failed', null, 'mon_3', 'f
   'ignored', 'a failure of an expired payment changes nothing');
 reset role;
 
+-- A provider that refuses to open the checkout ends the payment; the order stays payable.
+select pg_temp.act('22222222-2222-4222-8222-000000000004');
+create temp table o2 as
+select public.create_order('[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 1}]') as v;
+grant select on o2 to public;
+create temp table p4 as
+select public.create_payment('life-5', repeat('5', 64), (select (v ->> 'id')::uuid from o2), 'cinetpay') as v;
+grant select on p4 to public;
+select pg_temp.as_service();
+select is(public.fail_checkout((select (v ->> 'id')::uuid from p4), 'CinetPay takes XOF in multiples of 5') ->> 'status',
+  'failed', 'a refused checkout fails the payment');
+select throws_ok(format($$ select public.fail_checkout(%L, 'again') $$, (select v ->> 'id' from p4)),
+  'PT409', null, 'once');
+select pg_temp.act('22222222-2222-4222-8222-000000000004');
+select is(public.create_payment('life-6', repeat('6', 64), (select (v ->> 'id')::uuid from o2), 'fedapay') ->> 'status',
+  'pending', 'and the order can be paid with another provider');
+reset role;
+
 -- Who may call what.
 select ok(not has_function_privilege('authenticated', 'public.apply_provider_event(text, text, uuid, text, text, bigint, jsonb)', 'execute')
           and not has_function_privilege('anon', 'public.expire_payments()', 'execute')
-          and not has_function_privilege('authenticated', 'public.payments_to_reconcile(integer)', 'execute'),
+          and not has_function_privilege('authenticated', 'public.payments_to_reconcile(integer)', 'execute')
+          and not has_function_privilege('authenticated', 'public.fail_checkout(uuid, text)', 'execute'),
   'only the gateway applies news, expires and reconciles');
 select ok(not has_function_privilege('anon', 'public.cancel_payment(uuid)', 'execute'), 'anon cannot cancel');
 

@@ -2,7 +2,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::webhook::{Provider, WebhookError};
+use super::providers::{Provider, ProviderApi};
+use super::webhook::{Provider as WebhookProvider, WebhookError};
+use super::{checkout, notification};
 use crate::config::Config;
 use crate::db::{Db, DbRequest, Role, rows, rpc};
 use crate::error::AppError;
@@ -11,15 +13,22 @@ use crate::routing::Access;
 use crate::services::orders::service::idempotency_key;
 use crate::services::request::{ApiRequest, Problems};
 
-const COLUMNS: &str = "id,order_id,store_id,customer_id,provider,provider_ref,status,amount_minor,currency,captured_minor,refunded_minor,created_at,updated_at,transaction_logs(event,from_status,to_status,amount_minor,created_at)";
+const COLUMNS: &str = "id,order_id,store_id,customer_id,provider,provider_ref,checkout_url,expires_at,status,amount_minor,currency,captured_minor,refunded_minor,created_at,updated_at,transaction_logs(event,from_status,to_status,amount_minor,created_at)";
 
 fn hex_sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// `POST /api/v1/payments` `{order_id, provider}` with `Idempotency-Key` -> 201 with a
-/// pending payment for the order's total (200 when replayed).
-pub async fn create(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
+/// `POST /api/v1/payments` `{order_id, provider, return_url?}` with `Idempotency-Key`
+/// -> 201 with a pending payment for the order's total and, for a provider with an
+/// adapter, its `checkout_url` (200 when replayed). A provider this deployment cannot
+/// settle is refused with 422 `provider_not_supported`, before anything is stored.
+pub async fn create(
+    req: &ApiRequest,
+    config: &Config,
+    db: &impl Db,
+    providers: &impl ProviderApi,
+) -> Result<ApiResponse, AppError> {
     req.user_id()?;
     let key = idempotency_key(req)?;
     let body: Value = req.json()?;
@@ -29,29 +38,30 @@ pub async fn create(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
         .and_then(Value::as_str)
         .and_then(|s| Uuid::parse_str(s).ok());
     p.check(order_id.is_some(), "order_id", "must be an order id (uuid)");
-    let provider = body.get("provider").and_then(Value::as_str).unwrap_or("");
-    p.check(
-        [
-            "moneroo",
-            "fedapay",
-            "paydunya",
-            "orange_money",
-            "mtn_momo",
-            "wave",
-            "card",
-            "test",
-        ]
-        .contains(&provider),
-        "provider",
-        "must be one of moneroo, fedapay, paydunya, orange_money, mtn_momo, wave, card, test",
-    );
+    let name = body.get("provider").and_then(Value::as_str).unwrap_or("");
+    p.check(!name.is_empty(), "provider", "must name a payment provider");
+    let return_url = match body.get("return_url") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(url)) => match checkout::return_url_problem(url, config) {
+            Some(problem) => {
+                p.add("return_url", problem);
+                None
+            }
+            None => Some(url.clone()),
+        },
+        Some(_) => {
+            p.add("return_url", "must be a URL");
+            None
+        }
+    };
     p.finish()?;
-    let canonical = json!({"order_id": order_id, "provider": provider});
+    let offer = checkout::offer(name, config)?;
+    let canonical = json!({"order_id": order_id, "provider": name, "return_url": return_url});
     let args = json!({
         "idempotency_key": key,
         "request_hash": hex_sha256(canonical.to_string().as_bytes()),
         "order_id": order_id,
-        "provider": provider,
+        "provider": name,
     });
     let mut payment: Value = rpc(db, "create_payment", &args, Access::Write, Role::Caller).await?;
     let replayed = payment
@@ -59,25 +69,67 @@ pub async fn create(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
         .and_then(|o| o.remove("replayed"))
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
+    if let checkout::Offer::Adapter(provider, settings) = offer
+        && payment["status"] == "pending"
+        && payment["checkout_url"].is_null()
+    {
+        let email = req
+            .caller
+            .as_ref()
+            .and_then(|c| c.claims.as_ref())
+            .and_then(|c| c.extra.get("email"))
+            .and_then(Value::as_str);
+        payment = checkout::open(
+            provider, settings, config, db, providers, &payment, return_url, email,
+        )
+        .await?;
+    }
     Ok(
         ApiResponse::json(if replayed { 200 } else { 201 }, &payment)?
             .with_header("idempotency-replayed", replayed.to_string()),
     )
 }
 
+/// `POST /api/v1/payments/{id}/cancel`: the customer gives up on a pending payment;
+/// the order can be paid again at once.
+pub async fn cancel(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
+    req.user_id()?;
+    let path = format!(
+        "/api/v1/payments/{}/cancel",
+        req.params.first().map_or("", String::as_str)
+    );
+    let id = req.id_param(0, &path)?;
+    let payment: Value = rpc(
+        db,
+        "cancel_payment",
+        &json!({"payment_id": id}),
+        Access::Write,
+        Role::Caller,
+    )
+    .await?;
+    ApiResponse::json(200, &payment)
+}
+
 /// `POST /api/v1/payments/webhooks/{provider}`: a provider's notification. 401 unless
-/// signed with the provider's secret within the tolerance; applied at most once per
-/// event (a redelivery is acknowledged with `"outcome": "duplicate"`).
+/// signed as the provider signs; confirmed with the provider's API where it says to;
+/// applied at most once per event (a redelivery is acknowledged with `"outcome":
+/// "duplicate"`); a success for another amount is logged and answered 422.
 pub async fn webhook(
     req: &ApiRequest,
     config: &Config,
     db: &impl Db,
+    providers: &impl ProviderApi,
 ) -> Result<ApiResponse, AppError> {
     let name = req.params.first().map_or("", String::as_str);
+    if let Some(provider) = Provider::parse(name)
+        && let Some(settings) = config.payment_provider(provider)
+    {
+        return notification::receive(provider, settings, req, config, db, providers).await;
+    }
     let not_enabled = || AppError::NotFound {
         path: format!("/api/v1/payments/webhooks/{name}"),
     };
-    let provider = Provider::parse(name).ok_or_else(not_enabled)?;
+    let provider = WebhookProvider::parse(name).ok_or_else(not_enabled)?;
     let secret = config
         .webhook_secret(provider.name())
         .ok_or_else(not_enabled)?;
@@ -195,7 +247,7 @@ pub async fn refund(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
 }
 
 /// `age_secs` is positive for a signature in the past, negative for one in the future.
-fn stale_message(age_secs: i64) -> String {
+pub(super) fn stale_message(age_secs: i64) -> String {
     let when = if age_secs >= 0 {
         format!("{age_secs} s ago")
     } else {

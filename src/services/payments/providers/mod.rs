@@ -47,7 +47,7 @@ pub trait ProviderApi {
 
 /// One provider's endpoint and credentials, from `<PROVIDER>_API_BASE` and
 /// `<PROVIDER>_<CREDENTIAL>` (see each adapter's `CREDENTIALS`).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// No trailing slash, e.g. `https://sandbox-api.fedapay.com`.
     pub api_base: String,

@@ -1,0 +1,153 @@
+//! A provider's notification through its adapter: verified as the provider signs it,
+//! confirmed with the provider's API where the provider says to (or where the
+//! notification does not carry the state), then applied once.
+
+use serde_json::{Value, json};
+
+use super::amount::Currency;
+use super::api::stale_message;
+use super::providers::{NotificationError, Outcome, PaymentRef, Provider, ProviderApi, Settings};
+use crate::config::Config;
+use crate::db::{Db, DbRequest, Role, rows, rpc};
+use crate::error::{AppError, FieldProblem};
+use crate::http::ApiResponse;
+use crate::routing::Access;
+use crate::services::request::ApiRequest;
+
+/// What `transaction_logs` keeps of a notification: JSON bodies as sent; form bodies
+/// only by size (PayDunya's carry a hash of the account's master key).
+fn kept_payload(body: &[u8]) -> Value {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({"form_bytes": body.len()}))
+}
+
+pub async fn receive(
+    provider: Provider,
+    settings: &Settings,
+    req: &ApiRequest,
+    config: &Config,
+    db: &impl Db,
+    api: &impl ProviderApi,
+) -> Result<ApiResponse, AppError> {
+    let refused = |message: String, hint: &'static str| AppError::Rejected {
+        status: 401,
+        code: "PHK401".into(),
+        message,
+        details: None,
+        hint: Some(hint.into()),
+    };
+    let note = provider
+        .notification(
+            settings,
+            req,
+            &req.body,
+            req.now,
+            i64::from(config.webhook_tolerance_seconds),
+        )
+        .map_err(|e| match e {
+            NotificationError::BadSignature => refused(
+                "the notification's signature is not valid".into(),
+                "bad_signature",
+            ),
+            NotificationError::Stale { age_secs } => {
+                refused(stale_message(age_secs), "stale_timestamp")
+            }
+            NotificationError::Unreadable(why) => {
+                AppError::Validation(vec![FieldProblem::new("body", why)])
+            }
+        })?;
+    let (outcome, amount_minor) = if note.confirm {
+        let known = find(provider, &note.payment, db).await?;
+        let status = provider
+            .status(settings, api, &known.provider_ref, known.currency)
+            .await?;
+        (status.outcome, Some(status.amount_minor))
+    } else {
+        (note.outcome, note.amount_minor)
+    };
+    let Some(status) = outcome.as_status() else {
+        return ApiResponse::json(
+            200,
+            &json!({"outcome": "ignored", "event_id": note.event_id, "state": state_name(&outcome)}),
+        );
+    };
+    let (payment_id, provider_ref) = match &note.payment {
+        PaymentRef::Payment(id) => (Some(*id), None),
+        PaymentRef::Provider(reference) => (None, Some(reference.clone())),
+    };
+    let args = json!({
+        "provider": provider.name(),
+        "event_id": note.event_id,
+        "payment_id": payment_id,
+        "provider_ref": provider_ref,
+        "status": status,
+        "amount_minor": amount_minor,
+        "payload": kept_payload(&req.body),
+    });
+    let result: Value = rpc(
+        db,
+        "apply_provider_event",
+        &args,
+        Access::Write,
+        Role::Service,
+    )
+    .await?;
+    if result["outcome"] == "amount_mismatch" {
+        return Err(AppError::Rejected {
+            status: 422,
+            code: "PHK422".into(),
+            message: "the notified amount is not the payment's".into(),
+            details: None,
+            hint: Some("amount_mismatch".into()),
+        });
+    }
+    ApiResponse::json(200, &result)
+}
+
+fn state_name(outcome: &Outcome) -> &str {
+    match outcome {
+        Outcome::Pending => "pending",
+        Outcome::Other(name) => name,
+        Outcome::Succeeded | Outcome::Failed | Outcome::Cancelled => "",
+    }
+}
+
+/// A payment as the provider knows it.
+pub struct Known {
+    pub provider_ref: String,
+    pub currency: Currency,
+}
+
+/// The payment a notification names, of this provider: 404 `unknown_payment` otherwise.
+pub async fn find(
+    provider: Provider,
+    payment: &PaymentRef,
+    db: &impl Db,
+) -> Result<Known, AppError> {
+    let builder = DbRequest::client()
+        .from("payments")
+        .select("provider_ref,currency")
+        .eq("provider", provider.name());
+    let builder = match payment {
+        PaymentRef::Payment(id) => builder.eq("id", id.to_string()),
+        PaymentRef::Provider(reference) => builder.eq("provider_ref", reference),
+    };
+    let found = rows(db, builder, Access::Write, Role::Service).await?;
+    let unknown = || AppError::Rejected {
+        status: 404,
+        code: "PT404".into(),
+        message: "no such payment for this provider".into(),
+        details: None,
+        hint: Some("unknown_payment".into()),
+    };
+    let row = found.into_iter().next().ok_or_else(unknown)?;
+    Ok(Known {
+        provider_ref: row["provider_ref"].as_str().ok_or_else(unknown)?.to_owned(),
+        currency: row["currency"]
+            .as_str()
+            .and_then(Currency::parse)
+            .ok_or_else(|| AppError::Internal(format!("payment currency {}", row["currency"])))?,
+    })
+}
