@@ -44,8 +44,22 @@ begin
 end
 $$;
 
+-- What a provider's checkout asks of the customer (Moneroo requires e-mail and names).
+create function public.payment_customer(p_user uuid)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select pg_catalog.jsonb_build_object('customer',
+           pg_catalog.jsonb_build_object('email', p.email, 'name', p.display_name))
+    from public.profiles p where p.id = p_user
+$$;
+
 -- A payment intent: the amount and currency come from the order. Idempotent per key;
--- a replay answers with the payment as it is now (its checkout included).
+-- a replay answers with the payment as it is now (its checkout included). The answer
+-- carries the customer's e-mail and name for the provider's checkout.
 create or replace function public.create_payment(idempotency_key text, request_hash text, order_id uuid, provider text)
 returns jsonb
 language plpgsql
@@ -74,7 +88,7 @@ begin
         hint = 'idempotency_key_reused';
     end if;
     select * into v_payment from public.payments p where p.id = (v_existing.response_body ->> 'id')::uuid;
-    return pg_catalog.to_jsonb(v_payment) || '{"replayed": true}'::jsonb;
+    return pg_catalog.to_jsonb(v_payment) || public.payment_customer(v_user) || '{"replayed": true}'::jsonb;
   end if;
 
   select * into v_order from public.orders o
@@ -107,7 +121,7 @@ begin
 
   update public.idempotency_keys set response_status = 201, response_body = pg_catalog.to_jsonb(v_payment)
    where scope = v_scope and key = create_payment.idempotency_key;
-  return pg_catalog.to_jsonb(v_payment) || '{"replayed": false}'::jsonb;
+  return pg_catalog.to_jsonb(v_payment) || public.payment_customer(v_user) || '{"replayed": false}'::jsonb;
 end
 $$;
 
@@ -324,6 +338,7 @@ as $$
 $$;
 
 revoke all on function public.expire_order_payments(uuid),
+                       public.payment_customer(uuid),
                        public.attach_checkout(uuid, text, text, integer),
                        public.fail_checkout(uuid, text),
                        public.cancel_payment(uuid),

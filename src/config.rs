@@ -34,7 +34,7 @@
 //! | `LOGIN_FAILURE_WINDOW_SECONDS` | no | failed logins count this long, 1..=86400; default 900 |
 //! | `LOGIN_MAX_FAILURES_PER_ACCOUNT` | no | failures in the window before an account waits, 1..=1000; default 5 |
 //! | `LOGIN_MAX_FAILURES_PER_CLIENT` | no | failures in the window before a client address waits, 1..=10000; default 20 |
-//! | `WEBHOOK_SECRET_<PROVIDER>` | per provider (secret) | signing secret of `fedapay`, `moneroo` or `test` notifications; unset disables that provider's webhook |
+//! | `WEBHOOK_SECRET_TEST` | local stack only (secret) | signing secret of the local `test` provider's notifications; unset disables it |
 //! | `<PROVIDER>_<CREDENTIAL>` | per provider (secret) | a payment provider's credentials, all of them or none (an adapter with none set is not offered): `FEDAPAY_SECRET_KEY`, `FEDAPAY_WEBHOOK_SECRET`; `MONEROO_SECRET_KEY`, `MONEROO_WEBHOOK_SECRET`; `PAYDUNYA_MASTER_KEY`, `PAYDUNYA_PRIVATE_KEY`, `PAYDUNYA_TOKEN`; `CINETPAY_API_KEY`, `CINETPAY_SITE_ID`, `CINETPAY_SECRET_KEY` (see `services::payments::providers`) |
 //! | `<PROVIDER>_API_BASE` | no | the provider's API, e.g. its sandbox; default its production API |
 //! | `PUBLIC_URL` | with a provider | the gateway's public origin, for the notification URL given to providers (`<PUBLIC_URL>/api/v1/payments/webhooks/<provider>`) and the default return URL |
@@ -145,8 +145,9 @@ pub struct Config {
     pub download_max_count: u32,
 }
 
-/// Payment providers whose notifications the gateway can verify.
-pub const WEBHOOK_PROVIDERS: [&str; 3] = ["fedapay", "moneroo", "test"];
+/// Providers configured by a bare webhook secret: the local `test` provider only (the
+/// real ones are adapters, configured by `<PROVIDER>_<CREDENTIAL>`).
+pub const WEBHOOK_PROVIDERS: [&str; 1] = ["test"];
 
 /// When failed logins lock an account or a client out for a while.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -392,6 +393,15 @@ impl Config {
             .collect();
         let webhook_tolerance_seconds =
             p.bounded("WEBHOOK_TOLERANCE_SECONDS", 10, 3600, 300, "seconds");
+        for provider in ["FEDAPAY", "MONEROO"] {
+            let old = format!("WEBHOOK_SECRET_{provider}");
+            if p.get(&old).is_some() {
+                p.fail(
+                    &old,
+                    format!("is no longer read: set {provider}_WEBHOOK_SECRET with {provider}_SECRET_KEY"),
+                );
+            }
+        }
         let payment_providers: Vec<(Provider, Settings)> = PROVIDERS
             .into_iter()
             .filter_map(|provider| Some((provider, p.provider_settings(provider)?)))

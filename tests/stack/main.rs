@@ -14,6 +14,7 @@ mod migrations;
 mod orders;
 mod overload;
 mod partitions;
+mod payments;
 mod replication;
 mod routing;
 mod schema;

@@ -27,7 +27,8 @@ use payhuk_edge::consistency::token_key;
 use payhuk_edge::region::HeaderLookup;
 use payhuk_edge::router::served_under;
 use payhuk_edge::services::downloads::link::{Link, link_key};
-use payhuk_edge::services::payments::webhook::{Provider, sign};
+use payhuk_edge::services::payments::providers::signature::sign_timed;
+use payhuk_edge::services::payments::webhook::sign;
 use payhuk_stack_tests::{Reply, caught_up, eventually, request, stack};
 use serde_json::{Value, json};
 use xtask::stack::Stack;
@@ -341,7 +342,7 @@ fn login(email: &str) -> Value {
 
 /// A test-provider notification, signed at `timestamp` with `secret`.
 fn test_webhook(raw: &str, timestamp: i64, secret: &str) -> Reply {
-    let (name, value) = sign(Provider::Test, raw.as_bytes(), secret.as_bytes(), timestamp);
+    let (name, value) = sign(raw.as_bytes(), secret.as_bytes(), timestamp);
     send(
         "POST",
         "/api/v1/payments/webhooks/test",
@@ -1668,7 +1669,6 @@ fn api_rows(fx: &Fixtures) -> Vec<Row<'_>> {
                                  "amount_minor": fx.paid_amount})
                 .to_string();
                 let (name, value) = sign(
-                    Provider::Test,
                     raw.as_bytes(),
                     topology::webhook_secret("test").as_bytes(),
                     now_secs(),
@@ -2724,7 +2724,7 @@ fn a_replayed_webhook_is_a_duplicate_and_stale_or_foreign_signatures_are_refused
 
     // The first delivery applies.
     let t0 = now_secs();
-    let (header, signature) = sign(Provider::Test, raw.as_bytes(), secret.as_bytes(), t0);
+    let (header, signature) = sign(raw.as_bytes(), secret.as_bytes(), t0);
     let deliver = |signature: &str, body: &str| {
         send(
             "POST",
@@ -2781,17 +2781,11 @@ fn a_replayed_webhook_is_a_duplicate_and_stale_or_foreign_signatures_are_refused
 
     // Refused: 401 in PostgREST's shape, with the reason in `hint`.
     let stale_at = now_secs() - 600;
-    let (_, stale) = sign(Provider::Test, raw.as_bytes(), secret.as_bytes(), stale_at);
+    let (_, stale) = sign(raw.as_bytes(), secret.as_bytes(), stale_at);
     let stale_sig = stale.rsplit_once("v1=").unwrap().1.to_owned();
-    let (_, future) = sign(
-        Provider::Test,
-        raw.as_bytes(),
-        secret.as_bytes(),
-        now_secs() + 600,
-    );
+    let (_, future) = sign(raw.as_bytes(), secret.as_bytes(), now_secs() + 600);
     let foreign = |provider: &str| {
         sign(
-            Provider::Test,
             raw.as_bytes(),
             topology::webhook_secret(provider).as_bytes(),
             now_secs(),
@@ -2865,12 +2859,7 @@ fn a_replayed_webhook_is_a_duplicate_and_stale_or_foreign_signatures_are_refused
             failures.push(format!("{what}: {why}: {}", cut(&reply.body)));
         }
         // The answer never helps a forger: no expected signature, no secret.
-        let (_, expected_now) = sign(
-            Provider::Test,
-            body.as_bytes(),
-            secret.as_bytes(),
-            now_secs(),
-        );
+        let (_, expected_now) = sign(body.as_bytes(), secret.as_bytes(), now_secs());
         let expected_now = expected_now.rsplit_once("v1=").unwrap().1.to_owned();
         let everything = format!("{:?} {}", reply.headers, reply.body);
         for (name, value) in [
@@ -2884,20 +2873,15 @@ fn a_replayed_webhook_is_a_duplicate_and_stale_or_foreign_signatures_are_refused
         }
     }
     // FedaPay's own route refuses the test provider's secret in its format.
-    let fedapay_body = json!({"id": format!("sec-{run}-feda"), "name": "transaction.approved",
-        "entity": {"amount": payment["amount_minor"], "custom_metadata": {"payhuk_payment_id": payment_id}}})
+    let fedapay_body = json!({"name": "transaction.approved", "object": "transaction",
+        "entity": {"id": 1, "amount": payment["amount_minor"], "custom_metadata": {"payhuk_payment_id": payment_id}}})
     .to_string();
-    let (feda_header, feda_value) = sign(
-        Provider::FedaPay,
-        fedapay_body.as_bytes(),
-        secret.as_bytes(),
-        now_secs(),
-    );
+    let feda_value = sign_timed("s", fedapay_body.as_bytes(), secret.as_bytes(), now_secs());
     let crossed = send(
         "POST",
         "/api/v1/payments/webhooks/fedapay",
         &[
-            (feda_header, feda_value.as_str()),
+            ("x-fedapay-signature", feda_value.as_str()),
             ("content-type", "application/json"),
         ],
         Some(&fedapay_body),
@@ -2993,7 +2977,6 @@ fn secrets_never_appear_in_responses_or_logs() {
     .to_string();
     let t = now_secs();
     let (_, right) = sign(
-        Provider::Test,
         raw.as_bytes(),
         topology::webhook_secret("test").as_bytes(),
         t,

@@ -22,6 +22,7 @@ pub mod process;
 pub mod profile;
 pub mod record;
 pub mod relay;
+pub mod sandbox;
 pub mod seed;
 pub mod setup;
 pub mod soak;

@@ -11,6 +11,8 @@ pub enum PartKind {
     Postgrest,
     Gateway,
     Storefront,
+    /// The payment providers' sandbox.
+    Sandbox,
     /// The WAN topology's relay process.
     Relay,
     /// One city's edge in the WAN topology.

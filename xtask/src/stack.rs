@@ -14,7 +14,7 @@ use crate::pg::Pg;
 use crate::process::Service;
 use crate::topology::{self, GATEWAY_PORT, NODES, Node, Replication};
 use crate::wan::{self, Wan};
-use crate::{backup, gateway, migrate, postgrest, process, seed, storefront, ui};
+use crate::{backup, gateway, migrate, postgrest, process, sandbox, seed, storefront, ui};
 
 pub struct Stack {
     pub paths: Paths,
@@ -52,6 +52,7 @@ impl Stack {
                 .all(|n| postgrest::service(&self.dirs, n).running_pid().is_some())
             && gateway::service(&self.dirs).running_pid().is_some()
             && storefront::service(&self.dirs).running_pid().is_some()
+            && sandbox::service(&self.dirs).running_pid().is_some()
     }
 
     /// Every part of the stack answers.
@@ -115,6 +116,18 @@ impl Stack {
             port: topology::STOREFRONT_PORT,
             pid: shop.running_pid(),
             answering: storefront::is_ready(),
+            detail: None,
+        });
+        let providers = sandbox::service(&self.dirs);
+        parts.push(Part {
+            name: providers.name.clone(),
+            kind: PartKind::Sandbox,
+            region: None,
+            city: None,
+            url: Some(topology::sandbox_url()),
+            port: topology::SANDBOX_PORT,
+            pid: providers.running_pid(),
+            answering: sandbox::is_ready(),
             detail: None,
         });
         let wan = self.wan();
@@ -255,6 +268,14 @@ impl Stack {
             })?;
         }
 
+        // Before the gateway: a checkout opened as soon as it answers reaches a provider.
+        let providers = sandbox::service(&self.dirs);
+        if !self.keep_if_answering(&providers, sandbox::is_ready())? {
+            ui::step(
+                &format!("payment providers (sandbox) on :{}", topology::SANDBOX_PORT),
+                || sandbox::start(&self.paths, &self.dirs),
+            )?;
+        }
         let gw = gateway::service(&self.dirs);
         if !self.keep_if_answering(&gw, gateway::is_ready())? {
             ui::step(
@@ -373,6 +394,8 @@ impl Stack {
         report_stop(&shop.name, shop.stop(grace)?);
         let gw = gateway::service(&self.dirs);
         report_stop(&gw.name, gw.stop(grace)?);
+        let providers = sandbox::service(&self.dirs);
+        report_stop(&providers.name, providers.stop(grace)?);
         for node in NODES.iter().rev() {
             let svc = postgrest::service(&self.dirs, node);
             report_stop(&svc.name, svc.stop(grace)?);

@@ -3,6 +3,7 @@
 
 use payhuk_edge::auth::jwks::{Jwk, KeySet};
 use payhuk_edge::auth::jwt::{self, Claims};
+use payhuk_edge::services::payments::providers::{PROVIDERS, Provider};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Node {
@@ -44,6 +45,8 @@ pub const LOCAL_MAX_REPLICA_LAG: &str = "30s,1MiB";
 pub const GATEWAY_INSPECTOR_PORT: u16 = 9329;
 /// The demo storefront's static files, on an origin of their own.
 pub const STOREFRONT_PORT: u16 = 8790;
+/// The payment providers' sandbox.
+pub const SANDBOX_PORT: u16 = 8820;
 pub const DATABASE: &str = "postgres";
 pub const SUPERUSER: &str = "postgres";
 
@@ -168,6 +171,55 @@ pub fn webhook_secret(provider: &str) -> String {
     format!("whsec_payhuk_local_{provider}")
 }
 
+pub fn sandbox_url() -> String {
+    format!("http://127.0.0.1:{SANDBOX_PORT}")
+}
+
+/// A local provider credential: `local_fedapay_secret_key`.
+pub fn provider_credential(provider: Provider, name: &str) -> String {
+    format!("local_{}_{}", provider.name(), name.to_ascii_lowercase())
+}
+
+/// Where the gateway finds `provider`'s API in the sandbox: the sandbox's prefix plus
+/// the path of the provider's production base (`.../fedapay` for `https://api.fedapay.com`).
+pub fn sandbox_api_base(provider: Provider) -> String {
+    let production = provider.default_api_base();
+    let path = production
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or("");
+    format!("{}/{}{path}", sandbox_url(), provider.name())
+}
+
+/// The providers' credentials, for the gateway and the sandbox alike.
+fn provider_credentials() -> Vec<(String, String)> {
+    PROVIDERS
+        .iter()
+        .flat_map(|provider| {
+            let prefix = provider.name().to_ascii_uppercase();
+            provider.credentials().iter().map(move |name| {
+                (
+                    format!("{prefix}_{name}"),
+                    provider_credential(*provider, name),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The sandbox's environment: the same credentials, and where FedaPay and Moneroo (whose
+/// notification URL is an account setting, not a per-payment field) send them.
+pub fn sandbox_env() -> Vec<(String, String)> {
+    let mut env = provider_credentials();
+    for provider in ["fedapay", "moneroo"] {
+        env.push((
+            format!("{}_WEBHOOK_URL", provider.to_ascii_uppercase()),
+            format!("{}/api/v1/payments/webhooks/{provider}", gateway_url()),
+        ));
+    }
+    env
+}
+
 pub fn gateway_url() -> String {
     format!("http://127.0.0.1:{GATEWAY_PORT}")
 }
@@ -234,10 +286,22 @@ pub fn gateway_env() -> String {
         format!("PUBLISHABLE_KEYS={PUBLISHABLE_KEY}"),
         format!("SECRET_KEYS={SECRET_KEY}"),
         format!("WEBHOOK_SECRET_TEST={}", webhook_secret("test")),
-        format!("WEBHOOK_SECRET_FEDAPAY={}", webhook_secret("fedapay")),
-        format!("WEBHOOK_SECRET_MONEROO={}", webhook_secret("moneroo")),
         format!("SERVICE_ROLE_KEY={}", service_role_key()),
+        // Providers' notification URLs and default return URLs point here.
+        format!("PUBLIC_URL={}", gateway_url()),
     ]);
+    lines.extend(
+        provider_credentials()
+            .into_iter()
+            .map(|(key, value)| format!("{key}={value}")),
+    );
+    lines.extend(PROVIDERS.iter().map(|provider| {
+        format!(
+            "{}_API_BASE={}",
+            provider.name().to_ascii_uppercase(),
+            sandbox_api_base(*provider)
+        )
+    }));
     lines.join("\n") + "\n"
 }
 

@@ -2,8 +2,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::providers::{Provider, ProviderApi};
-use super::webhook::{Provider as WebhookProvider, WebhookError};
+use super::providers::ProviderApi;
 use super::{checkout, notification};
 use crate::config::Config;
 use crate::db::{Db, DbRequest, Role, rows, rpc};
@@ -73,16 +72,14 @@ pub async fn create(
         && payment["status"] == "pending"
         && payment["checkout_url"].is_null()
     {
-        let email = req
-            .caller
-            .as_ref()
-            .and_then(|c| c.claims.as_ref())
-            .and_then(|c| c.extra.get("email"))
-            .and_then(Value::as_str);
         payment = checkout::open(
-            provider, settings, config, db, providers, &payment, return_url, email,
+            provider, settings, config, db, providers, &payment, return_url,
         )
         .await?;
+    }
+    // The customer's own contact details were for the provider.
+    if let Some(fields) = payment.as_object_mut() {
+        fields.remove("customer");
     }
     Ok(
         ApiResponse::json(if replayed { 200 } else { 201 }, &payment)?
@@ -121,73 +118,7 @@ pub async fn webhook(
     providers: &impl ProviderApi,
 ) -> Result<ApiResponse, AppError> {
     let name = req.params.first().map_or("", String::as_str);
-    if let Some(provider) = Provider::parse(name)
-        && let Some(settings) = config.payment_provider(provider)
-    {
-        return notification::receive(provider, settings, req, config, db, providers).await;
-    }
-    let not_enabled = || AppError::NotFound {
-        path: format!("/api/v1/payments/webhooks/{name}"),
-    };
-    let provider = WebhookProvider::parse(name).ok_or_else(not_enabled)?;
-    let secret = config
-        .webhook_secret(provider.name())
-        .ok_or_else(not_enabled)?;
-    let refused = |reason: String, hint: &'static str| AppError::Rejected {
-        status: 401,
-        code: "PHK401".into(),
-        message: reason,
-        details: None,
-        hint: Some(hint.into()),
-    };
-    provider
-        .verify(
-            req,
-            &req.body,
-            secret.expose().as_bytes(),
-            req.now,
-            i64::from(config.webhook_tolerance_seconds),
-        )
-        .map_err(|e| match e {
-            WebhookError::BadSignature => refused(
-                "the notification's signature is not valid".into(),
-                "bad_signature",
-            ),
-            WebhookError::Stale { age_secs } => refused(stale_message(age_secs), "stale_timestamp"),
-            WebhookError::Unreadable(why) => AppError::BadRequest {
-                message: why,
-                details: None,
-            },
-        })?;
-    let note = provider.read(&req.body).map_err(|e| match e {
-        WebhookError::Unreadable(why) => {
-            AppError::Validation(vec![crate::error::FieldProblem::new("body", why)])
-        }
-        other => AppError::Internal(format!("reading a verified notification: {other:?}")),
-    })?;
-    let Some(status) = note.outcome.as_status() else {
-        return ApiResponse::json(
-            200,
-            &json!({"outcome": "ignored", "event_id": note.event_id}),
-        );
-    };
-    let args = json!({
-        "provider": provider.name(),
-        "event_id": note.event_id,
-        "payment_id": note.payment_id,
-        "status": status,
-        "amount_minor": note.amount_minor,
-        "payload": serde_json::from_slice::<Value>(&req.body).unwrap_or(Value::Null),
-    });
-    let result: Value = rpc(
-        db,
-        "apply_payment_event",
-        &args,
-        Access::Write,
-        Role::Service,
-    )
-    .await?;
-    ApiResponse::json(200, &result)
+    notification::receive(name, req, config, db, providers).await
 }
 
 /// `GET /api/v1/payments/{id}` -> the payment and its log (its customer or merchant).
@@ -244,31 +175,4 @@ pub async fn refund(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
     let args = json!({"payment_id": id, "amount_minor": amount, "reason": reason});
     let payment: Value = rpc(db, "refund_payment", &args, Access::Write, Role::Caller).await?;
     ApiResponse::json(201, &payment)
-}
-
-/// `age_secs` is positive for a signature in the past, negative for one in the future.
-pub(super) fn stale_message(age_secs: i64) -> String {
-    let when = if age_secs >= 0 {
-        format!("{age_secs} s ago")
-    } else {
-        format!("{} s in the future", -age_secs)
-    };
-    format!("the notification was signed {when}, outside the tolerance")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::stale_message;
-
-    #[test]
-    fn a_stale_signature_says_which_way_it_is_off() {
-        assert_eq!(
-            stale_message(600),
-            "the notification was signed 600 s ago, outside the tolerance"
-        );
-        assert_eq!(
-            stale_message(-45),
-            "the notification was signed 45 s in the future, outside the tolerance"
-        );
-    }
 }

@@ -86,11 +86,11 @@ pub fn return_url_problem(url: &str, config: &Config) -> Option<String> {
         .then(|| format!("{origin} is neither PUBLIC_URL nor one of ALLOWED_ORIGINS"))
 }
 
-/// Creates the provider's checkout for the pending `payment` and records it; returns
+/// Creates the provider's checkout for the pending `payment` (as `create_payment`
+/// answers it, with its `customer`'s e-mail and name) and records it; returns
 /// the payment as recorded. A provider's refusal (4xx) ends the payment, so the order
 /// can be paid otherwise; an outage (5xx) leaves it pending for a retry with the same
 /// `Idempotency-Key`.
-#[allow(clippy::too_many_arguments)]
 pub async fn open(
     provider: Provider,
     settings: &Settings,
@@ -99,7 +99,6 @@ pub async fn open(
     api: &impl ProviderApi,
     payment: &Value,
     return_url: Option<String>,
-    email: Option<&str>,
 ) -> Result<Value, AppError> {
     let field = |name: &str| {
         payment[name]
@@ -121,7 +120,8 @@ pub async fn open(
             .ok_or_else(|| AppError::Internal("create_payment gave no amount".into()))?,
         currency,
         description: format!("Payhuk order {}", field("order_id")?),
-        customer_email: email.map(str::to_owned),
+        customer_email: payment["customer"]["email"].as_str().map(str::to_owned),
+        customer_name: payment["customer"]["name"].as_str().map(str::to_owned),
         return_url: return_url.unwrap_or_else(|| format!("{public}/api/v1/payments/{payment_id}")),
         notify_url: format!("{public}/api/v1/payments/webhooks/{}", provider.name()),
     };

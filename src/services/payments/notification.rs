@@ -1,12 +1,12 @@
-//! A provider's notification through its adapter: verified as the provider signs it,
-//! confirmed with the provider's API where the provider says to (or where the
-//! notification does not carry the state), then applied once.
+//! A provider's notification: verified as the provider signs it (its adapter, or the
+//! local `test` provider), confirmed with the provider's API where the provider says to
+//! (or where the notification does not carry the state), then applied once.
 
 use serde_json::{Value, json};
 
 use super::amount::Currency;
-use super::api::stale_message;
-use super::providers::{NotificationError, Outcome, PaymentRef, Provider, ProviderApi, Settings};
+use super::providers::{NotificationError, Outcome, PaymentRef, Provider, ProviderApi};
+use super::webhook;
 use crate::config::Config;
 use crate::db::{Db, DbRequest, Role, rows, rpc};
 use crate::error::{AppError, FieldProblem};
@@ -23,14 +23,32 @@ fn kept_payload(body: &[u8]) -> Value {
         .unwrap_or_else(|| json!({"form_bytes": body.len()}))
 }
 
+/// `POST /api/v1/payments/webhooks/{provider}` for a configured provider's adapter, or
+/// the local `test` provider; 404 for any other name.
 pub async fn receive(
-    provider: Provider,
-    settings: &Settings,
+    name: &str,
     req: &ApiRequest,
     config: &Config,
     db: &impl Db,
     api: &impl ProviderApi,
 ) -> Result<ApiResponse, AppError> {
+    let now = req.now;
+    let tolerance = i64::from(config.webhook_tolerance_seconds);
+    let adapter = Provider::parse(name)
+        .and_then(|provider| Some((provider, config.payment_provider(provider)?)));
+    let note = match (adapter, config.webhook_secret("test")) {
+        (Some((provider, settings)), _) => {
+            provider.notification(settings, req, &req.body, now, tolerance)
+        }
+        (None, Some(secret)) if name == "test" => {
+            webhook::notification(req, &req.body, secret.expose().as_bytes(), now, tolerance)
+        }
+        _ => {
+            return Err(AppError::NotFound {
+                path: format!("/api/v1/payments/webhooks/{name}"),
+            });
+        }
+    };
     let refused = |message: String, hint: &'static str| AppError::Rejected {
         status: 401,
         code: "PHK401".into(),
@@ -38,34 +56,27 @@ pub async fn receive(
         details: None,
         hint: Some(hint.into()),
     };
-    let note = provider
-        .notification(
-            settings,
-            req,
-            &req.body,
-            req.now,
-            i64::from(config.webhook_tolerance_seconds),
-        )
-        .map_err(|e| match e {
-            NotificationError::BadSignature => refused(
-                "the notification's signature is not valid".into(),
-                "bad_signature",
-            ),
-            NotificationError::Stale { age_secs } => {
-                refused(stale_message(age_secs), "stale_timestamp")
-            }
-            NotificationError::Unreadable(why) => {
-                AppError::Validation(vec![FieldProblem::new("body", why)])
-            }
-        })?;
-    let (outcome, amount_minor) = if note.confirm {
-        let known = find(provider, &note.payment, db).await?;
-        let status = provider
-            .status(settings, api, &known.provider_ref, known.currency)
-            .await?;
-        (status.outcome, Some(status.amount_minor))
-    } else {
-        (note.outcome, note.amount_minor)
+    let note = note.map_err(|e| match e {
+        NotificationError::BadSignature => refused(
+            "the notification's signature is not valid".into(),
+            "bad_signature",
+        ),
+        NotificationError::Stale { age_secs } => {
+            refused(stale_message(age_secs), "stale_timestamp")
+        }
+        NotificationError::Unreadable(why) => {
+            AppError::Validation(vec![FieldProblem::new("body", why)])
+        }
+    })?;
+    let (outcome, amount_minor) = match adapter {
+        Some((provider, settings)) if note.confirm => {
+            let known = find(provider, &note.payment, db).await?;
+            let status = provider
+                .status(settings, api, &known.provider_ref, known.currency)
+                .await?;
+            (status.outcome, Some(status.amount_minor))
+        }
+        _ => (note.outcome, note.amount_minor),
     };
     let Some(status) = outcome.as_status() else {
         return ApiResponse::json(
@@ -78,7 +89,7 @@ pub async fn receive(
         PaymentRef::Provider(reference) => (None, Some(reference.clone())),
     };
     let args = json!({
-        "provider": provider.name(),
+        "provider": name,
         "event_id": note.event_id,
         "payment_id": payment_id,
         "provider_ref": provider_ref,
@@ -104,6 +115,16 @@ pub async fn receive(
         });
     }
     ApiResponse::json(200, &result)
+}
+
+/// `age_secs` is positive for a signature in the past, negative for one in the future.
+fn stale_message(age_secs: i64) -> String {
+    let when = if age_secs >= 0 {
+        format!("{age_secs} s ago")
+    } else {
+        format!("{} s in the future", -age_secs)
+    };
+    format!("the notification was signed {when}, outside the tolerance")
 }
 
 fn state_name(outcome: &Outcome) -> &str {
@@ -150,4 +171,21 @@ pub async fn find(
             .and_then(Currency::parse)
             .ok_or_else(|| AppError::Internal(format!("payment currency {}", row["currency"])))?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stale_message;
+
+    #[test]
+    fn a_stale_signature_says_which_way_it_is_off() {
+        assert_eq!(
+            stale_message(600),
+            "the notification was signed 600 s ago, outside the tolerance"
+        );
+        assert_eq!(
+            stale_message(-45),
+            "the notification was signed 45 s in the future, outside the tolerance"
+        );
+    }
 }

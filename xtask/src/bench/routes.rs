@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use payhuk_edge::router;
-use payhuk_edge::services::payments::webhook::{Provider, sign};
+use payhuk_edge::services::payments::webhook::sign;
 use serde_json::{Value, json};
 
 use crate::topology::{self, DEMO_CUSTOMER_EMAIL, DEMO_PASSWORD, DEMO_PRODUCT};
@@ -310,7 +310,7 @@ pub fn walk(city: &City) -> anyhow::Result<Vec<RouteCall>> {
     .to_string();
     let now = chrono::Utc::now().timestamp();
     let secret = topology::webhook_secret("test");
-    let (signature, value) = sign(Provider::Test, event.as_bytes(), secret.as_bytes(), now);
+    let (signature, value) = sign(event.as_bytes(), secret.as_bytes(), now);
     w.send(
         None,
         Step::new("POST", "/api/v1/payments/webhooks/{}")

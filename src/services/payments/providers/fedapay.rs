@@ -57,14 +57,13 @@
 
 use std::str::FromStr;
 
-use hmac::{Hmac, Mac};
 use serde_json::{Map, Number, Value, json};
-use sha2::Sha256;
 use uuid::Uuid;
 
+use super::signature::verify_timed;
 use super::{
     ApiCall, ApiReply, Checkout, Intent, Notification, NotificationError, Outcome, PaymentRef,
-    ProviderApi, Refund, Settings, Status, bad_reply,
+    ProviderApi, Refund, Settings, Status, bad_reply, checkout_url_ok,
 };
 use crate::error::{AppError, FieldProblem};
 use crate::region::HeaderLookup;
@@ -135,7 +134,7 @@ pub async fn checkout(
     let checkout_url = token
         .get("url")
         .and_then(Value::as_str)
-        .filter(|u| is_https(u))
+        .filter(|u| checkout_url_ok(u, s))
         .ok_or_else(|| bad_reply(PROVIDER, "a payment token without an https url", &reply))?;
     Ok(Checkout {
         provider_ref: id,
@@ -152,27 +151,17 @@ pub fn notification(
     now: i64,
     tolerance: i64,
 ) -> Result<Notification, NotificationError> {
-    let secret = s.credential("WEBHOOK_SECRET").as_bytes();
-    if secret.is_empty() {
-        return Err(NotificationError::BadSignature);
-    }
     let header = h
         .header(SIGNATURE_HEADER)
         .ok_or(NotificationError::BadSignature)?;
-    let (timestamp, signatures) =
-        parse_signature_header(&header).ok_or(NotificationError::BadSignature)?;
-    let signed = [timestamp.to_string().as_bytes(), b".", body].concat();
-    if !signatures
-        .iter()
-        .any(|sig| hmac_matches(secret, &signed, sig))
-    {
-        return Err(NotificationError::BadSignature);
-    }
-    // The sender chooses `t`: saturate, and stop short of i64::MIN so `abs` cannot wrap.
-    let age = now.saturating_sub(timestamp).max(-i64::MAX);
-    if age.abs() > tolerance {
-        return Err(NotificationError::Stale { age_secs: age });
-    }
+    verify_timed(
+        &header,
+        "s",
+        body,
+        s.credential("WEBHOOK_SECRET").as_bytes(),
+        now,
+        tolerance,
+    )?;
     read_event(body)
 }
 
@@ -330,41 +319,6 @@ fn check_ref(provider_ref: &str) -> Result<(), AppError> {
             "is not a FedaPay transaction id",
         )]))
     }
-}
-
-fn is_https(text: &str) -> bool {
-    url::Url::parse(text).is_ok_and(|u| u.scheme() == "https" && u.host().is_some())
-}
-
-/// `t=<unix>,s=<hex>[,s=<hex>...]`: the timestamp (exactly one) and every signature.
-fn parse_signature_header(value: &str) -> Option<(i64, Vec<&str>)> {
-    let mut timestamp = None;
-    let mut signatures = Vec::new();
-    for part in value.split(',') {
-        match part.trim().split_once('=') {
-            Some(("t", t)) => {
-                if timestamp.is_some() {
-                    return None;
-                }
-                timestamp = Some(t.trim().parse::<i64>().ok()?);
-            }
-            Some(("s", sig)) => signatures.push(sig.trim()),
-            _ => {}
-        }
-    }
-    Some((timestamp?, signatures))
-}
-
-/// Constant-time comparison of `signature_hex` with HMAC-SHA256(`secret`, `message`).
-fn hmac_matches(secret: &[u8], message: &[u8], signature_hex: &str) -> bool {
-    let Ok(signature) = hex::decode(signature_hex) else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
-        return false;
-    };
-    mac.update(message);
-    mac.verify_slice(&signature).is_ok()
 }
 
 /// A transaction state, from `entity.status` or `GET /v1/transactions/{id}`.

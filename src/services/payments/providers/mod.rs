@@ -11,6 +11,7 @@ pub mod cinetpay;
 pub mod fedapay;
 pub mod moneroo;
 pub mod paydunya;
+pub mod signature;
 
 use std::fmt;
 
@@ -73,6 +74,8 @@ pub struct Intent {
     /// Shown to the customer on the provider's page.
     pub description: String,
     pub customer_email: Option<String>,
+    /// The customer's display name, when their profile has one.
+    pub customer_name: Option<String>,
     /// Where the provider sends the customer back after paying.
     pub return_url: String,
     /// The gateway's `/api/v1/payments/webhooks/<provider>`.
@@ -169,6 +172,15 @@ pub fn bad_reply(provider: &str, what: &str, reply: &ApiReply) -> AppError {
         upstream: provider.to_owned(),
         cause: format!("{what}: HTTP {}: {excerpt}", reply.status),
     }
+}
+
+/// A checkout URL a provider answered with is where we send a customer to pay: https,
+/// or plain http only when the provider's API itself is (a local sandbox).
+pub fn checkout_url_ok(url: &str, settings: &Settings) -> bool {
+    let sandboxed = settings.api_base.starts_with("http://");
+    url::Url::parse(url).is_ok_and(|u| {
+        u.host().is_some() && (u.scheme() == "https" || (sandboxed && u.scheme() == "http"))
+    })
 }
 
 /// Where to send a notification's failure: the provider sees 401 or 400 and retries.
@@ -383,6 +395,7 @@ pub mod testing {
             currency: Currency::parse(currency).unwrap(),
             description: "Payhuk order 0193a5c0".into(),
             customer_email: Some("ada@payhuk.test".into()),
+            customer_name: Some("Ada Lovelace".into()),
             return_url: "https://shop.payhuk.test/orders/1".into(),
             notify_url: "https://edge.payhuk.test/api/v1/payments/webhooks/x".into(),
         }

@@ -59,14 +59,13 @@
 
 use std::str::FromStr;
 
-use hmac::{Hmac, Mac};
 use serde_json::{Map, Number, Value, json};
-use sha2::Sha256;
 use uuid::Uuid;
 
+use super::signature::hmac_matches;
 use super::{
     ApiCall, ApiReply, Checkout, Intent, Notification, NotificationError, Outcome, PaymentRef,
-    ProviderApi, Refund, Settings, Status, bad_reply,
+    ProviderApi, Refund, Settings, Status, bad_reply, checkout_url_ok,
 };
 use crate::error::{AppError, FieldProblem};
 use crate::region::HeaderLookup;
@@ -82,6 +81,19 @@ const SIGNATURE_HEADER: &str = "x-moneroo-signature";
 const PAYMENT_KEY: &str = "payhuk_payment_id";
 /// Longest event id this adapter hands on (they are stored and compared).
 const MAX_EVENT_ID: usize = 200;
+
+/// Moneroo requires `first_name` and `last_name`: the profile's display name split at
+/// its first space; without one, the e-mail's local part stands for both (what the
+/// customer gave us, never an invented name).
+fn customer(email: Option<&str>, name: Option<&str>) -> Value {
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    let fallback = email.and_then(|e| e.split('@').next()).unwrap_or_default();
+    let (first, last) = match name.map(|n| n.split_once(' ').unwrap_or((n, n))) {
+        Some((first, last)) => (first, last.trim()),
+        None => (fallback, fallback),
+    };
+    json!({"email": email, "first_name": first, "last_name": last})
+}
 
 /// Initializes the payment; `data.checkout_url` is where the customer pays.
 pub async fn checkout(
@@ -99,7 +111,7 @@ pub async fn checkout(
         "currency": intent.currency.code,
         "description": intent.description,
         "return_url": intent.return_url,
-        "customer": {"email": email},
+        "customer": customer(email, intent.customer_name.as_deref()),
         "metadata": {PAYMENT_KEY: intent.payment_id.to_string()},
     });
     let reply = api
@@ -125,7 +137,7 @@ pub async fn checkout(
     let checkout_url = data
         .get("checkout_url")
         .and_then(Value::as_str)
-        .filter(|u| is_https(u))
+        .filter(|u| checkout_url_ok(u, s))
         .ok_or_else(|| {
             bad_reply(
                 PROVIDER,
@@ -335,10 +347,6 @@ fn check_ref(provider_ref: &str) -> Result<(), AppError> {
     }
 }
 
-fn is_https(text: &str) -> bool {
-    url::Url::parse(text).is_ok_and(|u| u.scheme() == "https" && u.host().is_some())
-}
-
 /// `currency` is a code in the retrieve example and webhooks, an object with `code` in
 /// the verify example.
 fn currency_code(data: &Map<String, Value>) -> Option<&str> {
@@ -347,18 +355,6 @@ fn currency_code(data: &Map<String, Value>) -> Option<&str> {
         Value::Object(c) => c.get("code").and_then(Value::as_str),
         _ => None,
     }
-}
-
-/// Constant-time comparison of `signature_hex` with HMAC-SHA256(`secret`, `message`).
-fn hmac_matches(secret: &[u8], message: &[u8], signature_hex: &str) -> bool {
-    let Ok(signature) = hex::decode(signature_hex) else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
-        return false;
-    };
-    mac.update(message);
-    mac.verify_slice(&signature).is_ok()
 }
 
 /// A payment state, from `data.status`.
@@ -507,8 +503,27 @@ mod tests {
         assert_eq!(body["currency"], "XOF");
         assert_eq!(body["description"], "Payhuk order 0193a5c0");
         assert_eq!(body["return_url"], "https://shop.payhuk.test/orders/1");
-        assert_eq!(body["customer"], json!({"email": "ada@payhuk.test"}));
+        assert_eq!(
+            body["customer"],
+            json!({"email": "ada@payhuk.test", "first_name": "Ada", "last_name": "Lovelace"})
+        );
         assert_eq!(body["metadata"], json!({"payhuk_payment_id": PAYMENT}));
+    }
+
+    #[test]
+    fn customer_names_come_from_the_profile_or_the_email() {
+        assert_eq!(
+            customer(Some("kofi@payhuk.test"), Some("Kofi Mensah Boateng")),
+            json!({"email": "kofi@payhuk.test", "first_name": "Kofi", "last_name": "Mensah Boateng"})
+        );
+        assert_eq!(
+            customer(Some("awa@payhuk.test"), Some("Awa")),
+            json!({"email": "awa@payhuk.test", "first_name": "Awa", "last_name": "Awa"})
+        );
+        assert_eq!(
+            customer(Some("fatou.diop@payhuk.test"), None),
+            json!({"email": "fatou.diop@payhuk.test", "first_name": "fatou.diop", "last_name": "fatou.diop"})
+        );
     }
 
     #[test]
