@@ -755,7 +755,6 @@ impl<S: ConfigSource> Parser<'_, S> {
         AllowedOrigins::List(origins)
     }
 
-    /// A whole number in `min..=max`, or `default` when unset.
     /// `<PROVIDER>_<CREDENTIAL>` for each credential the adapter declares: all or none.
     fn provider_settings(&mut self, provider: Provider) -> Option<Settings> {
         let prefix = provider.name().to_ascii_uppercase();
@@ -805,6 +804,7 @@ impl<S: ConfigSource> Parser<'_, S> {
         })
     }
 
+    /// A whole number in `min..=max`, or `default` when unset.
     fn bounded(&mut self, key: &str, min: u32, max: u32, default: u32, unit: &str) -> u32 {
         let Some(raw) = self.get(key) else {
             return default;

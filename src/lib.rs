@@ -9,6 +9,7 @@ pub mod cache;
 pub mod config;
 pub mod consistency;
 pub mod cors;
+pub mod dates;
 pub mod db;
 pub mod error;
 pub mod http;

@@ -4,6 +4,8 @@
 //! does. The sandbox's own conformance, with the providers' SDKs where they publish
 //! one, is `tests/js/providers-sandbox.test.mjs`.
 
+use std::process::Command;
+
 use payhuk_stack_tests::{Reply, request, stack, user_token, via_edge};
 use serde_json::{Value, json};
 use xtask::topology;
@@ -107,6 +109,27 @@ fn order_status(stack: &xtask::stack::Stack, order: &Value) -> String {
             ),
         )
         .unwrap()
+}
+
+/// The sandbox itself against the providers' own SDKs (FedaPay's and PayDunya's npm
+/// packages) and documented signatures: it starts its own sandbox and merchant, so it
+/// needs no stack, and it runs here with the tests that rely on the sandbox.
+#[test]
+fn the_sandbox_speaks_as_the_providers_sdks_expect() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new("node")
+        .arg("--test")
+        .arg("tests/js/providers-sandbox.test.mjs")
+        .current_dir(&root)
+        .output()
+        .expect("node runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "providers-sandbox.test.mjs failed:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(report.contains("# pass 5"), "all 5 ran:\n{report}");
 }
 
 /// Every provider: the payment opens a checkout at the provider, the customer pays

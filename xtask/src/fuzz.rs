@@ -49,7 +49,7 @@ pub const TARGETS: &[(&str, &str)] = &[
     ),
     (
         "webhook",
-        "webhook signature headers and payloads of fedapay, moneroo, test: `Provider::verify`, `Provider::read`",
+        "payment notifications as each provider signs them: `Provider::notification` of fedapay, moneroo, paydunya, cinetpay, and the local `webhook::notification` (test)",
     ),
     (
         "products_query",

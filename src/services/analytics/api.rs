@@ -132,8 +132,7 @@ fn instant(
             .map(|t| t.with_timezone(&chrono::Utc))
             .ok()
             .or_else(|| {
-                chrono::NaiveDate::parse_from_str(r, "%Y-%m-%d")
-                    .ok()
+                crate::dates::parse_ymd(r)
                     .and_then(|d| d.and_hms_opt(0, 0, 0))
                     .map(|t| t.and_utc())
             })

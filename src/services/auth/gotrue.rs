@@ -121,7 +121,7 @@ fn versioned(req: &ApiRequest, response: ApiResponse) -> ApiResponse {
 
 fn asks_for_current_api(req: &ApiRequest) -> bool {
     req.header(API_VERSION_HEADER)
-        .and_then(|v| chrono::NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").ok())
+        .and_then(|v| crate::dates::parse_ymd(v.trim()))
         .is_some_and(|asked| {
             asked >= chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("a valid date")
         })

@@ -68,20 +68,26 @@ pub async fn receive(
             AppError::Validation(vec![FieldProblem::new("body", why)])
         }
     })?;
-    let (outcome, amount_minor) = match adapter {
+    let (outcome, amount_minor, event_id) = match adapter {
         Some((provider, settings)) if note.confirm => {
             let known = find(provider, &note.payment, db).await?;
             let status = provider
                 .status(settings, api, &known.provider_ref, known.currency)
                 .await?;
-            (status.outcome, Some(status.amount_minor))
+            // The same notice can precede different states (CinetPay sends one per
+            // change, all alike): the state confirmed is part of the event.
+            let event_id = match status.outcome.as_status() {
+                Some(state) => format!("{}>{state}", note.event_id),
+                None => note.event_id.clone(),
+            };
+            (status.outcome, Some(status.amount_minor), event_id)
         }
-        _ => (note.outcome, note.amount_minor),
+        _ => (note.outcome, note.amount_minor, note.event_id.clone()),
     };
     let Some(status) = outcome.as_status() else {
         return ApiResponse::json(
             200,
-            &json!({"outcome": "ignored", "event_id": note.event_id, "state": state_name(&outcome)}),
+            &json!({"outcome": "ignored", "event_id": event_id, "state": state_name(&outcome)}),
         );
     };
     let (payment_id, provider_ref) = match &note.payment {
@@ -90,7 +96,7 @@ pub async fn receive(
     };
     let args = json!({
         "provider": name,
-        "event_id": note.event_id,
+        "event_id": event_id,
         "payment_id": payment_id,
         "provider_ref": provider_ref,
         "status": status,

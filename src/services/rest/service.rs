@@ -1,7 +1,5 @@
 use std::collections::HashSet;
 
-use cookie::Cookie;
-
 use crate::consistency::{self, ConsistencyToken, TokenError};
 use crate::region::HeaderLookup;
 use crate::routing::{Access, Target};
@@ -97,10 +95,7 @@ pub fn presented_token(
 ) -> Option<Result<ConsistencyToken, TokenError>> {
     let raw = headers.header(consistency::HEADER).or_else(|| {
         headers.header("cookie").and_then(|cookies| {
-            Cookie::split_parse(cookies)
-                .flatten()
-                .find(|c| c.name() == consistency::COOKIE)
-                .map(|c| c.value().to_owned())
+            consistency::cookie_value(&cookies, consistency::COOKIE).map(str::to_owned)
         })
     })?;
     Some(ConsistencyToken::decode(&raw, key, now))
