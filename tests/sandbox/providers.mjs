@@ -14,7 +14,9 @@
 //
 //   GET  /_control/health
 //   GET  /_control/<provider>/<ref>            the payment as the sandbox holds it
-//   POST /_control/<provider>/<ref>/settle     {outcome, notify = true}
+//   POST /_control/<provider>/<ref>/settle     {outcome, notify = true, amount?}
+//                                              (amount: what the customer paid instead,
+//                                              in the provider's units)
 //   POST /_control/<provider>/<ref>/notify     delivers the last notification again
 //
 // `<ref>` is the reference the merchant holds: FedaPay's transaction id, Moneroo's
@@ -466,9 +468,16 @@ async function deliver(p) {
   }
 }
 
-async function settle(provider, p, outcome, notify) {
+async function settle(provider, p, outcome, notify, amount) {
   if (!OUTCOMES.includes(outcome)) {
     throw new HttpError(400, { message: `outcome must be one of ${OUTCOMES.join(', ')}` });
+  }
+  if (amount !== undefined) {
+    // The customer paid another amount (a provider's bug, or a tampered page).
+    if (typeof amount !== 'number' || !(amount > 0)) {
+      throw new HttpError(400, { message: 'amount must be a positive number, in the provider\'s units' });
+    }
+    p.amount = amount;
   }
   provider.settle(p, outcome);
   p.updated_at = nowIso();
@@ -536,7 +545,7 @@ export async function start({ port = 0, host = '127.0.0.1', env = process.env } 
           return send(res, 200, shown);
         }
         if (req.method === 'POST' && rest[2] === 'settle') {
-          return send(res, 200, await settle(provider, p, body.outcome, body.notify !== false));
+          return send(res, 200, await settle(provider, p, body.outcome, body.notify !== false, body.amount));
         }
         if (req.method === 'POST' && rest[2] === 'notify') return send(res, 200, await deliver(p));
         throw new HttpError(404, { message: `no control route ${req.method} ${path}` });

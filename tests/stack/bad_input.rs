@@ -765,6 +765,7 @@ fn routes() -> Vec<Route> {
             .numbers(&[("/amount_minor", NON_NEGATIVE)])
             .texts(&["/event_id", "/status", "/payment_id"]),
         Route::new("GET", "/api/v1/payments/{}"),
+        Route::new("POST", "/api/v1/payments/{}/cancel"),
         Route::new("POST", "/api/v1/payments/{}/refunds")
             .body(json!({"amount_minor": 100, "reason": "bad input corpus"}))
             .numbers(&[("/amount_minor", POSITIVE)])

@@ -6,6 +6,7 @@
 
 use std::process::Command;
 
+use payhuk_edge::services::payments::providers::Provider;
 use payhuk_stack_tests::{Reply, request, stack, user_token, via_edge};
 use serde_json::{Value, json};
 use xtask::topology;
@@ -169,6 +170,14 @@ fn every_provider_takes_an_order_from_placed_to_paid_through_its_checkout() {
             "{provider}"
         );
         assert_eq!(order_status(&stack, &order), "paid", "{provider}");
+        // What was bought can be had: the e-book's download link.
+        let link = call(
+            FATOU,
+            "POST",
+            "/api/v1/downloads/links",
+            Some(json!({"order_id": order["id"], "product_id": EBOOK_XOF})),
+        );
+        assert_eq!(link.status, 201, "{provider}: {}", link.body);
 
         // The provider delivers the same notification again.
         let reference = settled["provider_ref"].as_str().unwrap();
@@ -319,6 +328,44 @@ fn the_cron_settles_a_payment_whose_notification_was_lost() {
     }
 }
 
+/// A customer who paid another amount than the payment's (a tampered page, a
+/// provider's error) settles nothing: every provider's success for 4000 XOF of a 5000
+/// XOF payment is refused, logged with the amount, and the payment stays open.
+#[test]
+fn a_success_for_another_amount_is_refused_and_logged() {
+    let stack = stack();
+    for provider in PROVIDERS {
+        let order = order(EBOOK_XOF);
+        let opened = pay(&order, provider);
+        assert_eq!(opened.status, 201, "{provider}: {}", opened.body);
+        let opened = opened.json();
+        let reference = opened["provider_ref"].as_str().unwrap();
+        let settled = sandbox(
+            "POST",
+            &format!("{provider}/{reference}/settle"),
+            Some(json!({"outcome": "approved", "amount": 4000})),
+        );
+        assert_eq!(settled.status, 200, "{provider}: {}", settled.body);
+        assert_eq!(
+            settled.json()["notified"],
+            422,
+            "{provider}: refused: {}",
+            settled.body
+        );
+        let after = payment(opened["id"].as_str().unwrap());
+        assert_eq!(after["status"], "pending", "{provider}: {after}");
+        let logged: Vec<&Value> = after["transaction_logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["event"] == "provider.amount_mismatch")
+            .collect();
+        assert_eq!(logged.len(), 1, "{provider}: {after}");
+        assert_eq!(logged[0]["amount_minor"], 4000, "{provider}");
+        assert_eq!(order_status(&stack, &order), "pending", "{provider}");
+    }
+}
+
 /// A notification not signed as the provider signs is refused and changes nothing.
 #[test]
 fn notifications_not_signed_by_the_provider_are_refused() {
@@ -364,5 +411,24 @@ fn notifications_not_signed_by_the_provider_are_refused() {
         Some(paydunya),
     );
     assert_eq!(reply.status, 401, "{}", reply.body);
+    let cinetpay = format!(
+        "cpm_site_id={}&cpm_trans_id={}&cpm_amount=5000&cpm_currency=XOF",
+        topology::provider_credential(Provider::CinetPay, "SITE_ID"),
+        opened["id"].as_str().unwrap()
+    );
+    for token in [None, Some("ab".repeat(32))] {
+        let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+        if let Some(token) = &token {
+            headers.push(("x-token", token.as_str()));
+        }
+        let reply = via_edge(
+            "iad1",
+            "POST",
+            "/api/v1/payments/webhooks/cinetpay",
+            &headers,
+            Some(&cinetpay),
+        );
+        assert_eq!(reply.status, 401, "cinetpay {token:?}: {}", reply.body);
+    }
     assert_eq!(payment(opened["id"].as_str().unwrap())["status"], "pending");
 }

@@ -4,6 +4,7 @@ use payhuk_stack_tests::{gateway, stack};
 use serde_json::Value;
 use xtask::gateway as gateway_service;
 use xtask::stack::UpOutcome;
+use xtask::topology;
 
 #[test]
 fn up_again_reports_the_stack_already_up() {
@@ -44,8 +45,8 @@ fn status_names_every_part_and_whether_it_answers() {
     assert!(ok, "every part answers: {parts:#?}");
     assert_eq!(
         parts.len(),
-        8,
-        "3 PostgreSQL, 3 PostgREST, gateway, storefront"
+        9,
+        "3 PostgreSQL, 3 PostgREST, gateway, storefront, payment sandbox"
     );
     for region in ["iad1", "sfo1", "fra1"] {
         for kind in ["postgresql", "postgrest"] {
@@ -59,6 +60,9 @@ fn status_names_every_part_and_whether_it_answers() {
     assert_eq!(gw["url"], "http://127.0.0.1:8787/health");
     assert_eq!(gw["port"], 8787);
     assert_eq!(part(&parts, "storefront", None)["answering"], true);
+    let sandbox = part(&parts, "sandbox", None);
+    assert_eq!(sandbox["answering"], true, "{sandbox}");
+    assert_eq!(sandbox["url"], topology::sandbox_url());
 }
 
 #[test]

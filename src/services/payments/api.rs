@@ -132,7 +132,10 @@ pub async fn get(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError
     let builder = DbRequest::client()
         .from("payments")
         .select(COLUMNS)
-        .eq("id", id.to_string());
+        .eq("id", id.to_string())
+        // The log in the order it happened (identity breaks ties within a transaction).
+        .order_with_options("created_at", Some("transaction_logs"), true, false)
+        .order_with_options("id", Some("transaction_logs"), true, false);
     let found = rows(db, builder, Access::Read, Role::Caller).await?;
     let payment = found
         .into_iter()
