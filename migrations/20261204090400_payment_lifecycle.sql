@@ -17,8 +17,16 @@ alter table public.payments add constraint payments_status_check
 alter table public.payments
   add column checkout_url text check (checkout_url ~ '^https?://' and char_length(checkout_url) <= 2000),
   -- The gateway sets it from PAYMENT_TTL_SECONDS with the checkout; 30 minutes until then.
-  add column expires_at timestamptz not null default now() + interval '30 minutes';
+  add column expires_at timestamptz not null default now() + interval '30 minutes',
+  -- When the reconciliation cron last asked the provider about it.
+  add column reconciled_at timestamptz;
 create index payments_pending_expiry on public.payments (expires_at) where status = 'pending';
+-- Being asked about is not a change of the payment: updated_at (which bounds how long an
+-- ended payment is still asked about) stays when only reconciled_at moves.
+drop trigger payments_touch_updated_at on public.payments;
+create trigger payments_touch_updated_at before update on public.payments
+  for each row when (new.reconciled_at is not distinct from old.reconciled_at)
+  execute function public.touch_updated_at();
 create unique index payments_provider_ref on public.payments (provider, provider_ref);
 
 -- Ends the order's pending payments that are past their time, so the order can be
@@ -232,22 +240,31 @@ end
 $$;
 
 -- Payments whose outcome only the provider knows (notifications get lost): pending
--- ones with a checkout, oldest first, and ones that ended here within the last day
--- (a customer may have paid just before the expiry or the cancel).
+-- ones with a checkout, and ones that ended here within the last day (a customer may
+-- have paid just before the expiry or the cancel). Each call claims the ones asked
+-- about least recently (never first), so every run moves on to others and a backlog
+-- larger than one batch is still worked through.
 create function public.payments_to_reconcile(max_rows integer default 50)
 returns table (id uuid, provider text, provider_ref text, currency text, amount_minor bigint, status text)
 language sql
-stable
+volatile
 security definer
 set search_path = ''
 as $$
-  select p.id, p.provider, p.provider_ref, p.currency, p.amount_minor, p.status
-    from public.payments p
-   where p.checkout_url is not null
-     and (p.status = 'pending'
-          or (p.status in ('expired', 'cancelled') and p.updated_at > pg_catalog.now() - interval '1 day'))
-   order by p.updated_at
-   limit least(greatest(max_rows, 1), 500)
+  with due as (
+    select p.id
+      from public.payments p
+     where p.checkout_url is not null
+       and (p.status = 'pending'
+            or (p.status in ('expired', 'cancelled') and p.updated_at > pg_catalog.now() - interval '1 day'))
+     order by p.reconciled_at nulls first, p.updated_at
+     limit least(greatest(max_rows, 1), 500)
+       for update skip locked
+  )
+  update public.payments p set reconciled_at = pg_catalog.clock_timestamp()
+    from due
+   where p.id = due.id
+  returning p.id, p.provider, p.provider_ref, p.currency, p.amount_minor, p.status
 $$;
 
 -- A provider's news about a payment (a verified notification, or its API's answer to

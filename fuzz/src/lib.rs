@@ -18,6 +18,7 @@ use payhuk_edge::config::Config;
 use payhuk_edge::db::{Db, DbReply, DbRequest};
 use payhuk_edge::error::AppError;
 use payhuk_edge::region::HeaderLookup;
+use payhuk_edge::services::payments::providers::{ApiCall, ApiReply, ProviderApi};
 use sha2::Sha256;
 
 /// The clock the targets run at unless the input says otherwise.
@@ -278,5 +279,18 @@ pub fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
                     .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
         }
         _ => a == b,
+    }
+}
+
+/// Payment providers out of reach, as from a machine that cannot call them: every call
+/// a 502 naming the provider, so checkouts and confirmations take their error paths.
+pub struct NoProviders;
+
+impl ProviderApi for NoProviders {
+    async fn send(&self, provider: &str, _call: ApiCall) -> Result<ApiReply, AppError> {
+        Err(AppError::UpstreamBadResponse {
+            upstream: provider.to_owned(),
+            cause: "the fuzz targets reach no provider".to_owned(),
+        })
     }
 }

@@ -48,20 +48,15 @@ pub fn token_cookie(token: Option<&str>, max_age_secs: i64) -> String {
     )
 }
 
-/// The value of the cookie `name` in a `Cookie` request header (the first one, its
-/// surrounding double quotes removed, as the `cookie` crate reads it).
+/// The value of the cookie `name` in a `Cookie` request header: the first one, trimmed,
+/// as the `cookie` crate reads it (quotes are part of a value).
 pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     header.split(';').find_map(|pair| {
         let (n, v) = pair.split_once('=')?;
         if n.trim() != name {
             return None;
         }
-        let v = v.trim();
-        Some(
-            v.strip_prefix('"')
-                .and_then(|q| q.strip_suffix('"'))
-                .unwrap_or(v),
-        )
+        Some(v.trim())
     })
 }
 

@@ -3,7 +3,7 @@
 -- logged, a success after the cancel kept, and the reconciliation list.
 begin;
 set local timezone = 'UTC';
-select plan(30);
+select plan(33);
 
 create function pg_temp.act(sub uuid) returns void language plpgsql as $$
 begin
@@ -90,6 +90,16 @@ select pg_temp.as_service();
 select set_eq($$ select provider_ref from public.payments_to_reconcile(500)
                  where id in (select (v ->> 'id')::uuid from p1 union all select (v ->> 'id')::uuid from p3) $$,
   array['cp_ref_1', 'mon_3'], 'ended payments with a checkout are asked about for a day');
+select is((select count(*)::int from public.payments
+            where id in (select (v ->> 'id')::uuid from p1 union all select (v ->> 'id')::uuid from p3)
+              and reconciled_at is not null and updated_at < reconciled_at),
+  2, 'asking marks them asked, and is not a change of the payment');
+select cmp_ok((select count(*)::int from public.payments_to_reconcile(500)), '>=', 2, 'every payment due is asked');
+reset role;
+update public.payments set reconciled_at = '2000-01-01' where id = (select (v ->> 'id')::uuid from p3);
+select pg_temp.as_service();
+select is((select provider_ref from public.payments_to_reconcile(1)), 'mon_3',
+  'the one asked least recently is asked next: a backlog is worked through, not the same batch each run');
 
 -- News by the provider's reference. A wrong amount is refused and logged.
 select is(public.apply_provider_event('cinetpay', 'cp:1:bad', null, 'cp_ref_1', 'succeeded', 1) ->> 'outcome',

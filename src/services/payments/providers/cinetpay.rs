@@ -83,19 +83,17 @@
 //! - Refunds: the checkout API has no refund call; the transfer API pays out to a
 //!   phone number, which a refund request does not carry. Not offered.
 
-use std::str::FromStr;
-
-use serde_json::{Map, Number, Value, json};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::signature::hmac_matches;
 use super::{
     ApiCall, Checkout, Intent, Notification, NotificationError, Outcome, PaymentRef, ProviderApi,
-    Refund, Settings, Status, bad_reply, checkout_url_ok,
+    Refund, Settings, Status, bad_reply, checked_ref, checkout_url_ok, whole_units,
 };
-use crate::error::{AppError, FieldProblem};
+use crate::error::AppError;
 use crate::region::HeaderLookup;
-use crate::services::payments::amount::{Currency, from_major, from_major_json, to_major};
+use crate::services::payments::amount::{Currency, from_major, from_major_json};
 
 pub const CREDENTIALS: &[&str] = &["API_KEY", "SITE_ID", "SECRET_KEY"];
 pub const API_BASE: &str = "https://api-checkout.cinetpay.com/v2";
@@ -367,57 +365,16 @@ fn description(text: &str) -> String {
     cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The amount as CinetPay takes it: a JSON integer of major units, a multiple of 5, in
-/// a currency it accepts.
+/// The amount as CinetPay takes it: whole units, multiples of [`AMOUNT_STEP`].
 fn amount_to_send(amount_minor: i64, currency: Currency) -> Result<Value, AppError> {
-    let mut problems = Vec::new();
-    if !CURRENCIES.contains(&currency.code) {
-        problems.push(FieldProblem::new(
-            "currency",
-            format!(
-                "CinetPay takes {}, not {}",
-                CURRENCIES.join(", "),
-                currency.code
-            ),
-        ));
-    }
-    let text = to_major(amount_minor, currency);
-    // An integer: `12.00` goes as 12, `12.34` cannot go at all.
-    let whole = match text.split_once('.') {
-        None => Some(text.as_str()),
-        Some((units, fraction)) if fraction.bytes().all(|b| b == b'0') => Some(units),
-        Some(_) => None,
-    };
-    let number = whole.and_then(|w| {
-        let n = Number::from_str(w).ok().filter(Number::is_i64)?;
-        // Read back through amount.rs: exactly the amount asked for, or nothing.
-        (from_major(w, currency) == Ok(amount_minor)).then_some(n)
-    });
-    if amount_minor <= 0 {
-        problems.push(FieldProblem::new("amount_minor", "must be more than zero"));
-    } else {
-        match number.as_ref().and_then(Number::as_i64) {
-            None => problems.push(FieldProblem::new(
-                "amount_minor",
-                format!(
-                    "CinetPay takes whole units of {} only, and {text} is not",
-                    currency.code
-                ),
-            )),
-            Some(units) if units % AMOUNT_STEP != 0 => problems.push(FieldProblem::new(
-                "amount_minor",
-                format!(
-                    "CinetPay takes {} in multiples of {AMOUNT_STEP}, and {text} is not",
-                    currency.code
-                ),
-            )),
-            Some(_) => {}
-        }
-    }
-    match number {
-        Some(n) if problems.is_empty() => Ok(Value::Number(n)),
-        _ => Err(AppError::Validation(problems)),
-    }
+    whole_units(
+        "CinetPay",
+        CURRENCIES,
+        AMOUNT_STEP,
+        amount_minor,
+        currency,
+        Vec::new(),
+    )
 }
 
 fn json_headers() -> Vec<(String, String)> {
@@ -443,14 +400,11 @@ fn is_transaction_id(text: &str) -> bool {
 
 /// `provider_ref` is sent as `transaction_id`: only one of ours may be.
 fn check_ref(provider_ref: &str) -> Result<(), AppError> {
-    if is_transaction_id(provider_ref) {
-        Ok(())
-    } else {
-        Err(AppError::Validation(vec![FieldProblem::new(
-            "provider_ref",
-            "is not a CinetPay transaction id of ours",
-        )]))
-    }
+    checked_ref(
+        provider_ref,
+        is_transaction_id,
+        "a CinetPay transaction id of ours",
+    )
 }
 
 /// `data.status` of a `"00"` check reply.
@@ -486,7 +440,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::super::signature::hmac_hex;
-    use super::super::testing::{Recorded, headers, intent, settings};
+    use super::super::testing::{Recorded, body_json, header, headers, intent, is_502, settings};
     use super::*;
 
     const BASE: &str = "https://api-checkout.cinetpay.com/v2";
@@ -504,21 +458,6 @@ mod tests {
                 ("SECRET_KEY", SECRET_KEY),
             ],
         )
-    }
-
-    fn header<'a>(call: &'a ApiCall, name: &str) -> Option<&'a str> {
-        call.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn body_json(call: &ApiCall) -> Value {
-        serde_json::from_slice(&call.body).expect("a JSON body")
-    }
-
-    fn is_cinetpay_502(result: Result<impl std::fmt::Debug, AppError>) -> bool {
-        matches!(result, Err(AppError::UpstreamBadResponse { ref upstream, .. }) if upstream == "cinetpay")
     }
 
     fn currency(code: &str) -> Currency {
@@ -730,7 +669,7 @@ mod tests {
         ] {
             let api = Recorded::new(&[(code, body)]);
             let result = block_on(checkout(&s(), &api, &intent(1000, "XOF")));
-            assert!(is_cinetpay_502(result), "{code} {body}");
+            assert!(is_502(PROVIDER, result), "{code} {body}");
         }
         // A numeric code is read as its digits.
         let numeric =
@@ -835,10 +774,10 @@ mod tests {
     fn only_00_with_accepted_is_a_success() {
         // A failure code with an ACCEPTED state contradicts itself.
         let reply = checked("600", "PAYMENT_FAILED", "ACCEPTED", json!("100"), "XOF");
-        assert!(is_cinetpay_502(check(200, &reply)));
+        assert!(is_502(PROVIDER, check(200, &reply)));
         // `00` under an HTTP error is not believed either.
         let reply = checked("00", "SUCCES", "ACCEPTED", json!("100"), "XOF");
-        assert!(is_cinetpay_502(check(400, &reply)));
+        assert!(is_502(PROVIDER, check(400, &reply)));
         // `00` with a refusal is a refusal.
         let reply = checked("00", "SUCCES", "REFUSED", json!("100"), "XOF");
         assert_eq!(check(200, &reply).unwrap().outcome, Outcome::Failed);
@@ -869,7 +808,7 @@ mod tests {
                         (minor, code)
                     );
                 }
-                None => assert!(is_cinetpay_502(check(200, &reply)), "{amount} {code}"),
+                None => assert!(is_502(PROVIDER, check(200, &reply)), "{amount} {code}"),
             }
         }
     }
@@ -940,7 +879,7 @@ mod tests {
             (200, without_status),
             (200, without_amount),
         ] {
-            assert!(is_cinetpay_502(check(http, &body)), "{http} {body}");
+            assert!(is_502(PROVIDER, check(http, &body)), "{http} {body}");
         }
         let long = format!("{PAYMENT}0");
         for odd in [

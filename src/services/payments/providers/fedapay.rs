@@ -55,19 +55,17 @@
 //!   POSTs it retries, so the create call carries our payment id there, but nothing may
 //!   rely on FedaPay honouring it.
 
-use std::str::FromStr;
-
-use serde_json::{Map, Number, Value, json};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::signature::verify_timed;
 use super::{
-    ApiCall, ApiReply, Checkout, Intent, Notification, NotificationError, Outcome, PaymentRef,
-    ProviderApi, Refund, Settings, Status, bad_reply, checkout_url_ok,
+    ApiCall, Checkout, Intent, Notification, NotificationError, Outcome, PaymentRef, ProviderApi,
+    Refund, Settings, Status, bad_reply, checked_ref, checkout_url_ok, json_reply, whole_units,
 };
-use crate::error::{AppError, FieldProblem};
+use crate::error::AppError;
 use crate::region::HeaderLookup;
-use crate::services::payments::amount::{Currency, from_major_json, to_major};
+use crate::services::payments::amount::{Currency, from_major_json};
 
 pub const CREDENTIALS: &[&str] = &["SECRET_KEY", "WEBHOOK_SECRET"];
 pub const API_BASE: &str = "https://api.fedapay.com";
@@ -114,7 +112,7 @@ pub async fn checkout(
             },
         )
         .await?;
-    let created = json_reply(&reply, "creating a transaction")?;
+    let created = json_reply(PROVIDER, &reply, "creating a transaction")?;
     let id = transaction_of(&created)
         .and_then(|t| plain_id(t.get("id")?))
         .ok_or_else(|| bad_reply(PROVIDER, "a created transaction without an id", &reply))?;
@@ -130,7 +128,7 @@ pub async fn checkout(
             },
         )
         .await?;
-    let token = json_reply(&reply, "generating the payment token")?;
+    let token = json_reply(PROVIDER, &reply, "generating the payment token")?;
     let checkout_url = token
         .get("url")
         .and_then(Value::as_str)
@@ -184,7 +182,7 @@ pub async fn status(
             },
         )
         .await?;
-    let v = json_reply(&reply, "fetching a transaction")?;
+    let v = json_reply(PROVIDER, &reply, "fetching a transaction")?;
     let t = transaction_of(&v)
         .ok_or_else(|| bad_reply(PROVIDER, "no transaction in the reply", &reply))?;
     if let Some(id) = t.get("id").and_then(plain_id)
@@ -234,34 +232,9 @@ pub async fn refund(
     Ok(Refund::NotOffered)
 }
 
-/// The amount as FedaPay takes it: a whole JSON number, in a currency it accepts.
+/// The amount as FedaPay takes it: whole francs.
 fn amount_to_send(amount_minor: i64, currency: Currency) -> Result<Value, AppError> {
-    let mut problems = Vec::new();
-    if !CURRENCIES.contains(&currency.code) {
-        problems.push(FieldProblem::new(
-            "currency",
-            format!(
-                "FedaPay takes {} only, not {}",
-                CURRENCIES.join(", "),
-                currency.code
-            ),
-        ));
-    }
-    if amount_minor <= 0 {
-        problems.push(FieldProblem::new("amount_minor", "must be more than zero"));
-    }
-    if !problems.is_empty() {
-        return Err(AppError::Validation(problems));
-    }
-    // FedaPay's currencies have no decimals, so this is a whole number of francs.
-    let text = to_major(amount_minor, currency);
-    match Number::from_str(&text) {
-        Ok(n) if n.is_i64() => Ok(Value::Number(n)),
-        _ => Err(AppError::Internal(format!(
-            "fedapay: `{text}` {} is not a whole amount",
-            currency.code
-        ))),
-    }
+    whole_units("FedaPay", CURRENCIES, 1, amount_minor, currency, Vec::new())
 }
 
 fn auth_headers(s: &Settings) -> Vec<(String, String)> {
@@ -278,15 +251,6 @@ fn json_headers(s: &Settings) -> Vec<(String, String)> {
     let mut headers = auth_headers(s);
     headers.push(("Content-Type".into(), "application/json".into()));
     headers
-}
-
-/// A 2xx reply's JSON, or a 502 naming FedaPay.
-fn json_reply(reply: &ApiReply, what: &str) -> Result<Value, AppError> {
-    if !(200..300).contains(&reply.status) {
-        return Err(bad_reply(PROVIDER, what, reply));
-    }
-    serde_json::from_slice(&reply.body)
-        .map_err(|_| bad_reply(PROVIDER, &format!("{what}: not JSON"), reply))
 }
 
 /// The transaction in a reply: wrapped as `{"v1/transaction": {...}}` (the API as the
@@ -311,14 +275,7 @@ fn is_transaction_id(text: &str) -> bool {
 
 /// `provider_ref` goes into a URL path: only a FedaPay transaction id may.
 fn check_ref(provider_ref: &str) -> Result<(), AppError> {
-    if is_transaction_id(provider_ref) {
-        Ok(())
-    } else {
-        Err(AppError::Validation(vec![FieldProblem::new(
-            "provider_ref",
-            "is not a FedaPay transaction id",
-        )]))
-    }
+    checked_ref(provider_ref, is_transaction_id, "a FedaPay transaction id")
 }
 
 /// A transaction state, from `entity.status` or `GET /v1/transactions/{id}`.
@@ -432,7 +389,7 @@ mod tests {
     use serde_json::{Value, json};
     use sha2::Sha256;
 
-    use super::super::testing::{Recorded, headers, intent, settings};
+    use super::super::testing::{Recorded, body_json, header, headers, intent, is_502, settings};
     use super::*;
 
     const BASE: &str = "https://sandbox-api.fedapay.com";
@@ -449,21 +406,6 @@ mod tests {
                 ("WEBHOOK_SECRET", WEBHOOK_SECRET),
             ],
         )
-    }
-
-    fn header<'a>(call: &'a ApiCall, name: &str) -> Option<&'a str> {
-        call.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn body_json(call: &ApiCall) -> Value {
-        serde_json::from_slice(&call.body).expect("a JSON body")
-    }
-
-    fn is_fedapay_502(result: Result<impl std::fmt::Debug, AppError>) -> bool {
-        matches!(result, Err(AppError::UpstreamBadResponse { ref upstream, .. }) if upstream == "fedapay")
     }
 
     // The reply `fedapay-node`'s test/TransactionTest.ts ("should create transaction")
@@ -612,7 +554,7 @@ mod tests {
         ] {
             let api = Recorded::new(&replies);
             let result = block_on(checkout(&s(), &api, &intent(1000, "XOF")));
-            assert!(is_fedapay_502(result), "{replies:?}");
+            assert!(is_502(PROVIDER, result), "{replies:?}");
         }
     }
 
@@ -690,7 +632,7 @@ mod tests {
             let result = block_on(status(&s(), &api, "1", xof));
             match expected {
                 Some(minor) => assert_eq!(result.unwrap().amount_minor, minor, "{amount}"),
-                None => assert!(is_fedapay_502(result), "{amount}"),
+                None => assert!(is_502(PROVIDER, result), "{amount}"),
             }
         }
         // A transaction in a currency FedaPay does not take here is not converted.
@@ -699,7 +641,7 @@ mod tests {
         v["v1/transaction"]["currency"] = json!({"iso": "EUR"});
         let reply = v.to_string();
         let api = Recorded::new(&[(200, reply.as_str())]);
-        assert!(is_fedapay_502(block_on(status(&s(), &api, "1", xof))));
+        assert!(is_502(PROVIDER, block_on(status(&s(), &api, "1", xof))));
     }
 
     #[test]
@@ -721,7 +663,7 @@ mod tests {
         ] {
             let api = Recorded::new(&[(code, body)]);
             assert!(
-                is_fedapay_502(block_on(status(&s(), &api, "1", xof))),
+                is_502(PROVIDER, block_on(status(&s(), &api, "1", xof))),
                 "{body}"
             );
         }

@@ -14,12 +14,13 @@ pub mod paydunya;
 pub mod signature;
 
 use std::fmt;
+use std::str::FromStr;
 
 use uuid::Uuid;
 
 use super::amount::Currency;
 use crate::config::Secret;
-use crate::error::AppError;
+use crate::error::{AppError, FieldProblem};
 use crate::region::HeaderLookup;
 
 /// A request to a provider's API, as the adapter built it.
@@ -171,6 +172,98 @@ pub fn bad_reply(provider: &str, what: &str, reply: &ApiReply) -> AppError {
     AppError::UpstreamBadResponse {
         upstream: provider.to_owned(),
         cause: format!("{what}: HTTP {}: {excerpt}", reply.status),
+    }
+}
+
+/// A 2xx reply's JSON, or a 502 naming the provider.
+pub fn json_reply(
+    provider: &str,
+    reply: &ApiReply,
+    what: &str,
+) -> Result<serde_json::Value, AppError> {
+    if !(200..300).contains(&reply.status) {
+        return Err(bad_reply(provider, what, reply));
+    }
+    serde_json::from_slice(&reply.body)
+        .map_err(|_| bad_reply(provider, &format!("{what}: not JSON"), reply))
+}
+
+/// An amount as the providers take it: a JSON integer of major units (`12.00` EUR
+/// goes as 12, `12.34` EUR cannot go), in one of `currencies`, a multiple of `step`,
+/// more than zero, and read back through [`super::amount`] to exactly the amount
+/// asked for. Every reason it cannot go, with the caller's own `problems`, is a 422
+/// before anything is sent: never rounded or truncated.
+pub fn whole_units(
+    provider: &str,
+    currencies: &[&str],
+    step: i64,
+    amount_minor: i64,
+    currency: Currency,
+    mut problems: Vec<FieldProblem>,
+) -> Result<serde_json::Value, AppError> {
+    if !currencies.contains(&currency.code) {
+        problems.push(FieldProblem::new(
+            "currency",
+            format!(
+                "{provider} takes {}, not {}",
+                currencies.join(", "),
+                currency.code
+            ),
+        ));
+    }
+    let text = super::amount::to_major(amount_minor, currency);
+    let whole = match text.split_once('.') {
+        None => Some(text.as_str()),
+        Some((units, fraction)) if fraction.bytes().all(|b| b == b'0') => Some(units),
+        Some(_) => None,
+    };
+    let number = whole.and_then(|w| {
+        let n = serde_json::Number::from_str(w)
+            .ok()
+            .filter(serde_json::Number::is_i64)?;
+        (super::amount::from_major(w, currency) == Ok(amount_minor)).then_some(n)
+    });
+    if amount_minor <= 0 {
+        problems.push(FieldProblem::new("amount_minor", "must be more than zero"));
+    } else {
+        match number.as_ref().and_then(serde_json::Number::as_i64) {
+            None => problems.push(FieldProblem::new(
+                "amount_minor",
+                format!(
+                    "{provider} takes whole units of {} only, and {text} is not",
+                    currency.code
+                ),
+            )),
+            Some(units) if units % step != 0 => problems.push(FieldProblem::new(
+                "amount_minor",
+                format!(
+                    "{provider} takes {} in multiples of {step}, and {text} is not",
+                    currency.code
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+    match number {
+        Some(n) if problems.is_empty() => Ok(serde_json::Value::Number(n)),
+        _ => Err(AppError::Validation(problems)),
+    }
+}
+
+/// A reference that goes into a provider's URL or request: only one of the provider's
+/// shape (`valid`), else a 422 naming what it should have been.
+pub fn checked_ref(
+    provider_ref: &str,
+    valid: fn(&str) -> bool,
+    kind: &str,
+) -> Result<(), AppError> {
+    if valid(provider_ref) {
+        Ok(())
+    } else {
+        Err(AppError::Validation(vec![FieldProblem::new(
+            "provider_ref",
+            format!("is not {kind}"),
+        )]))
     }
 }
 
@@ -381,6 +474,23 @@ pub mod testing {
                 .map(|(n, v)| (*n, Secret::new(*v)))
                 .collect(),
         }
+    }
+
+    /// A header of a call the adapter built, by any case of its name.
+    pub fn header<'a>(call: &'a ApiCall, name: &str) -> Option<&'a str> {
+        call.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn body_json(call: &ApiCall) -> serde_json::Value {
+        serde_json::from_slice(&call.body).expect("a JSON body")
+    }
+
+    /// A 502 that names `provider`.
+    pub fn is_502(provider: &str, result: Result<impl std::fmt::Debug, AppError>) -> bool {
+        matches!(result, Err(AppError::UpstreamBadResponse { ref upstream, .. }) if upstream == provider)
     }
 
     /// Headers by lower-case name, as `HeaderLookup` is asked.

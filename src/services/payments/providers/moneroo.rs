@@ -57,19 +57,17 @@
 //!   the payment is named by our metadata when present, else by `data.id`; `confirm` is
 //!   always set. Events are `<event>:<data.id>` (one of each per payment).
 
-use std::str::FromStr;
-
-use serde_json::{Map, Number, Value, json};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::signature::hmac_matches;
 use super::{
-    ApiCall, ApiReply, Checkout, Intent, Notification, NotificationError, Outcome, PaymentRef,
-    ProviderApi, Refund, Settings, Status, bad_reply, checkout_url_ok,
+    ApiCall, Checkout, Intent, Notification, NotificationError, Outcome, PaymentRef, ProviderApi,
+    Refund, Settings, Status, bad_reply, checked_ref, checkout_url_ok, json_reply, whole_units,
 };
 use crate::error::{AppError, FieldProblem};
 use crate::region::HeaderLookup;
-use crate::services::payments::amount::{Currency, from_major, from_major_json, to_major};
+use crate::services::payments::amount::{Currency, from_major_json};
 
 pub const CREDENTIALS: &[&str] = &["SECRET_KEY", "WEBHOOK_SECRET"];
 pub const API_BASE: &str = "https://api.moneroo.io";
@@ -125,7 +123,7 @@ pub async fn checkout(
             },
         )
         .await?;
-    let v = json_reply(&reply, "initializing a payment")?;
+    let v = json_reply(PROVIDER, &reply, "initializing a payment")?;
     let data = v
         .get("data")
         .and_then(Value::as_object)
@@ -191,7 +189,7 @@ pub async fn status(
             },
         )
         .await?;
-    let v = json_reply(&reply, "verifying a payment")?;
+    let v = json_reply(PROVIDER, &reply, "verifying a payment")?;
     let data = v
         .get("data")
         .and_then(Value::as_object)
@@ -239,57 +237,20 @@ pub async fn refund(
     Ok(Refund::NotOffered)
 }
 
-/// The amount as Moneroo takes it: a JSON integer of major units, in a currency it
-/// accepts, for a customer with an email.
+/// The amount as Moneroo takes it: whole major units, for a customer with an email.
 fn amount_to_send(
     amount_minor: i64,
     currency: Currency,
     has_email: bool,
 ) -> Result<Value, AppError> {
     let mut problems = Vec::new();
-    if !CURRENCIES.contains(&currency.code) {
-        problems.push(FieldProblem::new(
-            "currency",
-            format!(
-                "Moneroo takes {}, not {}",
-                CURRENCIES.join(", "),
-                currency.code
-            ),
-        ));
-    }
     if !has_email {
         problems.push(FieldProblem::new(
             "customer_email",
             "Moneroo requires the customer's email",
         ));
     }
-    let text = to_major(amount_minor, currency);
-    // Moneroo's amount is an integer: `12.00` goes as 12, `12.34` cannot go at all.
-    let whole = match text.split_once('.') {
-        None => Some(text.as_str()),
-        Some((units, fraction)) if fraction.bytes().all(|b| b == b'0') => Some(units),
-        Some(_) => None,
-    };
-    let number = whole.and_then(|w| {
-        let n = Number::from_str(w).ok().filter(Number::is_i64)?;
-        // Read back through amount.rs: exactly the amount asked for, or nothing.
-        (from_major(w, currency) == Ok(amount_minor)).then_some(n)
-    });
-    if amount_minor <= 0 {
-        problems.push(FieldProblem::new("amount_minor", "must be more than zero"));
-    } else if number.is_none() {
-        problems.push(FieldProblem::new(
-            "amount_minor",
-            format!(
-                "Moneroo takes whole units of {} only, and {text} is not",
-                currency.code
-            ),
-        ));
-    }
-    match number {
-        Some(n) if problems.is_empty() => Ok(Value::Number(n)),
-        _ => Err(AppError::Validation(problems)),
-    }
+    whole_units("Moneroo", CURRENCIES, 1, amount_minor, currency, problems)
 }
 
 fn auth_headers(s: &Settings) -> Vec<(String, String)> {
@@ -306,15 +267,6 @@ fn json_headers(s: &Settings) -> Vec<(String, String)> {
     let mut headers = auth_headers(s);
     headers.push(("Content-Type".into(), "application/json".into()));
     headers
-}
-
-/// A 2xx reply's JSON, or a 502 naming Moneroo.
-fn json_reply(reply: &ApiReply, what: &str) -> Result<Value, AppError> {
-    if !(200..300).contains(&reply.status) {
-        return Err(bad_reply(PROVIDER, what, reply));
-    }
-    serde_json::from_slice(&reply.body)
-        .map_err(|_| bad_reply(PROVIDER, &format!("{what}: not JSON"), reply))
 }
 
 /// A payment id as Moneroo writes them (`k4su1ii7abdz`, `5f7b1b2c`; the docs' webhook
@@ -337,14 +289,7 @@ fn is_payment_id(text: &str) -> bool {
 
 /// `provider_ref` goes into a URL path: only a Moneroo payment id may.
 fn check_ref(provider_ref: &str) -> Result<(), AppError> {
-    if is_payment_id(provider_ref) {
-        Ok(())
-    } else {
-        Err(AppError::Validation(vec![FieldProblem::new(
-            "provider_ref",
-            "is not a Moneroo payment id",
-        )]))
-    }
+    checked_ref(provider_ref, is_payment_id, "a Moneroo payment id")
 }
 
 /// `currency` is a code in the retrieve example and webhooks, an object with `code` in
@@ -432,7 +377,7 @@ mod tests {
     use serde_json::{Value, json};
     use sha2::Sha256;
 
-    use super::super::testing::{Recorded, headers, intent, settings};
+    use super::super::testing::{Recorded, body_json, header, headers, intent, is_502, settings};
     use super::*;
 
     const BASE: &str = "https://api.moneroo.io";
@@ -448,21 +393,6 @@ mod tests {
                 ("WEBHOOK_SECRET", WEBHOOK_SECRET),
             ],
         )
-    }
-
-    fn header<'a>(call: &'a ApiCall, name: &str) -> Option<&'a str> {
-        call.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn body_json(call: &ApiCall) -> Value {
-        serde_json::from_slice(&call.body).expect("a JSON body")
-    }
-
-    fn is_moneroo_502(result: Result<impl std::fmt::Debug, AppError>) -> bool {
-        matches!(result, Err(AppError::UpstreamBadResponse { ref upstream, .. }) if upstream == "moneroo")
     }
 
     fn currency(code: &str) -> Currency {
@@ -619,7 +549,7 @@ mod tests {
         ] {
             let api = Recorded::new(&[(code, body)]);
             let result = block_on(checkout(&s(), &api, &intent(1000, "XOF")));
-            assert!(is_moneroo_502(result), "{code} {body}");
+            assert!(is_502(PROVIDER, result), "{code} {body}");
         }
     }
 
@@ -722,7 +652,7 @@ mod tests {
                     let status = result.unwrap();
                     assert_eq!(status.amount_minor, minor, "{amount} {code}");
                 }
-                None => assert!(is_moneroo_502(result), "{amount} {code}"),
+                None => assert!(is_502(PROVIDER, result), "{amount} {code}"),
             }
         }
     }
@@ -749,7 +679,7 @@ mod tests {
         ] {
             let api = Recorded::new(&[(code, body)]);
             let result = block_on(status(&s(), &api, "k4su1ii7abdz", currency("XOF")));
-            assert!(is_moneroo_502(result), "{code} {body}");
+            assert!(is_502(PROVIDER, result), "{code} {body}");
         }
         let long = "x".repeat(65);
         for odd in ["", "a/../b", "a?b", "a b", long.as_str()] {

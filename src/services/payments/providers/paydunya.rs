@@ -70,19 +70,18 @@
 //!   (PER) calls, none of which refunds a paid invoice; the merchant refunds outside the
 //!   API and the gateway records it.
 
-use std::str::FromStr;
-
-use serde_json::{Number, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
 use subtle::ConstantTimeEq;
 
 use super::{
     ApiCall, ApiReply, Checkout, Intent, Notification, NotificationError, Outcome, PaymentRef,
-    ProviderApi, Refund, Settings, Status, bad_reply, checkout_url_ok,
+    ProviderApi, Refund, Settings, Status, bad_reply, checked_ref, checkout_url_ok, json_reply,
+    whole_units,
 };
-use crate::error::{AppError, FieldProblem};
+use crate::error::AppError;
 use crate::region::HeaderLookup;
-use crate::services::payments::amount::{Currency, from_major, from_major_json, to_major};
+use crate::services::payments::amount::{Currency, from_major, from_major_json};
 
 pub const CREDENTIALS: &[&str] = &["MASTER_KEY", "PRIVATE_KEY", "TOKEN"];
 pub const API_BASE: &str = "https://app.paydunya.com/api/v1";
@@ -258,36 +257,16 @@ fn known(text: Option<&str>) -> Option<&str> {
     text.map(str::trim).filter(|t| !t.is_empty())
 }
 
-/// The amount as PayDunya takes it: a JSON integer of francs, more than zero.
+/// The amount as PayDunya takes it: whole francs.
 fn amount_to_send(amount_minor: i64, currency: Currency) -> Result<Value, AppError> {
-    let mut problems = Vec::new();
-    if !CURRENCIES.contains(&currency.code) {
-        problems.push(FieldProblem::new(
-            "currency",
-            format!(
-                "PayDunya takes {} only, not {}",
-                CURRENCIES.join(", "),
-                currency.code
-            ),
-        ));
-    }
-    if amount_minor <= 0 {
-        problems.push(FieldProblem::new("amount_minor", "must be more than zero"));
-    }
-    if !problems.is_empty() {
-        return Err(AppError::Validation(problems));
-    }
-    // XOF has no decimals: this is a whole number of francs, read back exactly.
-    let text = to_major(amount_minor, currency);
-    match Number::from_str(&text) {
-        Ok(n) if n.is_i64() && from_major(&text, currency) == Ok(amount_minor) => {
-            Ok(Value::Number(n))
-        }
-        _ => Err(AppError::Internal(format!(
-            "paydunya: `{text}` {} is not a whole amount",
-            currency.code
-        ))),
-    }
+    whole_units(
+        "PayDunya",
+        CURRENCIES,
+        1,
+        amount_minor,
+        currency,
+        Vec::new(),
+    )
 }
 
 fn auth_headers(s: &Settings) -> Vec<(String, String)> {
@@ -307,11 +286,7 @@ fn auth_headers(s: &Settings) -> Vec<(String, String)> {
 
 /// A 2xx reply's JSON with `response_code` `"00"`, or a 502 naming PayDunya.
 fn success_reply(reply: &ApiReply, what: &str) -> Result<Value, AppError> {
-    if !(200..300).contains(&reply.status) {
-        return Err(bad_reply(PROVIDER, what, reply));
-    }
-    let v: Value = serde_json::from_slice(&reply.body)
-        .map_err(|_| bad_reply(PROVIDER, &format!("{what}: not JSON"), reply))?;
+    let v = json_reply(PROVIDER, reply, what)?;
     match v.get("response_code").and_then(Value::as_str) {
         Some("00") => Ok(v),
         Some(code) => Err(bad_reply(
@@ -338,14 +313,7 @@ fn is_token(text: &str) -> bool {
 
 /// `provider_ref` goes into a URL path: only a PayDunya invoice token may.
 fn check_ref(provider_ref: &str) -> Result<(), AppError> {
-    if is_token(provider_ref) {
-        Ok(())
-    } else {
-        Err(AppError::Validation(vec![FieldProblem::new(
-            "provider_ref",
-            "is not a PayDunya invoice token",
-        )]))
-    }
+    checked_ref(provider_ref, is_token, "a PayDunya invoice token")
 }
 
 /// The IPN's hash against SHA-512(master key), as hex of either case, in constant time.
@@ -409,7 +377,7 @@ mod tests {
     use futures::executor::block_on;
     use serde_json::{Value, json};
 
-    use super::super::testing::{Recorded, headers, intent, settings};
+    use super::super::testing::{Recorded, body_json, header, headers, intent, is_502, settings};
     use super::*;
 
     const BASE: &str = "https://app.paydunya.com/sandbox-api/v1";
@@ -428,21 +396,6 @@ mod tests {
                 ("TOKEN", TOKEN),
             ],
         )
-    }
-
-    fn header<'a>(call: &'a ApiCall, name: &str) -> Option<&'a str> {
-        call.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn body_json(call: &ApiCall) -> Value {
-        serde_json::from_slice(&call.body).expect("a JSON body")
-    }
-
-    fn is_paydunya_502(result: Result<impl std::fmt::Debug, AppError>) -> bool {
-        matches!(result, Err(AppError::UpstreamBadResponse { ref upstream, .. }) if upstream == "paydunya")
     }
 
     fn xof() -> Currency {
@@ -621,7 +574,7 @@ mod tests {
         ] {
             let api = Recorded::new(&[(code, body)]);
             let result = block_on(checkout(&s(), &api, &intent(1000, "XOF")));
-            assert!(is_paydunya_502(result), "{code} {body}");
+            assert!(is_502(PROVIDER, result), "{code} {body}");
         }
     }
 
@@ -703,7 +656,7 @@ mod tests {
             let result = block_on(status(&s(), &api, INVOICE, xof()));
             match expected {
                 Some(minor) => assert_eq!(result.unwrap().amount_minor, minor, "{amount}"),
-                None => assert!(is_paydunya_502(result), "{amount}"),
+                None => assert!(is_502(PROVIDER, result), "{amount}"),
             }
         }
     }
@@ -730,7 +683,7 @@ mod tests {
         ] {
             let api = Recorded::new(&[(code, body)]);
             let result = block_on(status(&s(), &api, INVOICE, xof()));
-            assert!(is_paydunya_502(result), "{code} {body}");
+            assert!(is_502(PROVIDER, result), "{code} {body}");
         }
         let long = "x".repeat(65);
         for odd in ["", "a/../b", "a?b", "a b", "t%2F", long.as_str()] {
