@@ -388,6 +388,15 @@ impl Config {
                     p.fail(&key, "must be at least 16 characters");
                     return None;
                 }
+                // Whoever holds it settles any payment: the local stack only, which
+                // is where every region's PostgREST is on this machine.
+                if !regions.iter().all(|r| is_loopback_url(&r.postgrest_url)) {
+                    p.fail(
+                        &key,
+                        "is for the local stack only (every REGION_*_POSTGREST_URL on loopback); unset it here",
+                    );
+                    return None;
+                }
                 Some(((*name).to_owned(), Secret(secret)))
             })
             .collect();
@@ -870,6 +879,16 @@ impl<S: ConfigSource> Parser<'_, S> {
     }
 }
 
+/// A URL whose host is this machine (`127.0.0.1`, `::1`, `localhost`).
+fn is_loopback_url(raw: &str) -> bool {
+    url::Url::parse(raw).is_ok_and(|u| match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    })
+}
+
 /// An absolute http(s) URL without query or fragment, returned without a trailing slash.
 fn parse_base_url(raw: &str) -> Result<String, String> {
     ascii_host(raw)?;
@@ -967,6 +986,25 @@ mod tests {
             .into_iter()
             .map(|e| (e.key, e.problem))
             .collect()
+    }
+
+    #[test]
+    fn the_local_test_provider_is_refused_anywhere_but_the_local_stack() {
+        let mut vars = base();
+        vars.insert("WEBHOOK_SECRET_TEST".into(), "whsec_local_test_0001".into());
+        assert_eq!(
+            problems(&vars),
+            [(
+                "WEBHOOK_SECRET_TEST".to_owned(),
+                "is for the local stack only (every REGION_*_POSTGREST_URL on loopback); unset it here".to_owned()
+            )],
+            "fra1 is not on this machine"
+        );
+        for local in ["http://localhost:3003", "http://[::1]:3003"] {
+            vars.insert("REGION_FRA1_POSTGREST_URL".into(), local.into());
+            let config = Config::from_source(&vars).unwrap();
+            assert!(config.webhook_secret("test").is_some(), "{local}");
+        }
     }
 
     #[test]

@@ -125,7 +125,10 @@ impl DbReply {
                 cause: format!(
                     "status {}: {}",
                     self.status,
-                    String::from_utf8_lossy(&self.body)
+                    crate::error::bounded(
+                        &String::from_utf8_lossy(&self.body),
+                        crate::error::MAX_LOGGED_CAUSE
+                    )
                 ),
             });
         }

@@ -256,9 +256,10 @@ impl AppError {
                 None,
                 Some(format!("retry after {retry_after_secs} s")),
             ),
-            AppError::UpstreamUnreachable { upstream, cause } => (
+            // The cause (an upstream's error text, addresses) is for the log only.
+            AppError::UpstreamUnreachable { upstream, .. } => (
                 format!("upstream {upstream} is unreachable"),
-                Some(cause.clone()),
+                None,
                 None,
             ),
             AppError::UpstreamTimeout { upstream, after_ms } => (
@@ -266,9 +267,9 @@ impl AppError {
                 None,
                 None,
             ),
-            AppError::UpstreamBadResponse { upstream, cause } => (
+            AppError::UpstreamBadResponse { upstream, .. } => (
                 format!("upstream {upstream} gave an unusable answer"),
-                Some(cause.clone()),
+                None,
                 None,
             ),
             AppError::Unavailable {
@@ -334,15 +335,26 @@ impl AppError {
             AppError::Internal(cause) => Some(format!("internal error: {cause}")),
             // Shedding answers thousands a second: a line each would add to the load.
             AppError::Overloaded { .. } => None,
-            other if other.origin() == Origin::Upstream => {
-                let body = other.body();
-                Some(match body.details {
-                    Some(details) => format!("{}: {details}", body.message),
-                    None => body.message,
-                })
-            }
+            AppError::UpstreamUnreachable { cause, .. }
+            | AppError::UpstreamBadResponse { cause, .. } => Some(format!(
+                "{}: {}",
+                self.body().message,
+                bounded(cause, MAX_LOGGED_CAUSE)
+            )),
+            other if other.origin() == Origin::Upstream => Some(other.body().message),
             _ => None,
         }
+    }
+}
+
+/// The most of an upstream's error text a log line keeps (a 5xx page can be megabytes).
+pub const MAX_LOGGED_CAUSE: usize = 500;
+
+/// `text` cut to `max` characters, marked when cut.
+pub fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}... ({} bytes)", &text[..end], text.len()),
+        None => text.to_owned(),
     }
 }
 
@@ -386,6 +398,34 @@ impl From<serde_json::Error> for AppError {
 mod tests {
     use super::*;
     use crate::config::ConfigError;
+
+    #[test]
+    fn upstream_causes_are_logged_bounded_and_never_answered() {
+        let page = format!("<html>{}</html>", "stack trace of 10.0.3.7 ".repeat(10_000));
+        let db = crate::db::DbReply {
+            status: 503,
+            headers: Vec::new(),
+            body: page.clone().into_bytes(),
+        };
+        for err in [
+            db.success().unwrap_err(),
+            AppError::UpstreamUnreachable {
+                upstream: "sfo1".into(),
+                cause: page.clone(),
+            },
+        ] {
+            let body = serde_json::to_string(&err.body()).unwrap();
+            assert!(!body.contains("10.0.3.7"), "{body}");
+            assert!(body.len() < 300, "{body}");
+            let line = err.log_line().unwrap();
+            assert!(line.contains("10.0.3.7"), "the operator sees the cause");
+            assert!(
+                line.len() < MAX_LOGGED_CAUSE + 200,
+                "bounded: {} bytes",
+                line.len()
+            );
+        }
+    }
 
     fn every_variant() -> Vec<AppError> {
         vec![

@@ -202,9 +202,12 @@ pub fn config_map(overrides: &[(&str, &str)]) -> HashMap<String, String> {
         ("DEFAULT_REGION", "iad1"),
         ("READ_ONLY_RPCS", "search_products,node_status"),
         ("ALLOWED_ORIGINS", "http://localhost:8790"),
-        ("WEBHOOK_SECRET_FEDAPAY", WEBHOOK_SECRET),
-        ("WEBHOOK_SECRET_MONEROO", WEBHOOK_SECRET),
         ("WEBHOOK_SECRET_TEST", WEBHOOK_SECRET),
+        // One adapter configured, so checkouts and notifications take their paths
+        // (every provider call fails: `NoProviders`).
+        ("FEDAPAY_SECRET_KEY", "sk_sandbox_fuzzing"),
+        ("FEDAPAY_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("PUBLIC_URL", "https://edge.payhuk.test"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -131,7 +131,8 @@ async fn dispatch(
     let head = req.method() == worker::Method::Head;
     let url = req.url().map_err(glue_error)?;
     crate::http::check_request_target(url.path(), url.query())?;
-    let matched = router::resolve(req.method().as_ref(), &req.path())?;
+    // The method as sent: workers-rs reads a name it does not know (`QUERY`) as GET.
+    let matched = router::resolve(&req.inner().method(), &req.path())?;
     match matched.route {
         Route::Health => {
             let upstream = upstream::RpcClient::new(config.health_probe_timeout_ms);

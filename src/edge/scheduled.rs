@@ -1,6 +1,6 @@
 //! The cron trigger (`[triggers] crons` in wrangler.toml), as the service role on the
-//! primary, wherever the health probes find it: partition maintenance, then payments
-//! (expiry, and reconciliation with the providers' APIs).
+//! primary, wherever the health probes find it: partition maintenance, retention
+//! (`purge_expired`), then payments (expiry, and reconciliation with the providers' APIs).
 
 use std::rc::Rc;
 
@@ -31,6 +31,10 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match maintain_partitions(&db).await {
         Ok(report) => console_log!("cron {}: partition maintenance: {report}", event.cron()),
         Err(err) => console_error!("cron {}: partition maintenance failed: {err}", event.cron()),
+    }
+    match service_rpc(&primary_db(&config), "purge_expired").await {
+        Ok(report) => console_log!("cron {}: retention: {report}", event.cron()),
+        Err(err) => console_error!("cron {}: retention failed: {err}", event.cron()),
     }
     // Each provider call gets the upstream budget of its own: the cron has no client
     // waiting, and one slow provider must not starve the others.
@@ -63,12 +67,10 @@ fn primary_db(config: &Rc<Config>) -> RoutedDb<'static> {
 }
 
 async fn maintain_partitions(db: &RoutedDb<'_>) -> Result<Value, AppError> {
-    rpc(
-        db,
-        "maintain_partitions",
-        &json!({}),
-        Access::Write,
-        Role::Service,
-    )
-    .await
+    service_rpc(db, "maintain_partitions").await
+}
+
+/// A maintenance function of the service role's, without arguments, on the primary.
+async fn service_rpc(db: &RoutedDb<'_>, function: &str) -> Result<Value, AppError> {
+    rpc(db, function, &json!({}), Access::Write, Role::Service).await
 }

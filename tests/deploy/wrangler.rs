@@ -251,6 +251,7 @@ fn wrangler_resolves_each_environment_with_its_own_vars_and_the_build() {
             "production",
             "staging",
             "local",
+            "top",
         ],
         WRANGLER_LIMIT,
     );
@@ -316,6 +317,28 @@ fn wrangler_resolves_each_environment_with_its_own_vars_and_the_build() {
             "[env.{env}] must not also be on workers.dev"
         );
     }
+
+    // A bare `wrangler deploy` reads the top level: it must not be a deployment.
+    let top = &resolved["top"];
+    for d in DEPLOYMENTS {
+        assert_ne!(
+            top["name"], d.worker,
+            "the top level is named like [env.{}]",
+            d.env
+        );
+    }
+    assert_eq!(
+        top["workers_dev"], false,
+        "the top level on workers.dev: {top}"
+    );
+    assert_eq!(
+        top["preview_urls"], false,
+        "the top level with preview URLs: {top}"
+    );
+    assert!(
+        top["routes"].as_array().is_none_or(Vec::is_empty) && top["route"].is_null(),
+        "the top level serves routes: {top}"
+    );
 
     // The local stack's environment keeps skipping the build (`wrangler dev --env local`).
     assert_eq!(

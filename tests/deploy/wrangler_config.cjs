@@ -14,7 +14,8 @@ if (envs.length === 0) {
 const resolved = {};
 for (const env of envs) {
   console.error(`== ${env}`);
-  const config = readConfig({ config: "wrangler.toml", env });
+  // `top`: the top level, as a bare `wrangler deploy` (no --env) would read it.
+  const config = readConfig({ config: "wrangler.toml", env: env === "top" ? undefined : env });
   const picked = {};
   for (const key of [
     "name",

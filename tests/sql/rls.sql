@@ -4,7 +4,7 @@
 --   customer B  jean     22..03  ordered 77..02 from Kofi's store (paid, shipped)
 --   merchant Awa  11..01 owns store 33..01;  merchant Kofi  11..02 owns store 33..02
 begin;
-select plan(53);
+select plan(59);
 
 create function pg_temp.act(role text, sub uuid default null) returns void
 language plpgsql as $$
@@ -37,7 +37,8 @@ $$;
 create temp table seen_by_superuser as
 select (select count(*)::int from public.orders) as orders,
        (select count(*)::int from public.stores) as stores,
-       (select created_at from public.orders where id = '77777777-7777-4777-8777-000000000002') as order_b_created_at;
+       (select created_at from public.orders where id = '77777777-7777-4777-8777-000000000002') as order_b_created_at,
+       (select created_at from public.orders where id = '77777777-7777-4777-8777-000000000001') as order_a_created_at;
 grant select on seen_by_superuser to public;
 
 -- anon: the public catalogue, nothing else.
@@ -149,6 +150,22 @@ select lives_ok($$ insert into public.shipments (order_id, order_created_at, sto
   'merchant Kofi: ships his store''s order');
 select is((select count(*)::int from public.analytics_events where store_id <> '33333333-3333-4333-8333-000000000002'), 0,
   'merchant Kofi: not Awa''s analytics');
+select is(pg_temp.touched($$ update public.shipments set tracking_number = 'LP-2'
+                             where order_id = '77777777-7777-4777-8777-000000000002' $$), 2,
+  'merchant Kofi: updates his shipments'' tracking numbers');
+select throws_ok($$ update public.shipments set order_id = '77777777-7777-4777-8777-000000000001',
+                                              order_created_at = (select order_a_created_at from seen_by_superuser)
+                    where order_id = '77777777-7777-4777-8777-000000000002' $$,
+  '42501', null, 'merchant Kofi: cannot point his shipment at another store''s order');
+select throws_ok($$ update public.shipments set status = 'delivered'
+                    where order_id = '77777777-7777-4777-8777-000000000002' $$,
+  '42501', null, 'merchant Kofi: a shipment''s status moves only through its events');
+select throws_ok($$ select public.grant_download('22222222-2222-4222-8222-000000000001',
+                      '77777777-7777-4777-8777-000000000001', '44444444-4444-4444-8444-000000000101', 31536000, 1000000) $$,
+  '42501', null, 'a client cannot grant itself downloads with its own limits');
+select throws_ok($$ truncate public.analytics_events $$, '42501', null, 'merchant: no TRUNCATE, which RLS would not stop');
+select pg_temp.act('anon');
+select throws_ok($$ truncate public.products $$, '42501', null, 'anon: no TRUNCATE');
 
 -- The gateway's service role sees everything.
 select pg_temp.act('service_role');

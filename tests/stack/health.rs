@@ -144,6 +144,22 @@ fn unknown_routes_and_methods_get_json_errors() {
     let reply = gateway("HEAD", "/health", &[]);
     assert_eq!(reply.status, 200);
     assert!(reply.body.is_empty());
+
+    // A method the runtime does not know by name (workers-rs reads any such as GET) is
+    // refused, never run as a GET.
+    for (method, path, allow) in [
+        ("QUERY", "/api/v1/auth/me", "GET"),
+        ("QUERY", "/api/v1/downloads/x.y.z", "GET"),
+        ("PROPFIND", "/api/v1/products", "GET, POST"),
+        ("QUERY", "/health", "GET, HEAD"),
+    ] {
+        let reply = gateway(method, path, &[]);
+        assert_eq!(reply.status, 405, "{method} {path}: {}", reply.body);
+        assert_eq!(reply.header("allow"), Some(allow), "{method} {path}");
+        assert_eq!(reply.json()["code"], "PHK405");
+    }
+    let reply = gateway("QUERY", "/rest/v1/products", &[]);
+    assert_eq!(reply.status, 405, "{}", reply.body);
 }
 
 #[test]

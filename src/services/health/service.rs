@@ -242,13 +242,9 @@ fn region_health(probe: Probe, primary_lsn: Option<Lsn>) -> RegionHealth {
         },
         Err(failure) => {
             let (reachable, error) = match failure {
+                // The operator's view, cause included (bounded).
                 ProbeFailure::Unreachable(err) => {
-                    let body = err.body();
-                    let text = match body.details {
-                        Some(details) => format!("{}: {details}", body.message),
-                        None => body.message,
-                    };
-                    (false, text)
+                    (false, err.log_line().unwrap_or_else(|| err.body().message))
                 }
                 ProbeFailure::BadAnswer(text) => (true, text),
             };

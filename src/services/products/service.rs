@@ -7,6 +7,9 @@ use crate::routing::Access;
 use crate::services::page::{Cursor, page_params};
 use crate::services::request::{ApiRequest, Problems};
 
+/// The highest price (the database's `products_price_bounded`): no order line or total
+/// can overflow at it.
+pub const MAX_PRICE_MINOR: i64 = 1_000_000_000_000;
 pub const COLUMNS: &str = "id,store_id,kind,name,description,price_minor,currency,stock,weight_grams,published,created_at,updated_at";
 pub const KINDS: [&str; 3] = ["physical", "digital", "service"];
 
@@ -175,9 +178,10 @@ pub fn validate_product(body: &Map<String, Value>, creating: bool) -> Result<(),
     }
     if let Some(v) = body.get("price_minor") {
         p.check(
-            v.as_i64().is_some_and(|n| n >= 0),
+            v.as_i64()
+                .is_some_and(|n| (0..=MAX_PRICE_MINOR).contains(&n)),
             "price_minor",
-            "must be a whole, non-negative amount in minor units",
+            "must be a whole amount in minor units from 0 to 1000000000000",
         );
     }
     if let Some(v) = body.get("currency") {
@@ -293,5 +297,19 @@ mod tests {
             validate_product(json!({}).as_object().unwrap(), false).is_err(),
             "an empty patch"
         );
+        // Prices stop where an order of them could overflow.
+        for (price, valid) in [
+            (json!(MAX_PRICE_MINOR), true),
+            (json!(MAX_PRICE_MINOR + 1), false),
+            (json!(i64::MAX), false),
+            (json!(-1), false),
+        ] {
+            let body = json!({"price_minor": price});
+            assert_eq!(
+                validate_product(body.as_object().unwrap(), false).is_ok(),
+                valid,
+                "{price}"
+            );
+        }
     }
 }
