@@ -39,6 +39,8 @@ pub enum Route {
     RefundPayment,
     CancelPayment,
     PaymentWebhook,
+    /// `GET` on a notification URL: providers (CinetPay) ping it before they post.
+    PaymentWebhookPing,
     ShippingQuote,
     CreateShipment,
     GetShipment,
@@ -176,7 +178,10 @@ const ROUTES: &[Entry] = &[
     },
     Entry {
         pattern: Pattern::Path("/api/v1/payments/webhooks/{}"),
-        methods: &[("POST", Route::PaymentWebhook)],
+        methods: &[
+            ("POST", Route::PaymentWebhook),
+            ("GET", Route::PaymentWebhookPing),
+        ],
     },
     Entry {
         pattern: Pattern::Path("/api/v1/payments/{}"),

@@ -58,6 +58,7 @@ pub async fn dispatch(
         Route::GetPayment => payments::api::get(req, db).await,
         Route::RefundPayment => payments::api::refund(req, db).await,
         Route::PaymentWebhook => payments::api::webhook(req, config, db, providers).await,
+        Route::PaymentWebhookPing => payments::api::webhook_ping(req, config),
         Route::ShippingQuote => shipping::api::quote(req, db).await,
         Route::CreateShipment => shipping::api::create(req, db).await,
         Route::GetShipment => shipping::api::get(req, db).await,

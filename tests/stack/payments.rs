@@ -366,6 +366,26 @@ fn a_success_for_another_amount_is_refused_and_logged() {
     }
 }
 
+/// Providers check the notification URL with a GET before they post (CinetPay's docs
+/// require a 200): every configured provider answers; one not offered is 404.
+#[test]
+fn notification_urls_answer_a_providers_ping() {
+    let _stack = stack();
+    for provider in PROVIDERS {
+        let reply = via_edge(
+            "iad1",
+            "GET",
+            &format!("/api/v1/payments/webhooks/{provider}"),
+            &[],
+            None,
+        );
+        assert_eq!(reply.status, 200, "{provider}: {}", reply.body);
+        assert_eq!(reply.json()["provider"], provider);
+    }
+    let reply = via_edge("iad1", "GET", "/api/v1/payments/webhooks/stripe", &[], None);
+    assert_eq!(reply.status, 404, "{}", reply.body);
+}
+
 /// A notification not signed as the provider signs is refused and changes nothing.
 #[test]
 fn notifications_not_signed_by_the_provider_are_refused() {

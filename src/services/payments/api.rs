@@ -107,6 +107,20 @@ pub async fn cancel(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
     ApiResponse::json(200, &payment)
 }
 
+/// `GET /api/v1/payments/webhooks/{provider}`: providers check that their notification
+/// URL answers before they post to it (CinetPay: "must be available to accommodate HTTP
+/// requests of type GET and POST and return 200 OK"). 200 for a provider offered here,
+/// 404 otherwise; nothing is read or written.
+pub fn webhook_ping(req: &ApiRequest, config: &Config) -> Result<ApiResponse, AppError> {
+    let name = req.params.first().map_or("", String::as_str);
+    if !checkout::offered(config).contains(&name) {
+        return Err(AppError::NotFound {
+            path: format!("/api/v1/payments/webhooks/{name}"),
+        });
+    }
+    ApiResponse::json(200, &json!({"provider": name, "notifications": "POST"}))
+}
+
 /// `POST /api/v1/payments/webhooks/{provider}`: a provider's notification. 401 unless
 /// signed as the provider signs; confirmed with the provider's API where it says to;
 /// applied at most once per event (a redelivery is acknowledged with `"outcome":
