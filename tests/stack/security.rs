@@ -2110,11 +2110,13 @@ fn rest_rows(fx: &Fixtures) -> Vec<Row<'_>> {
                 0,
             )
         }),
+        // anon holds no UPDATE on shipments at all (clients may update the carrier and
+        // the tracking number, and RLS says whose).
         write(
             "PATCH",
             "shipments",
             format!("id=eq.{}", fx.shipment),
-            merchant_a(SOME),
+            [no(401), NONE, NONE, SOME, NONE],
         )
         .with_body(|who| json!({"carrier": fx.tag(&format!("rest-carrier-{}", who.slug()))}))
         .after(|who, allowed, stack| {
