@@ -440,14 +440,15 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::super::signature::hmac_hex;
-    use super::super::testing::{Recorded, body_json, header, headers, intent, is_502, settings};
+    use super::super::testing::{
+        PAYMENT, Recorded, body_json, currency, header, headers, intent, is_502, settings,
+    };
     use super::*;
 
     const BASE: &str = "https://api-checkout.cinetpay.com/v2";
     const API_KEY: &str = "12912847765bc0db748fdd44.40081707";
     const SITE_ID: &str = "445160";
     const SECRET_KEY: &str = "202110601c5d8fbe3f3a5.63548795";
-    const PAYMENT: &str = "0193a5c0-0000-7000-8000-000000000001";
 
     fn s() -> Settings {
         settings(
@@ -458,10 +459,6 @@ mod tests {
                 ("SECRET_KEY", SECRET_KEY),
             ],
         )
-    }
-
-    fn currency(code: &str) -> Currency {
-        Currency::parse(code).unwrap()
     }
 
     // The example success reply of the initialization docs.

@@ -389,14 +389,15 @@ mod tests {
     use serde_json::{Value, json};
     use sha2::Sha256;
 
-    use super::super::testing::{Recorded, body_json, header, headers, intent, is_502, settings};
+    use super::super::testing::{
+        PAYMENT, Recorded, body_json, header, headers, intent, is_502, settings,
+    };
     use super::*;
 
     const BASE: &str = "https://sandbox-api.fedapay.com";
     const SECRET_KEY: &str = "sk_sandbox_payhuk_test";
     const WEBHOOK_SECRET: &str = "wh_sandbox_payhuk_test";
     const NOW: i64 = 1_719_781_968;
-    const PAYMENT: &str = "0193a5c0-0000-7000-8000-000000000001";
 
     fn s() -> Settings {
         settings(

@@ -476,6 +476,13 @@ pub mod testing {
         }
     }
 
+    /// The payment every [`intent`] is for.
+    pub const PAYMENT: &str = "0193a5c0-0000-7000-8000-000000000001";
+
+    pub fn currency(code: &str) -> Currency {
+        Currency::parse(code).unwrap()
+    }
+
     /// A header of a call the adapter built, by any case of its name.
     pub fn header<'a>(call: &'a ApiCall, name: &str) -> Option<&'a str> {
         call.headers
@@ -500,7 +507,7 @@ pub mod testing {
 
     pub fn intent(amount_minor: i64, currency: &str) -> Intent {
         Intent {
-            payment_id: Uuid::parse_str("0193a5c0-0000-7000-8000-000000000001").unwrap(),
+            payment_id: Uuid::parse_str(PAYMENT).unwrap(),
             amount_minor,
             currency: Currency::parse(currency).unwrap(),
             description: "Payhuk order 0193a5c0".into(),

@@ -377,13 +377,14 @@ mod tests {
     use serde_json::{Value, json};
     use sha2::Sha256;
 
-    use super::super::testing::{Recorded, body_json, header, headers, intent, is_502, settings};
+    use super::super::testing::{
+        PAYMENT, Recorded, body_json, currency, header, headers, intent, is_502, settings,
+    };
     use super::*;
 
     const BASE: &str = "https://api.moneroo.io";
     const SECRET_KEY: &str = "test_payhuk_secret";
     const WEBHOOK_SECRET: &str = "payhuk_webhook_signing_secret";
-    const PAYMENT: &str = "0193a5c0-0000-7000-8000-000000000001";
 
     fn s() -> Settings {
         settings(
@@ -393,10 +394,6 @@ mod tests {
                 ("WEBHOOK_SECRET", WEBHOOK_SECRET),
             ],
         )
-    }
-
-    fn currency(code: &str) -> Currency {
-        Currency::parse(code).unwrap()
     }
 
     // The example reply of docs.moneroo.io/payments/standard-integration, "Step 2".

@@ -377,14 +377,15 @@ mod tests {
     use futures::executor::block_on;
     use serde_json::{Value, json};
 
-    use super::super::testing::{Recorded, body_json, header, headers, intent, is_502, settings};
+    use super::super::testing::{
+        PAYMENT, Recorded, body_json, header, headers, intent, is_502, settings,
+    };
     use super::*;
 
     const BASE: &str = "https://app.paydunya.com/sandbox-api/v1";
     const MASTER_KEY: &str = "wQzk9ZwR-Qq9m-0hD0-zpud-je5coGC3FHKW";
     const PRIVATE_KEY: &str = "test_private_rMIdJM3PLLhLjyArx9tF3VURAF5";
     const TOKEN: &str = "IivOiOxGJuWhc5znlIiK";
-    const PAYMENT: &str = "0193a5c0-0000-7000-8000-000000000001";
     const INVOICE: &str = "test_jkEdPY8SuG";
 
     fn s() -> Settings {
