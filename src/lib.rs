@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod region;
 pub mod router;
+pub mod routes;
 pub mod routing;
 pub mod services;
 pub mod upstream;

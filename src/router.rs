@@ -1,69 +1,9 @@
-//! The route table: which handler a method and path go to.
+//! Matching a method and path against the route table ([`crate::routes`]).
 
 use crate::error::AppError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    Health,
-    /// The operators' page over `/health`.
-    Status,
-    /// The OpenAPI document of `/api/v1`.
-    OpenApi,
-    /// The public keys the gateway's tokens are signed with, where Supabase publishes
-    /// them (`/auth/v1/.well-known/jwks.json`).
-    Jwks,
-    /// `/rest/v1` and everything under it.
-    Rest,
-    AuthSignup,
-    AuthLogin,
-    AuthRefresh,
-    AuthLogout,
-    AuthMe,
-    /// GoTrue's API, as supabase-js calls it (`services::auth::gotrue`).
-    GoTrueSignup,
-    GoTrueToken,
-    GoTrueUser,
-    GoTrueUpdateUser,
-    GoTrueLogout,
-    ListProducts,
-    CreateProduct,
-    GetProduct,
-    UpdateProduct,
-    DeleteProduct,
-    ListOrders,
-    PlaceOrder,
-    GetOrder,
-    ListStoreOrders,
-    CreatePayment,
-    GetPayment,
-    RefundPayment,
-    CancelPayment,
-    PaymentWebhook,
-    /// `GET` on a notification URL: providers (CinetPay) ping it before they post.
-    PaymentWebhookPing,
-    ShippingQuote,
-    CreateShipment,
-    GetShipment,
-    AddShipmentEvent,
-    CreateDownloadLink,
-    Download,
-    IngestAnalytics,
-    SalesReport,
-}
-
-impl Route {
-    /// GoTrue's API: errors are answered in GoTrue's shape.
-    pub fn is_gotrue(self) -> bool {
-        matches!(
-            self,
-            Route::GoTrueSignup
-                | Route::GoTrueToken
-                | Route::GoTrueUser
-                | Route::GoTrueUpdateUser
-                | Route::GoTrueLogout
-        )
-    }
-}
+use crate::routes::ROUTES;
+pub use crate::routes::Route;
 
 /// A route and the values of its `{param}` segments, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,189 +12,76 @@ pub struct Matched {
     pub params: Vec<String>,
 }
 
-enum Pattern {
-    /// Segments; `{}` matches any one non-empty segment and captures it.
-    Path(&'static str),
-    /// The path itself or anything below it.
-    Prefix(&'static str),
+/// One method at a path: its route and, for a documented route, its OpenAPI operation.
+pub struct Operation {
+    pub method: &'static str,
+    pub route: Route,
+    pub operation_id: Option<&'static str>,
 }
 
-struct Entry {
-    pattern: Pattern,
-    methods: &'static [(&'static str, Route)],
+/// A path pattern and the methods served there.
+pub struct Entry {
+    pub pattern: &'static str,
+    pub methods: &'static [Operation],
 }
 
-const ROUTES: &[Entry] = &[
-    Entry {
-        pattern: Pattern::Path("/health"),
-        methods: &[("GET", Route::Health), ("HEAD", Route::Health)],
-    },
-    Entry {
-        pattern: Pattern::Path("/status"),
-        methods: &[("GET", Route::Status), ("HEAD", Route::Status)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/openapi.json"),
-        methods: &[("GET", Route::OpenApi), ("HEAD", Route::OpenApi)],
-    },
-    Entry {
-        pattern: Pattern::Path("/auth/v1/signup"),
-        methods: &[("POST", Route::GoTrueSignup)],
-    },
-    Entry {
-        pattern: Pattern::Path("/auth/v1/token"),
-        methods: &[("POST", Route::GoTrueToken)],
-    },
-    Entry {
-        pattern: Pattern::Path("/auth/v1/user"),
-        methods: &[("GET", Route::GoTrueUser), ("PUT", Route::GoTrueUpdateUser)],
-    },
-    Entry {
-        pattern: Pattern::Path("/auth/v1/logout"),
-        methods: &[("POST", Route::GoTrueLogout)],
-    },
-    Entry {
-        pattern: Pattern::Path("/auth/v1/.well-known/jwks.json"),
-        methods: &[("GET", Route::Jwks), ("HEAD", Route::Jwks)],
-    },
-    Entry {
-        pattern: Pattern::Prefix("/rest/v1"),
-        methods: &[
-            ("GET", Route::Rest),
-            ("HEAD", Route::Rest),
-            ("POST", Route::Rest),
-            ("PATCH", Route::Rest),
-            ("PUT", Route::Rest),
-            ("DELETE", Route::Rest),
-        ],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/auth/signup"),
-        methods: &[("POST", Route::AuthSignup)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/auth/login"),
-        methods: &[("POST", Route::AuthLogin)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/auth/refresh"),
-        methods: &[("POST", Route::AuthRefresh)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/auth/logout"),
-        methods: &[("POST", Route::AuthLogout)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/auth/me"),
-        methods: &[("GET", Route::AuthMe)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/products"),
-        methods: &[("GET", Route::ListProducts), ("POST", Route::CreateProduct)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/products/{}"),
-        methods: &[
-            ("GET", Route::GetProduct),
-            ("PATCH", Route::UpdateProduct),
-            ("DELETE", Route::DeleteProduct),
-        ],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/orders"),
-        methods: &[("GET", Route::ListOrders), ("POST", Route::PlaceOrder)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/orders/{}"),
-        methods: &[("GET", Route::GetOrder)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/stores/{}/orders"),
-        methods: &[("GET", Route::ListStoreOrders)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/payments"),
-        methods: &[("POST", Route::CreatePayment)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/payments/webhooks/{}"),
-        methods: &[
-            ("POST", Route::PaymentWebhook),
-            ("GET", Route::PaymentWebhookPing),
-        ],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/payments/{}"),
-        methods: &[("GET", Route::GetPayment)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/payments/{}/refunds"),
-        methods: &[("POST", Route::RefundPayment)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/payments/{}/cancel"),
-        methods: &[("POST", Route::CancelPayment)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/shipping/quote"),
-        methods: &[("POST", Route::ShippingQuote)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/shipments"),
-        methods: &[("POST", Route::CreateShipment)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/shipments/{}"),
-        methods: &[("GET", Route::GetShipment)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/shipments/{}/events"),
-        methods: &[("POST", Route::AddShipmentEvent)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/downloads/links"),
-        methods: &[("POST", Route::CreateDownloadLink)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/downloads/{}"),
-        methods: &[("GET", Route::Download)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/analytics/events"),
-        methods: &[("POST", Route::IngestAnalytics)],
-    },
-    Entry {
-        pattern: Pattern::Path("/api/v1/analytics/sales"),
-        methods: &[("GET", Route::SalesReport)],
-    },
-];
-
-impl Pattern {
-    /// The captured segments when `path` matches.
-    fn captures(&self, path: &str) -> Option<Vec<String>> {
-        match self {
-            Pattern::Prefix(p) => path
-                .strip_prefix(p)
-                .filter(|rest| rest.is_empty() || rest.starts_with('/'))
-                .map(|_| Vec::new()),
-            Pattern::Path(p) => {
-                let (want, got): (Vec<&str>, Vec<&str>) =
-                    (p.split('/').collect(), path.split('/').collect());
-                if want.len() != got.len() {
-                    return None;
-                }
-                let mut params = Vec::new();
-                for (w, g) in want.iter().zip(&got) {
-                    match *w {
-                        "{}" if !g.is_empty() => params.push((*g).to_owned()),
-                        literal if literal == *g => {}
-                        _ => return None,
-                    }
-                }
-                Some(params)
+/// The captured segments when `path` matches `pattern` (see [`crate::routes`]).
+fn captures(pattern: &str, path: &str) -> Option<Vec<String>> {
+    if let Some(prefix) = pattern.strip_suffix("/**") {
+        return path
+            .strip_prefix(prefix)
+            .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+            .map(|_| Vec::new());
+    }
+    let (want, got): (Vec<&str>, Vec<&str>) =
+        (pattern.split('/').collect(), path.split('/').collect());
+    if want.len() != got.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (w, g) in want.iter().zip(&got) {
+        if w.starts_with('{') {
+            if g.is_empty() {
+                return None;
             }
+            params.push((*g).to_owned());
+        } else if w != g {
+            return None;
         }
     }
+    Some(params)
+}
+
+/// `/stores/{id}/orders` -> `/stores/{}/orders`: what tests and the bench compare.
+pub fn unnamed(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with('{') {
+                "{}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The pattern `route` is served at.
+pub fn pattern_of(route: Route) -> Option<&'static str> {
+    ROUTES
+        .iter()
+        .find(|e| e.methods.iter().any(|op| op.route == route))
+        .map(|e| e.pattern)
+}
+
+/// Every documented operation: its method, its pattern (parameters named) and its id.
+pub fn operations() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    ROUTES.iter().flat_map(|e| {
+        e.methods
+            .iter()
+            .filter_map(move |op| Some((op.method, e.pattern, op.operation_id?)))
+    })
 }
 
 fn entry_for(path: &str) -> Option<(&'static Entry, Vec<String>)> {
@@ -265,24 +92,21 @@ fn entry_for(path: &str) -> Option<(&'static Entry, Vec<String>)> {
     };
     ROUTES
         .iter()
-        .find_map(|e| e.pattern.captures(normalized).map(|params| (e, params)))
+        .find_map(|e| captures(e.pattern, normalized).map(|params| (e, params)))
 }
 
 /// The methods served at `path`, `None` when nothing is (what a CORS preflight asks).
 pub fn methods_at(path: &str) -> Option<Vec<&'static str>> {
-    entry_for(path).map(|(entry, _)| entry.methods.iter().map(|(m, _)| *m).collect())
+    entry_for(path).map(|(entry, _)| entry.methods.iter().map(|op| op.method).collect())
 }
 
 /// Every `(method, path pattern)` the router serves under `prefix`, with each path
-/// parameter written `{}` (what the OpenAPI check compares against the document).
-pub fn served_under(prefix: &str) -> Vec<(&'static str, &'static str)> {
+/// parameter written `{}` (what the stack tests and the bench walk compare against).
+pub fn served_under(prefix: &str) -> Vec<(&'static str, String)> {
     ROUTES
         .iter()
-        .filter_map(|e| match e.pattern {
-            Pattern::Path(p) if p.starts_with(prefix) => Some((p, e.methods)),
-            _ => None,
-        })
-        .flat_map(|(p, methods)| methods.iter().map(move |(m, _)| (*m, p)))
+        .filter(|e| e.pattern.starts_with(prefix) && !e.pattern.ends_with("/**"))
+        .flat_map(|e| e.methods.iter().map(|op| (op.method, unnamed(e.pattern))))
         .collect()
 }
 
@@ -292,9 +116,9 @@ pub fn resolve(method: &str, path: &str) -> Result<Matched, AppError> {
     let (entry, params) = entry_for(path).ok_or_else(|| AppError::NoRoute {
         path: path.to_owned(),
     })?;
-    match entry.methods.iter().find(|(m, _)| *m == method) {
-        Some((_, route)) => Ok(Matched {
-            route: *route,
+    match entry.methods.iter().find(|op| op.method == method) {
+        Some(op) => Ok(Matched {
+            route: op.route,
             params,
         }),
         None => Err(AppError::MethodNotAllowed {
@@ -302,7 +126,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Matched, AppError> {
             allow: entry
                 .methods
                 .iter()
-                .map(|(m, _)| *m)
+                .map(|op| op.method)
                 .collect::<Vec<_>>()
                 .join(", "),
         }),

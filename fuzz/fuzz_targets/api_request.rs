@@ -24,6 +24,7 @@ use payhuk_edge::config::Config;
 use payhuk_edge::error::AppError;
 use payhuk_edge::http::{ApiResponse, JSON};
 use payhuk_edge::router::{self, Route};
+use payhuk_edge::routes;
 use payhuk_edge::services;
 use payhuk_edge::services::request::ApiRequest;
 use payhuk_edge_fuzz::{Headers, NOW, NoProviders, ScriptedDb, config, fields, number, text};
@@ -148,6 +149,6 @@ async fn handle(
         // Not service routes: the health report, the pass-through, static documents.
         Route::Health | Route::Rest | Route::Status | Route::OpenApi => None,
         Route::Jwks => Some(services::auth::api::jwks(config)),
-        _ => Some(services::dispatch(route, req, config, db, &RustCrypto, &NoProviders).await),
+        _ => Some(routes::dispatch(route, req, config, db, &RustCrypto, &NoProviders).await),
     }
 }

@@ -23,6 +23,7 @@ use crate::error::AppError;
 use crate::http::ApiResponse;
 use crate::region::EdgeLocation;
 use crate::router::{Matched, Route};
+use crate::routes;
 use crate::services;
 use crate::services::request::ApiRequest;
 use crate::services::rest::service::{UPSTREAM_CALLS_HEADER, UPSTREAM_HEADER, presented_token};
@@ -93,7 +94,7 @@ pub async fn serve(
     // An error after a write (a failed login is recorded) still carries the token, so
     // the client's next read sees that write.
     let providers = EdgeProviders::Within(db.budget.deadline);
-    let answer = services::dispatch(matched.route, &api, config, &db, &WebCrypto, &providers)
+    let answer = routes::dispatch(matched.route, &api, config, &db, &WebCrypto, &providers)
         .await
         .unwrap_or_else(|err| {
             if let Some(line) = err.log_line() {
@@ -178,7 +179,7 @@ async fn cached(
     let now = now_ms();
     let providers = EdgeProviders::Within(db.budget.deadline);
     let answer =
-        services::dispatch(route, &api, &db.config.clone(), &db, &WebCrypto, &providers).await?;
+        routes::dispatch(route, &api, &db.config.clone(), &db, &WebCrypto, &providers).await?;
     let answer = with_producer(answer, &db.trail.borrow());
     let mut response = response::into_worker(answer.clone(), false).map_err(glue_error)?;
     if answer.status == 200 {
@@ -286,7 +287,7 @@ fn refresh_in_background(
         let db = RoutedDb::background(config.clone(), edge);
         let providers = EdgeProviders::Within(db.budget.deadline);
         if let Ok(answer) =
-            services::dispatch(route, &api, &config, &db, &WebCrypto, &providers).await
+            routes::dispatch(route, &api, &config, &db, &WebCrypto, &providers).await
             && answer.status == 200
         {
             let answer = with_producer(answer, &db.trail.borrow());

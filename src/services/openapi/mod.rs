@@ -1,121 +1,82 @@
-//! `/api/v1/openapi.json`: the OpenAPI 3.1 document of `/api/v1`, embedded in the
-//! bundle, and the check that it describes exactly the routes the router serves.
+//! `/api/v1/openapi.json`: the OpenAPI 3.1 document of `/api/v1`. `openapi.json` holds
+//! each operation under `x-operations`, keyed by its id; the `paths` are made from the
+//! route table ([`crate::routes`]), so a route and its place in the document cannot
+//! disagree.
 
-use std::collections::BTreeSet;
-use std::fmt;
+use std::cell::OnceCell;
+use std::rc::Rc;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use crate::error::AppError;
 use crate::http::{ApiResponse, JSON};
+use crate::router;
 
-/// The document. Its `paths` must match [`crate::router::served_under`]`("/api/v1")`,
-/// which the tests below check.
-pub const DOCUMENT: &str = include_str!("openapi.json");
+/// The operations and everything else the document says, without `paths`.
+pub const SOURCE: &str = include_str!("openapi.json");
 
-/// The operations a path item can hold in OpenAPI 3.1.
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
+const OPERATIONS: &str = "x-operations";
+
+thread_local! {
+    /// Built once per isolate: the document only changes with the bundle.
+    static BUILT: OnceCell<Result<Rc<[u8]>, String>> = const { OnceCell::new() };
+}
 
 /// `GET /api/v1/openapi.json` -> the document, cacheable for five minutes.
-pub fn document() -> ApiResponse {
-    ApiResponse {
+pub fn document() -> Result<ApiResponse, AppError> {
+    let body = BUILT.with(|cell| {
+        cell.get_or_init(|| {
+            let source: Value = serde_json::from_str(SOURCE).map_err(|e| e.to_string())?;
+            let built = build(source, router::operations())?;
+            Ok(serde_json::to_vec(&built)
+                .map_err(|e| e.to_string())?
+                .into())
+        })
+        .clone()
+    });
+    let body = body.map_err(|e| AppError::Internal(format!("openapi.json: {e}")))?;
+    Ok(ApiResponse {
         status: 200,
         headers: vec![
             ("content-type".into(), JSON.into()),
             ("cache-control".into(), "public, max-age=300".into()),
         ],
-        body: DOCUMENT.as_bytes().to_vec(),
-    }
+        body: body.to_vec(),
+    })
 }
 
-/// A method in uppercase and a path with each parameter written `{}`.
-pub type Operation = (String, String);
-
-/// Where the router and a document disagree.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Drift {
-    /// Served, but not in the document.
-    pub undocumented: Vec<Operation>,
-    /// In the document, but not served.
-    pub not_served: Vec<Operation>,
-}
-
-impl Drift {
-    pub fn is_empty(&self) -> bool {
-        self.undocumented.is_empty() && self.not_served.is_empty()
-    }
-}
-
-impl fmt::Display for Drift {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (label, operations) in [
-            ("served but not documented", &self.undocumented),
-            ("documented but not served", &self.not_served),
-        ] {
-            for (method, path) in operations {
-                writeln!(f, "{label}: {method} {path}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `/stores/{id}/orders` -> `/stores/{}/orders`: parameter names do not matter.
-pub fn normalize_path(path: &str) -> String {
-    let mut normalized = String::with_capacity(path.len());
-    let mut in_parameter = false;
-    for c in path.chars() {
-        match (in_parameter, c) {
-            (false, '{') => {
-                normalized.push_str("{}");
-                in_parameter = true;
-            }
-            (true, '}') => in_parameter = false,
-            (true, _) => {}
-            (false, c) => normalized.push(c),
-        }
-    }
-    normalized
-}
-
-fn operation(method: &str, path: &str) -> Operation {
-    (method.to_ascii_uppercase(), normalize_path(path))
-}
-
-/// Every operation in `document`'s `paths`, normalized.
-pub fn documented_operations(document: &Value) -> Vec<Operation> {
-    let Some(paths) = document.get("paths").and_then(Value::as_object) else {
-        return Vec::new();
+/// `source` with `paths` made of `operations` (method, pattern, operation id), each
+/// operation taken from `x-operations`. Refused: an operation the source lacks, and one
+/// it has that no route serves.
+pub fn build<'a>(
+    mut source: Value,
+    operations: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+) -> Result<Value, String> {
+    let mut available = match source.as_object_mut().and_then(|o| o.remove(OPERATIONS)) {
+        Some(Value::Object(map)) => map,
+        _ => return Err(format!("no `{OPERATIONS}` object")),
     };
-    paths
-        .iter()
-        .flat_map(|(path, item)| {
-            METHODS
-                .iter()
-                .filter(|method| item.get(**method).is_some())
-                .map(move |method| operation(method, path))
-        })
-        .collect()
-}
-
-/// What is served and not documented, and documented and not served, each sorted.
-pub fn drift<'a>(
-    served: impl IntoIterator<Item = (&'a str, &'a str)>,
-    documented: &[Operation],
-) -> Drift {
-    let served: BTreeSet<Operation> = served
-        .into_iter()
-        .map(|(method, path)| operation(method, path))
-        .collect();
-    let documented: BTreeSet<Operation> = documented
-        .iter()
-        .map(|(method, path)| operation(method, path))
-        .collect();
-    Drift {
-        undocumented: served.difference(&documented).cloned().collect(),
-        not_served: documented.difference(&served).cloned().collect(),
+    let mut paths = Map::new();
+    let mut missing = Vec::new();
+    for (method, pattern, id) in operations {
+        let Some(Value::Object(mut operation)) = available.remove(id) else {
+            missing.push(id.to_owned());
+            continue;
+        };
+        operation.insert("operationId".into(), id.into());
+        let item = paths
+            .entry(pattern)
+            .or_insert_with(|| Value::Object(Map::new()));
+        item[method.to_ascii_lowercase()] = Value::Object(operation);
     }
+    let unserved: Vec<&String> = available.keys().collect();
+    if !missing.is_empty() || !unserved.is_empty() {
+        return Err(format!(
+            "routed without an operation: {missing:?}; operations no route serves: {unserved:?}"
+        ));
+    }
+    source["paths"] = Value::Object(paths);
+    Ok(source)
 }
 
 #[cfg(test)]
@@ -127,85 +88,81 @@ mod tests {
     use super::*;
     use crate::router::served_under;
 
+    /// The document as served.
     fn parsed() -> Value {
-        serde_json::from_str(DOCUMENT).expect("openapi.json is JSON")
+        serde_json::from_slice(&document().unwrap().body).expect("the document is JSON")
     }
 
-    fn owned(pairs: &[(&str, &str)]) -> Vec<Operation> {
-        pairs
-            .iter()
-            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
-            .collect()
+    fn source() -> Value {
+        serde_json::from_str(SOURCE).expect("openapi.json is JSON")
     }
 
     #[test]
-    fn the_router_and_the_document_agree() {
-        let drift = drift(served_under("/api/v1"), &documented_operations(&parsed()));
+    fn every_api_route_is_documented_at_its_path() {
+        let document = parsed();
+        let mut documented = Vec::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.push(format!(
+                    "{} {}",
+                    method.to_uppercase(),
+                    router::unnamed(path)
+                ));
+            }
+        }
+        let mut served: Vec<String> = served_under("/api/v1")
+            .into_iter()
+            .map(|(m, p)| format!("{m} {p}"))
+            .collect();
+        documented.sort();
+        served.sort();
+        assert_eq!(documented, served);
         assert!(
-            drift.is_empty(),
-            "src/services/openapi/openapi.json and ROUTES in src/router.rs disagree:\n{drift}"
+            document.get(OPERATIONS).is_none(),
+            "the source's own key is not served"
+        );
+        assert_eq!(
+            document["paths"]["/api/v1/stores/{id}/orders"]["get"]["operationId"],
+            "listStoreOrders"
         );
     }
 
     #[test]
-    fn a_served_route_without_documentation_is_reported() {
-        let mut served = served_under("/api/v1");
-        served.push(("POST", "/api/v1/coupons/{}/redemptions"));
-        let found = drift(served, &documented_operations(&parsed()));
-        assert_eq!(
-            found,
-            Drift {
-                undocumented: owned(&[("POST", "/api/v1/coupons/{}/redemptions")]),
-                not_served: vec![],
+    fn every_api_route_names_an_operation() {
+        for entry in crate::routes::ROUTES {
+            for op in entry.methods {
+                let api = entry.pattern.starts_with("/api/v1/");
+                assert_eq!(
+                    op.operation_id.is_some(),
+                    api,
+                    "{} {}: an operation id exactly for /api/v1 routes",
+                    op.method,
+                    entry.pattern
+                );
             }
-        );
-        assert_eq!(
-            found.to_string(),
-            "served but not documented: POST /api/v1/coupons/{}/redemptions\n"
-        );
-
-        // A method dropped from a documented path counts too.
-        let mut document = parsed();
-        document["paths"]["/api/v1/products/{id}"]
-            .as_object_mut()
-            .unwrap()
-            .remove("delete");
-        let found = drift(served_under("/api/v1"), &documented_operations(&document));
-        assert_eq!(
-            found.undocumented,
-            owned(&[("DELETE", "/api/v1/products/{}")])
-        );
+        }
     }
 
     #[test]
-    fn a_documented_route_that_is_not_served_is_reported() {
-        let mut document = parsed();
-        document["paths"]["/api/v1/coupons/{code}"] = json!({"get": {"responses": {}}});
-        document["paths"]["/api/v1/orders/{id}"]["head"] = json!({"responses": {}});
-        let found = drift(served_under("/api/v1"), &documented_operations(&document));
-        assert_eq!(
-            found,
-            Drift {
-                undocumented: vec![],
-                not_served: owned(&[("GET", "/api/v1/coupons/{}"), ("HEAD", "/api/v1/orders/{}")]),
-            }
+    fn a_route_without_its_operation_and_an_operation_without_a_route_are_refused() {
+        let mut routes: Vec<_> = router::operations().collect();
+        routes.push(("POST", "/api/v1/coupons/{code}/redemptions", "redeemCoupon"));
+        let err = build(source(), routes).unwrap_err();
+        assert!(
+            err.contains("routed without an operation: [\"redeemCoupon\"]"),
+            "{err}"
         );
-    }
 
-    #[test]
-    fn names_of_parameters_and_case_of_methods_do_not_matter() {
-        assert_eq!(
-            normalize_path("/api/v1/stores/{store_id}/orders"),
-            "/api/v1/stores/{}/orders"
+        let mut extra = source();
+        extra[OPERATIONS]["getCoupon"] = json!({"responses": {}});
+        let err = build(extra, router::operations()).unwrap_err();
+        assert!(
+            err.contains("operations no route serves: [\"getCoupon\"]"),
+            "{err}"
         );
-        assert_eq!(normalize_path("/a/{}/b/{x}"), "/a/{}/b/{}");
-        let document = json!({"paths": {"/a/{id}": {
-            "parameters": [], "summary": "not operations", "get": {}, "PATCH": {}, "patch": {}
-        }}});
-        let documented = documented_operations(&document);
-        assert_eq!(documented, owned(&[("GET", "/a/{}"), ("PATCH", "/a/{}")]));
-        assert!(drift([("get", "/a/{}"), ("Patch", "/a/{}")], &documented).is_empty());
-        assert!(documented_operations(&json!({})).is_empty());
+
+        let err = build(json!({"openapi": "3.1.0"}), router::operations()).unwrap_err();
+        assert_eq!(err, "no `x-operations` object");
     }
 
     /// Every `$ref` in `value`, with where it is.
@@ -249,7 +206,8 @@ mod tests {
     fn the_document_is_valid_openapi_3_1() {
         use oas3::spec::ParameterIn;
 
-        let spec = oas3::from_json(DOCUMENT).expect("openapi.json parses as OpenAPI 3.1");
+        let served = String::from_utf8(document().unwrap().body).unwrap();
+        let spec = oas3::from_json(&served).expect("openapi.json parses as OpenAPI 3.1");
         let version = spec.validate_version().expect("an OpenAPI 3.1 version");
         assert_eq!(version.to_string(), "3.1.0");
         assert_eq!(spec.info.title, "payhuk-edge gateway API");
@@ -350,19 +308,18 @@ mod tests {
     #[test]
     fn the_document_stays_compact() {
         // It is in every copy of the bundle: a large addition deserves a look.
-        assert!(DOCUMENT.len() < 64 * 1024, "{} bytes", DOCUMENT.len());
+        assert!(SOURCE.len() < 64 * 1024, "{} bytes", SOURCE.len());
     }
 
     #[test]
     fn served_as_cacheable_json() {
-        let response = document();
+        let response = document().unwrap();
         assert_eq!(response.status, 200);
         assert_eq!(response.header("content-type"), Some(JSON));
         assert_eq!(
             response.header("cache-control"),
             Some("public, max-age=300")
         );
-        assert_eq!(response.body, DOCUMENT.as_bytes());
         let body: Value = serde_json::from_slice(&response.body).unwrap();
         assert_eq!(body["openapi"], "3.1.0");
     }
