@@ -130,6 +130,17 @@ impl crate::region::HeaderLookup for ApiRequest {
     }
 }
 
+/// A JSON number that is a whole number, as JSON Schema's `integer` counts them: `2`
+/// and `2.0` (and `2e0`) alike, so a client's serializer may write either.
+pub fn whole_number(value: &serde_json::Value) -> Option<i64> {
+    if let Some(n) = value.as_i64() {
+        return Some(n);
+    }
+    let f = value.as_f64()?;
+    // Beyond 2^53 a float is no longer an exact whole number of anything.
+    (f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0).then_some(f as i64)
+}
+
 /// Collects validation problems, so a client learns of all of them at once.
 #[derive(Debug, Default)]
 pub struct Problems(Vec<FieldProblem>);

@@ -789,7 +789,7 @@ fn routes() -> Vec<Route> {
             .body(json!({"order_id": NOWHERE, "product_id": GUIDE}))
             .texts(&["/order_id", "/product_id"]),
         Route::new("GET", "/api/v1/downloads/{}").param("bad-input.corpus.link"),
-        // Analytics: a store that does not exist, so the insert fails (422).
+        // Analytics: a store that does not exist, so the insert fails (404).
         Route {
             body_limit: ANALYTICS_BODY_LIMIT,
             ..Route::new("POST", "/api/v1/analytics/events")

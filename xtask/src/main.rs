@@ -131,6 +131,10 @@ enum Cmd {
         #[arg(long, default_value_t = xtask::profile::DEFAULT_CONNECTIONS)]
         connections: u32,
     },
+    /// The OpenAPI document against the running gateway: Schemathesis drives every
+    /// operation with generated valid and invalid requests, as a customer and as a
+    /// merchant, and create-then-read sequences; fails on any disagreement or 5xx.
+    Contract,
     /// Coverage-guided fuzzing (cargo-fuzz, nightly) of every parser of untrusted input,
     /// one target at a time; fails on any crash.
     Fuzz {
@@ -232,6 +236,7 @@ fn main() {
             target,
             record,
         } => xtask::fuzz::run(&paths, runs, target.as_deref(), record),
+        Cmd::Contract => xtask::contract::run(&paths),
         Cmd::Soak { minutes, record } => xtask::soak::run(&paths, minutes, record),
         Cmd::Relay {
             config: Some(config),

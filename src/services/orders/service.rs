@@ -3,7 +3,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::AppError;
-use crate::services::request::{ApiRequest, Problems};
+use crate::services::request::{ApiRequest, Problems, whole_number};
 
 pub const COLUMNS: &str = "id,store_id,customer_id,status,currency,subtotal_minor,shipping_minor,total_minor,created_at,updated_at,order_items(product_id,quantity,unit_price_minor,line_total_minor)";
 
@@ -74,7 +74,7 @@ pub fn lines(body: &PlaceOrderBody) -> Result<Vec<Line>, AppError> {
         );
         let quantity = object
             .get("quantity")
-            .and_then(|v| v.as_u64())
+            .and_then(whole_number)
             .filter(|q| (1..=1000).contains(q));
         p.check(
             quantity.is_some(),
@@ -110,6 +110,20 @@ mod tests {
 
     fn body(items: serde_json::Value) -> PlaceOrderBody {
         serde_json::from_value(json!({ "items": items })).unwrap()
+    }
+
+    #[test]
+    fn a_whole_quantity_written_as_a_float_is_a_whole_number() {
+        // JSON Schema's `integer` counts 2.0 as 2; so do we.
+        let ok = lines(&body(
+            json!([{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 2.0}]),
+        ))
+        .unwrap();
+        assert_eq!(ok[0].quantity, 2);
+        let bad = lines(&body(
+            json!([{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 2.5}]),
+        ));
+        assert_eq!(bad.unwrap_err().status(), 422);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 use serde_json::{Map, Value};
 
-use super::service::{COLUMNS, list_request, parse_list_query, validate_product};
+use super::service::{
+    COLUMNS, list_request, parse_list_query, validate_product, whole_numbers_as_integers,
+};
 use crate::db::{Db, DbRequest, Role, rows};
 use crate::error::AppError;
 use crate::http::ApiResponse;
@@ -67,8 +69,9 @@ fn body_object(req: &ApiRequest) -> Result<Map<String, Value>, AppError> {
 /// `POST /api/v1/products` (a merchant) -> 201 with the product.
 pub async fn create(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
     req.user_id()?;
-    let body = body_object(req)?;
+    let mut body = body_object(req)?;
     validate_product(&body, true)?;
+    whole_numbers_as_integers(&mut body);
     let builder = DbRequest::client()
         .from("products")
         .insert(Value::Object(body).to_string())
@@ -88,8 +91,9 @@ pub async fn create(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
 pub async fn update(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
     req.user_id()?;
     let id = req.id_param(0, PATH).map_err(|_| not_found(req))?;
-    let body = body_object(req)?;
+    let mut body = body_object(req)?;
     validate_product(&body, false)?;
+    whole_numbers_as_integers(&mut body);
     let builder = DbRequest::client()
         .from("products")
         .eq("id", id.to_string())
