@@ -141,6 +141,17 @@ pub fn whole_number(value: &serde_json::Value) -> Option<i64> {
     (f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0).then_some(f as i64)
 }
 
+/// Text of 1 to `max` characters (Unicode scalar values, as JSON Schema's
+/// `minLength`/`maxLength` count them) that is not blank: the document states it as
+/// those lengths and the pattern `\S`. What counts as blank is what that pattern's
+/// engines call whitespace, which includes U+001C..U+001F beside Rust's `is_whitespace`.
+pub fn text_within(text: &str, max: usize) -> bool {
+    (1..=max).contains(&text.chars().count())
+        && text
+            .chars()
+            .any(|c| !c.is_whitespace() && !('\u{1c}'..='\u{1f}').contains(&c))
+}
+
 /// Collects validation problems, so a client learns of all of them at once.
 #[derive(Debug, Default)]
 pub struct Problems(Vec<FieldProblem>);
@@ -168,6 +179,26 @@ impl Problems {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_within_counts_characters_as_sent_and_refuses_blank_text() {
+        assert!(text_within("Mug", 3));
+        assert!(text_within(" Mug ", 5));
+        assert!(!text_within(" Mug ", 4), "counted as sent, not trimmed");
+        assert!(!text_within("", 5));
+        assert!(!text_within("\t \u{1c}", 5), "blank to a JSON Schema `\\S`");
+        assert!(text_within("é", 1));
+    }
+
+    #[test]
+    fn whole_numbers_as_json_schema_counts_them() {
+        use serde_json::json;
+        assert_eq!(whole_number(&json!(7)), Some(7));
+        assert_eq!(whole_number(&json!(7.0)), Some(7));
+        assert_eq!(whole_number(&json!(7.5)), None);
+        assert_eq!(whole_number(&json!(1e300)), None);
+        assert_eq!(whole_number(&json!("7")), None);
+    }
     use crate::auth::jwt::Claims;
 
     #[test]

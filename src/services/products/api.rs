@@ -37,6 +37,21 @@ fn own_store_only(err: AppError) -> AppError {
     }
 }
 
+/// The table's `products_check` (only a physical product has a weight) refusing a change
+/// whose body was fine on its own: it conflicts with the product's stored kind (409).
+fn weight_needs_physical(err: AppError) -> AppError {
+    match err {
+        AppError::Rejected { code, .. } if code == "23514" => AppError::Rejected {
+            status: 409,
+            code: "PHK409".into(),
+            message: "only a physical product has a weight".into(),
+            details: None,
+            hint: Some("weight_needs_physical".into()),
+        },
+        other => other,
+    }
+}
+
 /// `GET /api/v1/products` -> `{items, next_cursor}`.
 pub async fn list(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
     let query = parse_list_query(req)?;
@@ -101,7 +116,8 @@ pub async fn update(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
         .select(COLUMNS);
     let found: Vec<Value> = rows(db, builder, Access::Write, Role::Caller)
         .await
-        .map_err(own_store_only)?;
+        .map_err(own_store_only)
+        .map_err(weight_needs_physical)?;
     let product = found.into_iter().next().ok_or_else(|| not_found(req))?;
     ApiResponse::json(200, &product)
 }
@@ -153,6 +169,24 @@ mod tests {
         assert_eq!(
             (sent.method.as_str(), sent.access, sent.role),
             ("PATCH", Access::Write, Role::Caller)
+        );
+    }
+
+    #[test]
+    fn a_weight_for_a_product_stored_as_digital_is_409() {
+        let db = ScriptedDb::default().answer(
+            "/products?",
+            400,
+            json!({"code": "23514", "message": "new row for relation \"products\" violates check constraint \"products_check\"", "details": null, "hint": null}),
+        );
+        let req = merchant(
+            json!({"weight_grams": 5}),
+            &["44444444-4444-4444-8444-000000000101"],
+        );
+        let err = block_on(update(&req, &db)).unwrap_err();
+        assert_eq!(
+            (err.status(), err.body().hint.as_deref()),
+            (409, Some("weight_needs_physical"))
         );
     }
 

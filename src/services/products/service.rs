@@ -5,7 +5,7 @@ use crate::db::{DbRequest, Role};
 use crate::error::AppError;
 use crate::routing::Access;
 use crate::services::page::{Cursor, page_params};
-use crate::services::request::{ApiRequest, Problems, whole_number};
+use crate::services::request::{ApiRequest, Problems, text_within, whole_number};
 
 /// The highest price (the database's `products_price_bounded`): no order line or total
 /// can overflow at it.
@@ -174,10 +174,9 @@ pub fn validate_product(body: &Map<String, Value>, creating: bool) -> Result<(),
     }
     if let Some(v) = body.get("name") {
         p.check(
-            v.as_str()
-                .is_some_and(|s| (1..=200).contains(&s.trim().chars().count())),
+            v.as_str().is_some_and(|s| text_within(s, 200)),
             "name",
-            "must be 1 to 200 characters",
+            "must be 1 to 200 characters, not blank",
         );
     }
     if let Some(v) = body.get("description") {
@@ -216,6 +215,14 @@ pub fn validate_product(body: &Map<String, Value>, creating: bool) -> Result<(),
                 || whole_number(v).is_some_and(|n| (0..=i64::from(i32::MAX)).contains(&n)),
             "weight_grams",
             "must be a whole number of grams, or null",
+        );
+    }
+    // The table's check: only a physical product has a weight.
+    if let (Some(kind), Some(weight)) = (body.get("kind"), body.get("weight_grams")) {
+        p.check(
+            kind == "physical" || weight.is_null(),
+            "weight_grams",
+            "must be null unless kind is physical",
         );
     }
     if let Some(v) = body.get("published") {

@@ -6,7 +6,7 @@ use crate::error::AppError;
 use crate::http::ApiResponse;
 use crate::routing::Access;
 use crate::services::orders::service::{PlaceOrderBody, lines};
-use crate::services::request::{ApiRequest, Problems};
+use crate::services::request::{ApiRequest, Problems, text_within};
 
 pub const SHIPMENT_STATUSES: [&str; 6] = [
     "label_created",
@@ -39,10 +39,11 @@ fn text_field(
             None
         }
         Some(v) => {
+            // Checked as sent (the document's lengths), stored trimmed.
             let text = v
                 .as_str()
-                .map(str::trim)
-                .filter(|t| !t.is_empty() && t.chars().count() <= max);
+                .filter(|t| text_within(t, max))
+                .map(str::trim);
             p.check(
                 text.is_some(),
                 field,
@@ -127,7 +128,8 @@ pub async fn add_event(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, Ap
         Some(raw) => {
             let parsed = chrono::DateTime::parse_from_rfc3339(raw).ok();
             p.check(parsed.is_some(), "occurred_at", "must be an RFC 3339 time");
-            parsed.map(|t| t.to_rfc3339())
+            // In UTC: PostgreSQL refuses offsets beyond 15:59, RFC 3339 allows 23:59.
+            parsed.map(|t| t.with_timezone(&chrono::Utc).to_rfc3339())
         }
         None => Some(
             chrono::DateTime::from_timestamp(req.now, 0)
