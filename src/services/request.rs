@@ -143,13 +143,11 @@ pub fn whole_number(value: &serde_json::Value) -> Option<i64> {
 
 /// Text of 1 to `max` characters (Unicode scalar values, as JSON Schema's
 /// `minLength`/`maxLength` count them) that is not blank: the document states it as
-/// those lengths and the pattern `\S`. What counts as blank is what that pattern's
-/// engines call whitespace, which includes U+001C..U+001F beside Rust's `is_whitespace`.
+/// those lengths and the pattern `\S`. Blank is what `\s` means in JSON Schema's
+/// (ECMA-262) patterns: Rust's `is_whitespace` without U+0085, with U+FEFF.
 pub fn text_within(text: &str, max: usize) -> bool {
-    (1..=max).contains(&text.chars().count())
-        && text
-            .chars()
-            .any(|c| !c.is_whitespace() && !('\u{1c}'..='\u{1f}').contains(&c))
+    let blank = |c: char| c == '\u{feff}' || (c.is_whitespace() && c != '\u{85}');
+    (1..=max).contains(&text.chars().count()) && text.chars().any(|c| !blank(c))
 }
 
 /// Collects validation problems, so a client learns of all of them at once.
@@ -186,7 +184,9 @@ mod tests {
         assert!(text_within(" Mug ", 5));
         assert!(!text_within(" Mug ", 4), "counted as sent, not trimmed");
         assert!(!text_within("", 5));
-        assert!(!text_within("\t \u{1c}", 5), "blank to a JSON Schema `\\S`");
+        assert!(!text_within("\t \u{feff}", 5), "blank to a JSON Schema `\\S`");
+        assert!(text_within("\u{1d}", 1), "not blank to ECMA-262");
+        assert!(text_within("\u{85}", 1), "not blank to ECMA-262");
         assert!(text_within("é", 1));
     }
 

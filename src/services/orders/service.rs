@@ -92,6 +92,35 @@ pub fn lines(body: &PlaceOrderBody) -> Result<Vec<Line>, AppError> {
     Ok(lines)
 }
 
+/// The database's refusals of a well-formed cart because of what its products are
+/// (`mixed_stores`, `mixed_currencies`) or where it goes (`country_not_served`): the
+/// request conflicts with the catalogue's state, 409 like `insufficient_stock`; no
+/// schema can state them, so they are not validation (422).
+pub fn catalogue_conflict(err: AppError) -> AppError {
+    match err {
+        AppError::Rejected {
+            status: 422,
+            code,
+            message,
+            details,
+            hint,
+        } if matches!(
+            hint.as_deref(),
+            Some("mixed_stores" | "mixed_currencies" | "country_not_served")
+        ) =>
+        {
+            AppError::Rejected {
+                status: 409,
+                code,
+                message,
+                details,
+                hint,
+            }
+        }
+        other => other,
+    }
+}
+
 /// What the idempotency key is bound to: the checked lines, in the order given.
 pub fn request_hash(lines: &[Line]) -> String {
     let canonical = serde_json::to_vec(lines).expect("lines serialize");
@@ -124,6 +153,21 @@ mod tests {
             json!([{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 2.5}]),
         ));
         assert_eq!(bad.unwrap_err().status(), 422);
+    }
+
+    #[test]
+    fn the_catalogue_s_refusals_are_conflicts_and_others_pass() {
+        let refused = |hint: &str| AppError::Rejected {
+            status: 422,
+            code: "PT422".into(),
+            message: "m".into(),
+            details: None,
+            hint: Some(hint.into()),
+        };
+        for hint in ["mixed_stores", "mixed_currencies", "country_not_served"] {
+            assert_eq!(catalogue_conflict(refused(hint)).status(), 409, "{hint}");
+        }
+        assert_eq!(catalogue_conflict(refused("other")).status(), 422);
     }
 
     #[test]

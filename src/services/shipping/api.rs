@@ -5,7 +5,7 @@ use crate::db::{Db, DbRequest, Role, rows, rpc};
 use crate::error::AppError;
 use crate::http::ApiResponse;
 use crate::routing::Access;
-use crate::services::orders::service::{PlaceOrderBody, lines};
+use crate::services::orders::service::{PlaceOrderBody, catalogue_conflict, lines};
 use crate::services::request::{ApiRequest, Problems, text_within};
 
 pub const SHIPMENT_STATUSES: [&str; 6] = [
@@ -87,7 +87,9 @@ pub async fn quote(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppErr
     p.finish()?;
     let items = items?;
     let args = json!({"store_id": store, "country": country, "items": items});
-    let quote: Value = rpc(db, "shipping_quote", &args, Access::Read, Role::Caller).await?;
+    let quote: Value = rpc(db, "shipping_quote", &args, Access::Read, Role::Caller)
+        .await
+        .map_err(catalogue_conflict)?;
     ApiResponse::json(200, &quote)
 }
 
