@@ -184,7 +184,10 @@ mod tests {
         assert!(text_within(" Mug ", 5));
         assert!(!text_within(" Mug ", 4), "counted as sent, not trimmed");
         assert!(!text_within("", 5));
-        assert!(!text_within("\t \u{feff}", 5), "blank to a JSON Schema `\\S`");
+        assert!(
+            !text_within("\t \u{feff}", 5),
+            "blank to a JSON Schema `\\S`"
+        );
         assert!(text_within("\u{1d}", 1), "not blank to ECMA-262");
         assert!(text_within("\u{85}", 1), "not blank to ECMA-262");
         assert!(text_within("é", 1));

@@ -92,7 +92,12 @@ pub fn check(paths: &Paths) -> anyhow::Result<()> {
     for persona in PERSONAS {
         let token = sign_in(persona.email)
             .with_context(|| format!("signing in the {} ({})", persona.name, persona.email))?;
-        outcomes.push(schemathesis(paths, persona, &token, &reports.join(persona.name))?);
+        outcomes.push(schemathesis(
+            paths,
+            persona,
+            &token,
+            &reports.join(persona.name),
+        )?);
     }
     ui::header("contract summary");
     for outcome in &outcomes {
@@ -175,7 +180,10 @@ fn schemathesis(
     token: &str,
     report_dir: &Path,
 ) -> anyhow::Result<Outcome> {
-    ui::header(&format!("contract as the {} ({})", persona.name, persona.email));
+    ui::header(&format!(
+        "contract as the {} ({})",
+        persona.name, persona.email
+    ));
     std::fs::create_dir_all(report_dir)
         .with_context(|| format!("creating {}", report_dir.display()))?;
     let mut command = command(paths, token, report_dir);
@@ -184,8 +192,8 @@ fn schemathesis(
         .status()
         .with_context(|| format!("could not start {}", paths.schemathesis_bin().display()))?;
     let took = ui::elapsed(started);
-    let summary = junit_summary(&report_dir.join("junit.xml"))
-        .unwrap_or_else(|| format!("exit {status}"));
+    let summary =
+        junit_summary(&report_dir.join("junit.xml")).unwrap_or_else(|| format!("exit {status}"));
     Ok(Outcome {
         persona: persona.name,
         passed: status.success(),

@@ -203,16 +203,14 @@ pub fn validate_product(body: &Map<String, Value>, creating: bool) -> Result<(),
     }
     if let Some(v) = body.get("stock") {
         p.check(
-            v.is_null()
-                || whole_number(v).is_some_and(|n| (0..=i64::from(i32::MAX)).contains(&n)),
+            v.is_null() || whole_number(v).is_some_and(|n| (0..=i64::from(i32::MAX)).contains(&n)),
             "stock",
             "must be a whole number of units, or null for unlimited",
         );
     }
     if let Some(v) = body.get("weight_grams") {
         p.check(
-            v.is_null()
-                || whole_number(v).is_some_and(|n| (0..=i64::from(i32::MAX)).contains(&n)),
+            v.is_null() || whole_number(v).is_some_and(|n| (0..=i64::from(i32::MAX)).contains(&n)),
             "weight_grams",
             "must be a whole number of grams, or null",
         );
@@ -296,12 +294,13 @@ mod tests {
 
     #[test]
     fn whole_numbers_written_as_floats_are_taken_and_sent_as_integers() {
-        let mut body = json!({"store_id": "33333333-3333-4333-8333-000000000001", "kind": "physical",
+        let mut body =
+            json!({"store_id": "33333333-3333-4333-8333-000000000001", "kind": "physical",
                               "name": "Mug", "price_minor": 2000.0, "currency": "XOF",
                               "stock": 3.0, "weight_grams": 537.0})
-        .as_object()
-        .unwrap()
-        .clone();
+            .as_object()
+            .unwrap()
+            .clone();
         assert!(validate_product(&body, true).is_ok());
         whole_numbers_as_integers(&mut body);
         assert_eq!(

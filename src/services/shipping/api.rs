@@ -40,10 +40,7 @@ fn text_field(
         }
         Some(v) => {
             // Checked as sent (the document's lengths), stored trimmed.
-            let text = v
-                .as_str()
-                .filter(|t| text_within(t, max))
-                .map(str::trim);
+            let text = v.as_str().filter(|t| text_within(t, max)).map(str::trim);
             p.check(
                 text.is_some(),
                 field,
