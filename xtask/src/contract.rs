@@ -74,14 +74,15 @@ struct Outcome {
     summary: String,
 }
 
-pub fn run(paths: &Paths) -> anyhow::Result<()> {
+pub fn run(paths: &Paths, seed: u64, max_examples: u32) -> anyhow::Result<()> {
     setup::contract_tools(paths)?;
     Stack::open()?.up()?;
-    check(paths)
+    check(paths, seed, max_examples)
 }
 
-/// The check against a stack that is already up (what `cargo xtask test` calls).
-pub fn check(paths: &Paths) -> anyhow::Result<()> {
+/// The check against a stack that is already up (what `cargo xtask test` would call,
+/// with [`SEED`] and [`MAX_EXAMPLES`]).
+pub fn check(paths: &Paths, seed: u64, max_examples: u32) -> anyhow::Result<()> {
     setup::contract_tools(paths)?;
     ui::header(&format!(
         "contract: schemathesis over {}/api/v1/openapi.json",
@@ -92,10 +93,12 @@ pub fn check(paths: &Paths) -> anyhow::Result<()> {
     for persona in PERSONAS {
         let token = sign_in(persona.email)
             .with_context(|| format!("signing in the {} ({})", persona.name, persona.email))?;
+        let generation = Generation { seed, max_examples };
         outcomes.push(schemathesis(
             paths,
             persona,
             &token,
+            generation,
             &reports.join(persona.name),
         )?);
     }
@@ -135,8 +138,15 @@ fn sign_in(email: &str) -> anyhow::Result<String> {
         .context("the login answer has no access_token")
 }
 
-/// The command line of one run, as `persona` with `token`.
-pub fn command(paths: &Paths, token: &str, report_dir: &Path) -> Command {
+/// What is generated: the same seed and bound, the same requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Generation {
+    pub seed: u64,
+    pub max_examples: u32,
+}
+
+/// The command line of one run with `token`.
+pub fn command(paths: &Paths, token: &str, generation: Generation, report_dir: &Path) -> Command {
     let gateway = topology::gateway_url();
     let mut command = Command::new(paths.schemathesis_bin());
     command
@@ -152,8 +162,8 @@ pub fn command(paths: &Paths, token: &str, report_dir: &Path) -> Command {
         .args(["--phases", "examples,coverage,fuzzing,stateful"])
         .args(["--mode", "all"])
         .args(["--checks", &CHECKS.join(",")])
-        .args(["--max-examples", &MAX_EXAMPLES.to_string()])
-        .args(["--seed", &SEED.to_string()])
+        .args(["--max-examples", &generation.max_examples.to_string()])
+        .args(["--seed", &generation.seed.to_string()])
         .args(["--workers", "2"])
         .args(["--request-timeout", "10"])
         // PostgreSQL's text and jsonb cannot hold U+0000, so every text field refuses it
@@ -178,6 +188,7 @@ fn schemathesis(
     paths: &Paths,
     persona: Persona,
     token: &str,
+    generation: Generation,
     report_dir: &Path,
 ) -> anyhow::Result<Outcome> {
     ui::header(&format!(
@@ -186,7 +197,7 @@ fn schemathesis(
     ));
     std::fs::create_dir_all(report_dir)
         .with_context(|| format!("creating {}", report_dir.display()))?;
-    let mut command = command(paths, token, report_dir);
+    let mut command = command(paths, token, generation, report_dir);
     let started = Instant::now();
     let status = command
         .status()
