@@ -1,8 +1,6 @@
 //! Cursor pagination, newest first: a stable order on (created_at, id), so pages do
 //! not skip or repeat rows while new ones arrive.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::request::{ApiRequest, Problems};
@@ -19,19 +17,34 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("cursor serializes"))
+    /// `<created_at in microseconds since 1970>.<id as 32 hex digits>`: a shape the
+    /// OpenAPI document states as a pattern, where every string of that shape is a
+    /// cursor (so a client, or a generator, cannot send one that looks right and is not).
+    /// None when the row's time or id is not what PostgREST returns.
+    pub fn encode(&self) -> Option<String> {
+        let t = chrono::DateTime::parse_from_rfc3339(&self.t).ok()?;
+        let micros = u64::try_from(t.timestamp_micros()).ok()?;
+        let id = uuid::Uuid::parse_str(&self.id).ok()?;
+        Some(format!("{micros}.{}", id.simple()))
     }
 
     pub fn decode(raw: &str) -> Option<Cursor> {
-        let cursor: Cursor = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(raw).ok()?).ok()?;
-        let plausible = cursor.t.len() <= 40
-            && cursor
-                .t
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b"-:.+TZ ".contains(&b))
-            && uuid::Uuid::parse_str(&cursor.id).is_ok();
-        plausible.then_some(cursor)
+        let (micros, id) = raw.split_once('.')?;
+        let digits = |s: &str, hex: bool| {
+            s.bytes()
+                .all(|b| b.is_ascii_digit() || (hex && matches!(b, b'a'..=b'f')))
+        };
+        if !(1..=16).contains(&micros.len()) || !digits(micros, false) {
+            return None;
+        }
+        if id.len() != 32 || !digits(id, true) {
+            return None;
+        }
+        let t = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        Some(Cursor {
+            t: t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+            id: uuid::Uuid::parse_str(id).ok()?.hyphenated().to_string(),
+        })
     }
 
     /// The PostgREST `or` filter (without its parentheses, which the `postgrest`
@@ -100,7 +113,7 @@ impl Page {
                     id: last.get("id")?.as_str()?.to_owned(),
                 })
             })
-            .map(|c| c.encode());
+            .and_then(|c| c.encode());
         Page {
             items: rows,
             next_cursor,
@@ -120,15 +133,37 @@ mod tests {
             t: "2026-11-24T12:00:00.123456+00:00".into(),
             id: "44444444-4444-4444-8444-000000000101".into(),
         };
-        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor.clone()));
+        let raw = cursor.encode().unwrap();
+        assert_eq!(raw, "1795521600123456.44444444444444448444000000000101");
+        assert_eq!(Cursor::decode(&raw), Some(cursor.clone()));
         assert_eq!(
             cursor.or_filter(),
             "created_at.lt.\"2026-11-24T12:00:00.123456+00:00\",and(created_at.eq.\"2026-11-24T12:00:00.123456+00:00\",id.lt.44444444-4444-4444-8444-000000000101)"
         );
-        let evil = URL_SAFE_NO_PAD
-            .encode(br#"{"t":"x\"),or(id.gt.0","id":"44444444-4444-4444-8444-000000000101"}"#);
-        assert_eq!(Cursor::decode(&evil), None);
-        assert_eq!(Cursor::decode("!!"), None);
+        // Another offset is the same instant, in UTC.
+        let paris = Cursor {
+            t: "2026-11-24T13:00:00.123456+01:00".into(),
+            ..cursor.clone()
+        };
+        assert_eq!(Cursor::decode(&paris.encode().unwrap()), Some(cursor));
+        // Every string of the documented shape is a cursor; nothing else is.
+        assert!(Cursor::decode("0.00000000000000000000000000000000").is_some());
+        assert!(Cursor::decode("9999999999999999.ffffffffffffffffffffffffffffffff").is_some());
+        for junk in [
+            "",
+            "!!",
+            "1.",
+            ".44444444444444448444000000000101",
+            "1.4444444444444444844400000000010",
+            "1.44444444444444448444000000000101.",
+            "1.4444444444444444844400000000010G",
+            "1.4444444444444444844400000000010A",
+            "-1.44444444444444448444000000000101",
+            "12345678901234567.44444444444444448444000000000101",
+            "x\"),or(id.gt.0.44444444444444448444000000000101",
+        ] {
+            assert_eq!(Cursor::decode(junk), None, "{junk}");
+        }
     }
 
     #[test]
@@ -137,7 +172,7 @@ mod tests {
         let page = Page::from_rows(vec![row(3), row(2), row(1)], 2);
         assert_eq!(page.items.len(), 2);
         let next = Cursor::decode(page.next_cursor.as_deref().unwrap()).unwrap();
-        assert_eq!(next.t, "2026-11-02T00:00:00+00:00");
+        assert_eq!(next.t, "2026-11-02T00:00:00.000000+00:00");
         let last = Page::from_rows(vec![row(1)], 2);
         assert!(last.next_cursor.is_none());
     }

@@ -130,6 +130,26 @@ impl crate::region::HeaderLookup for ApiRequest {
     }
 }
 
+/// A JSON number that is a whole number, as JSON Schema's `integer` counts them: `2`
+/// and `2.0` (and `2e0`) alike, so a client's serializer may write either.
+pub fn whole_number(value: &serde_json::Value) -> Option<i64> {
+    if let Some(n) = value.as_i64() {
+        return Some(n);
+    }
+    let f = value.as_f64()?;
+    // Beyond 2^53 a float is no longer an exact whole number of anything.
+    (f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0).then_some(f as i64)
+}
+
+/// Text of 1 to `max` characters (Unicode scalar values, as JSON Schema's
+/// `minLength`/`maxLength` count them) that is not blank: the document states it as
+/// those lengths and the pattern `\S`. Blank is what `\s` means in JSON Schema's
+/// (ECMA-262) patterns: Rust's `is_whitespace` without U+0085, with U+FEFF.
+pub fn text_within(text: &str, max: usize) -> bool {
+    let blank = |c: char| c == '\u{feff}' || (c.is_whitespace() && c != '\u{85}');
+    (1..=max).contains(&text.chars().count()) && text.chars().any(|c| !blank(c))
+}
+
 /// Collects validation problems, so a client learns of all of them at once.
 #[derive(Debug, Default)]
 pub struct Problems(Vec<FieldProblem>);
@@ -157,6 +177,31 @@ impl Problems {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_within_counts_characters_as_sent_and_refuses_blank_text() {
+        assert!(text_within("Mug", 3));
+        assert!(text_within(" Mug ", 5));
+        assert!(!text_within(" Mug ", 4), "counted as sent, not trimmed");
+        assert!(!text_within("", 5));
+        assert!(
+            !text_within("\t \u{feff}", 5),
+            "blank to a JSON Schema `\\S`"
+        );
+        assert!(text_within("\u{1d}", 1), "not blank to ECMA-262");
+        assert!(text_within("\u{85}", 1), "not blank to ECMA-262");
+        assert!(text_within("é", 1));
+    }
+
+    #[test]
+    fn whole_numbers_as_json_schema_counts_them() {
+        use serde_json::json;
+        assert_eq!(whole_number(&json!(7)), Some(7));
+        assert_eq!(whole_number(&json!(7.0)), Some(7));
+        assert_eq!(whole_number(&json!(7.5)), None);
+        assert_eq!(whole_number(&json!(1e300)), None);
+        assert_eq!(whole_number(&json!("7")), None);
+    }
     use crate::auth::jwt::Claims;
 
     #[test]

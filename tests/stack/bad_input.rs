@@ -216,12 +216,20 @@ fn bad_cursors() -> Vec<(&'static str, String)> {
             "a time that is not a date",
             b64(&format!(r#"{{"t":"9999-99-99","id":"{NOWHERE}"}}"#)),
         ),
+        (
+            "a time past 16 digits",
+            "12345678901234567.44444444444444448444000000000101".to_owned(),
+        ),
+        (
+            "an id in capitals",
+            "1795521600123456.44444444444444448444ABCDEF000101".to_owned(),
+        ),
         ("10 KB", "A".repeat(10 * 1024)),
         ("invalid UTF-8", "%FF%FE".to_owned()),
     ]
 }
 
-/// Base64url without padding, as cursors are written (src/services/page.rs).
+/// Base64url without padding, as cursors were once written (src/services/page.rs).
 fn b64(text: &str) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
@@ -789,7 +797,7 @@ fn routes() -> Vec<Route> {
             .body(json!({"order_id": NOWHERE, "product_id": GUIDE}))
             .texts(&["/order_id", "/product_id"]),
         Route::new("GET", "/api/v1/downloads/{}").param("bad-input.corpus.link"),
-        // Analytics: a store that does not exist, so the insert fails (422).
+        // Analytics: a store that does not exist, so the insert fails (404).
         Route {
             body_limit: ANALYTICS_BODY_LIMIT,
             ..Route::new("POST", "/api/v1/analytics/events")

@@ -277,7 +277,7 @@ fn shipping_quotes_match_the_rate_table_and_shipments_need_a_paid_order() {
     let unserved = quote("JP", SCARF, 1);
     assert_eq!(
         (unserved.status, unserved.json()["hint"].as_str()),
-        (422, Some("country_not_served"))
+        (409, Some("country_not_served"))
     );
     let bad = quote("Japan", SCARF, 0);
     assert_eq!(bad.status, 422);

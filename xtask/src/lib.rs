@@ -6,6 +6,7 @@ pub mod bench;
 pub mod build;
 pub mod clock;
 pub mod cmd;
+pub mod contract;
 pub mod dev;
 pub mod drill;
 pub mod fuzz;

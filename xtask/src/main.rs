@@ -131,6 +131,17 @@ enum Cmd {
         #[arg(long, default_value_t = xtask::profile::DEFAULT_CONNECTIONS)]
         connections: u32,
     },
+    /// The OpenAPI document against the running gateway: Schemathesis drives every
+    /// operation with generated valid and invalid requests, as a customer and as a
+    /// merchant, and create-then-read sequences; fails on any disagreement or 5xx.
+    Contract {
+        /// Seed of the generated requests (the same seed, the same requests).
+        #[arg(long, default_value_t = xtask::contract::SEED)]
+        seed: u64,
+        /// Generated requests per operation and phase.
+        #[arg(long, default_value_t = xtask::contract::MAX_EXAMPLES)]
+        max_examples: u32,
+    },
     /// Coverage-guided fuzzing (cargo-fuzz, nightly) of every parser of untrusted input,
     /// one target at a time; fails on any crash.
     Fuzz {
@@ -232,6 +243,7 @@ fn main() {
             target,
             record,
         } => xtask::fuzz::run(&paths, runs, target.as_deref(), record),
+        Cmd::Contract { seed, max_examples } => xtask::contract::run(&paths, seed, max_examples),
         Cmd::Soak { minutes, record } => xtask::soak::run(&paths, minutes, record),
         Cmd::Relay {
             config: Some(config),

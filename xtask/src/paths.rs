@@ -47,6 +47,15 @@ impl Paths {
         self.tools_bin.join(name)
     }
 
+    /// The Python virtual environment Schemathesis is installed in.
+    pub fn schemathesis_venv(&self) -> PathBuf {
+        self.state.join("tools/schemathesis")
+    }
+
+    pub fn schemathesis_bin(&self) -> PathBuf {
+        self.schemathesis_venv().join("bin/schemathesis")
+    }
+
     pub fn npm_bin(&self, name: &str) -> PathBuf {
         self.node_modules.join(".bin").join(name)
     }

@@ -17,6 +17,9 @@ pub const WORKER_BUILD_VERSION: &str = "0.8.7";
 pub const OHA_VERSION: &str = "1.16.0";
 /// The libFuzzer driver `cargo xtask fuzz` runs the fuzz targets with.
 pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
+/// The property-based API tester `cargo xtask contract` runs over the OpenAPI document
+/// (from PyPI, into its own virtual environment).
+pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const MIN_NODE: (u32, u32) = (20, 3);
 
@@ -76,6 +79,39 @@ pub fn fuzz_tools(paths: &Paths) -> anyhow::Result<()> {
         "cargo-fuzz",
         CARGO_FUZZ_VERSION,
         &["--locked"],
+    )
+}
+
+/// What `cargo xtask contract` needs: Schemathesis, pinned, in a Python virtual
+/// environment under `.payhuk/tools/schemathesis`, made only when it does not already
+/// hold that version.
+pub fn contract_tools(paths: &Paths) -> anyhow::Result<()> {
+    let bin = paths.schemathesis_bin();
+    if cmd::prints(&bin, &["--version"], SCHEMATHESIS_VERSION) {
+        ui::detail(&format!("schemathesis {SCHEMATHESIS_VERSION}: installed"));
+        return Ok(());
+    }
+    let venv = paths.schemathesis_venv();
+    ui::step(
+        &format!("installing schemathesis {SCHEMATHESIS_VERSION} from PyPI (pip, a minute)"),
+        || {
+            if !venv.join("bin/python").exists() {
+                cmd::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+                    .context("Python 3.9 or later with its venv module is needed")?;
+            }
+            cmd::run(Command::new(venv.join("bin/python")).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+            ]))?;
+            if !cmd::prints(&bin, &["--version"], SCHEMATHESIS_VERSION) {
+                bail!("{} does not report {SCHEMATHESIS_VERSION}", bin.display());
+            }
+            Ok(())
+        },
     )
 }
 

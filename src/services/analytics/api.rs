@@ -2,7 +2,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::db::{Db, DbRequest, Role, rows, rpc};
-use crate::error::{AppError, FieldProblem};
+use crate::error::AppError;
 use crate::http::ApiResponse;
 use crate::routing::Access;
 use crate::services::request::{ApiRequest, Problems};
@@ -111,12 +111,15 @@ pub async fn ingest(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
     let stored = rows(db, builder, Access::Write, Role::Service)
         .await
         .map_err(|e| match e {
-            AppError::Rejected { code, .. } if code == "23503" => {
-                AppError::Validation(vec![FieldProblem::new(
-                    "events[].store_id",
-                    "names no store",
-                )])
-            }
+            // A well-formed event naming a store that does not exist: nothing found,
+            // as for an order or a quote naming an unknown product.
+            AppError::Rejected { code, .. } if code == "23503" => AppError::Rejected {
+                status: 404,
+                code: "PHK444".into(),
+                message: "events[].store_id names no store".into(),
+                details: None,
+                hint: Some("unknown_store".into()),
+            },
             other => other,
         })?;
     ApiResponse::json(201, &json!({"stored": stored.len()}))
@@ -155,8 +158,8 @@ pub async fn sales(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppErr
     p.check(store.is_some(), "store", "must be a store id (uuid)");
     let from = instant(req.query("from"), "from", &mut p);
     let to = instant(req.query("to"), "to", &mut p);
+    // `to` at or before `from` is an empty interval: a report with no periods.
     if let (Some(from), Some(to)) = (from, to) {
-        p.check(from < to, "from", "must be before to");
         p.check(
             (to - from).num_days() <= MAX_RANGE_DAYS,
             "to",
@@ -289,5 +292,27 @@ mod tests {
         assert_eq!(response.status, 201);
         let sent = &db.seen.borrow()[0];
         assert_eq!((sent.method.as_str(), sent.role), ("POST", Role::Service));
+    }
+
+    #[test]
+    fn an_event_naming_no_store_is_404() {
+        let db = ScriptedDb::default().answer(
+            "/analytics_events",
+            409,
+            json!({"code": "23503", "message": "insert or update on table violates foreign key constraint", "details": null, "hint": null}),
+        );
+        let req = ApiRequest {
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: json!({"events": [{"name": "a", "session_id": "s",
+                                      "store_id": "22222222-2222-4222-8222-000000000005"}]})
+            .to_string()
+            .into_bytes(),
+            ..Default::default()
+        };
+        let err = block_on(ingest(&req, &db)).unwrap_err();
+        assert_eq!(
+            (err.status(), err.body().hint.as_deref()),
+            (404, Some("unknown_store"))
+        );
     }
 }

@@ -1,6 +1,8 @@
 use serde_json::{Value, json};
 
-use super::service::{COLUMNS, PlaceOrderBody, idempotency_key, lines, request_hash};
+use super::service::{
+    COLUMNS, PlaceOrderBody, catalogue_conflict, idempotency_key, lines, request_hash,
+};
 use crate::db::{Db, DbRequest, Role, rows, rpc};
 use crate::error::AppError;
 use crate::http::ApiResponse;
@@ -17,7 +19,9 @@ pub async fn place(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppErr
     let lines = lines(&body)?;
     let args =
         json!({"idempotency_key": key, "request_hash": request_hash(&lines), "items": lines});
-    let mut order: Value = rpc(db, "place_order", &args, Access::Write, Role::Caller).await?;
+    let mut order: Value = rpc(db, "place_order", &args, Access::Write, Role::Caller)
+        .await
+        .map_err(catalogue_conflict)?;
     let replayed = order
         .as_object_mut()
         .and_then(|o| o.remove("replayed"))
@@ -163,13 +167,13 @@ mod tests {
     fn a_stores_orders_are_one_call_and_404_for_another_store() {
         let store = "33333333-3333-4333-8333-000000000002";
         let cursor = Cursor {
-            t: "2026-11-30T23:59:59.5+00:00".into(),
+            t: "2026-11-30T23:59:59.500000+00:00".into(),
             id: "55555555-5555-4555-8555-000000000009".into(),
         };
         let mut req = customer(json!(null), &[], &[store]);
         req.query = vec![
             ("limit".into(), "2".into()),
-            ("cursor".into(), cursor.encode()),
+            ("cursor".into(), cursor.encode().expect("a cursor")),
         ];
         let db = ScriptedDb::default().answer(
             "/rpc/store_orders",

@@ -3,7 +3,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::AppError;
-use crate::services::request::{ApiRequest, Problems};
+use crate::services::request::{ApiRequest, Problems, whole_number};
 
 pub const COLUMNS: &str = "id,store_id,customer_id,status,currency,subtotal_minor,shipping_minor,total_minor,created_at,updated_at,order_items(product_id,quantity,unit_price_minor,line_total_minor)";
 
@@ -74,7 +74,7 @@ pub fn lines(body: &PlaceOrderBody) -> Result<Vec<Line>, AppError> {
         );
         let quantity = object
             .get("quantity")
-            .and_then(|v| v.as_u64())
+            .and_then(whole_number)
             .filter(|q| (1..=1000).contains(q));
         p.check(
             quantity.is_some(),
@@ -90,6 +90,35 @@ pub fn lines(body: &PlaceOrderBody) -> Result<Vec<Line>, AppError> {
     }
     p.finish()?;
     Ok(lines)
+}
+
+/// The database's refusals of a well-formed cart because of what its products are
+/// (`mixed_stores`, `mixed_currencies`) or where it goes (`country_not_served`): the
+/// request conflicts with the catalogue's state, 409 like `insufficient_stock`; no
+/// schema can state them, so they are not validation (422).
+pub fn catalogue_conflict(err: AppError) -> AppError {
+    match err {
+        AppError::Rejected {
+            status: 422,
+            code,
+            message,
+            details,
+            hint,
+        } if matches!(
+            hint.as_deref(),
+            Some("mixed_stores" | "mixed_currencies" | "country_not_served")
+        ) =>
+        {
+            AppError::Rejected {
+                status: 409,
+                code,
+                message,
+                details,
+                hint,
+            }
+        }
+        other => other,
+    }
 }
 
 /// What the idempotency key is bound to: the checked lines, in the order given.
@@ -110,6 +139,35 @@ mod tests {
 
     fn body(items: serde_json::Value) -> PlaceOrderBody {
         serde_json::from_value(json!({ "items": items })).unwrap()
+    }
+
+    #[test]
+    fn a_whole_quantity_written_as_a_float_is_a_whole_number() {
+        // JSON Schema's `integer` counts 2.0 as 2; so do we.
+        let ok = lines(&body(
+            json!([{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 2.0}]),
+        ))
+        .unwrap();
+        assert_eq!(ok[0].quantity, 2);
+        let bad = lines(&body(
+            json!([{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 2.5}]),
+        ));
+        assert_eq!(bad.unwrap_err().status(), 422);
+    }
+
+    #[test]
+    fn the_catalogue_s_refusals_are_conflicts_and_others_pass() {
+        let refused = |hint: &str| AppError::Rejected {
+            status: 422,
+            code: "PT422".into(),
+            message: "m".into(),
+            details: None,
+            hint: Some(hint.into()),
+        };
+        for hint in ["mixed_stores", "mixed_currencies", "country_not_served"] {
+            assert_eq!(catalogue_conflict(refused(hint)).status(), 409, "{hint}");
+        }
+        assert_eq!(catalogue_conflict(refused("other")).status(), 422);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::http::ApiResponse;
 use crate::routing::Access;
 use crate::services::orders::service::idempotency_key;
-use crate::services::request::{ApiRequest, Problems};
+use crate::services::request::{ApiRequest, Problems, whole_number};
 
 const COLUMNS: &str = "id,order_id,store_id,customer_id,provider,provider_ref,checkout_url,expires_at,status,amount_minor,currency,captured_minor,refunded_minor,created_at,updated_at,transaction_logs(event,from_status,to_status,amount_minor,created_at)";
 
@@ -170,7 +170,7 @@ pub async fn refund(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
     let mut p = Problems::default();
     let amount = body
         .get("amount_minor")
-        .and_then(Value::as_i64)
+        .and_then(whole_number)
         .filter(|a| *a > 0);
     p.check(
         amount.is_some(),

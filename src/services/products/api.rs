@@ -1,6 +1,8 @@
 use serde_json::{Map, Value};
 
-use super::service::{COLUMNS, list_request, parse_list_query, validate_product};
+use super::service::{
+    COLUMNS, list_request, parse_list_query, validate_product, whole_numbers_as_integers,
+};
 use crate::db::{Db, DbRequest, Role, rows};
 use crate::error::AppError;
 use crate::http::ApiResponse;
@@ -30,6 +32,21 @@ fn own_store_only(err: AppError) -> AppError {
             message: "you can only manage products of a store you own".into(),
             details,
             hint: Some("not_store_owner".into()),
+        },
+        other => other,
+    }
+}
+
+/// The table's `products_check` (only a physical product has a weight) refusing a change
+/// whose body was fine on its own: it conflicts with the product's stored kind (409).
+fn weight_needs_physical(err: AppError) -> AppError {
+    match err {
+        AppError::Rejected { code, .. } if code == "23514" => AppError::Rejected {
+            status: 409,
+            code: "PHK409".into(),
+            message: "only a physical product has a weight".into(),
+            details: None,
+            hint: Some("weight_needs_physical".into()),
         },
         other => other,
     }
@@ -67,8 +84,9 @@ fn body_object(req: &ApiRequest) -> Result<Map<String, Value>, AppError> {
 /// `POST /api/v1/products` (a merchant) -> 201 with the product.
 pub async fn create(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
     req.user_id()?;
-    let body = body_object(req)?;
+    let mut body = body_object(req)?;
     validate_product(&body, true)?;
+    whole_numbers_as_integers(&mut body);
     let builder = DbRequest::client()
         .from("products")
         .insert(Value::Object(body).to_string())
@@ -88,8 +106,9 @@ pub async fn create(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
 pub async fn update(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
     req.user_id()?;
     let id = req.id_param(0, PATH).map_err(|_| not_found(req))?;
-    let body = body_object(req)?;
+    let mut body = body_object(req)?;
     validate_product(&body, false)?;
+    whole_numbers_as_integers(&mut body);
     let builder = DbRequest::client()
         .from("products")
         .eq("id", id.to_string())
@@ -97,7 +116,8 @@ pub async fn update(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
         .select(COLUMNS);
     let found: Vec<Value> = rows(db, builder, Access::Write, Role::Caller)
         .await
-        .map_err(own_store_only)?;
+        .map_err(own_store_only)
+        .map_err(weight_needs_physical)?;
     let product = found.into_iter().next().ok_or_else(|| not_found(req))?;
     ApiResponse::json(200, &product)
 }
@@ -149,6 +169,24 @@ mod tests {
         assert_eq!(
             (sent.method.as_str(), sent.access, sent.role),
             ("PATCH", Access::Write, Role::Caller)
+        );
+    }
+
+    #[test]
+    fn a_weight_for_a_product_stored_as_digital_is_409() {
+        let db = ScriptedDb::default().answer(
+            "/products?",
+            400,
+            json!({"code": "23514", "message": "new row for relation \"products\" violates check constraint \"products_check\"", "details": null, "hint": null}),
+        );
+        let req = merchant(
+            json!({"weight_grams": 5}),
+            &["44444444-4444-4444-8444-000000000101"],
+        );
+        let err = block_on(update(&req, &db)).unwrap_err();
+        assert_eq!(
+            (err.status(), err.body().hint.as_deref()),
+            (409, Some("weight_needs_physical"))
         );
     }
 

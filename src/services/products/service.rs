@@ -5,7 +5,7 @@ use crate::db::{DbRequest, Role};
 use crate::error::AppError;
 use crate::routing::Access;
 use crate::services::page::{Cursor, page_params};
-use crate::services::request::{ApiRequest, Problems};
+use crate::services::request::{ApiRequest, Problems, text_within, whole_number};
 
 /// The highest price (the database's `products_price_bounded`): no order line or total
 /// can overflow at it.
@@ -56,9 +56,8 @@ pub fn parse_list_query(req: &ApiRequest) -> Result<ListQuery, AppError> {
         })
     };
     let (min_price, max_price) = (price("min_price"), price("max_price"));
-    if let (Some(lo), Some(hi)) = (min_price, max_price) {
-        p.check(lo <= hi, "min_price", "must not be above max_price");
-    }
+    // A range with min_price above max_price is empty: a page of nothing, not an error
+    // (no JSON Schema can say one parameter must not exceed another).
     let q = req
         .query("q")
         .map(|q| q.trim().to_owned())
@@ -108,6 +107,18 @@ pub fn list_request(query: &ListQuery) -> Result<DbRequest, AppError> {
     }
     builder = Cursor::after(query.cursor.as_ref(), builder);
     DbRequest::from_builder(builder, Access::Read, Role::Caller)
+}
+
+/// Writes the whole-number fields as integers (`5.0` -> `5`): the database's integer
+/// columns refuse `5.0`, JSON Schema's `integer` allows it. Run after validation.
+pub fn whole_numbers_as_integers(body: &mut Map<String, Value>) {
+    for key in ["price_minor", "stock", "weight_grams"] {
+        if let Some(v) = body.get_mut(key)
+            && let Some(n) = whole_number(v)
+        {
+            *v = Value::from(n);
+        }
+    }
 }
 
 /// Checks a product body: every field on create, the given ones on update.
@@ -163,10 +174,9 @@ pub fn validate_product(body: &Map<String, Value>, creating: bool) -> Result<(),
     }
     if let Some(v) = body.get("name") {
         p.check(
-            v.as_str()
-                .is_some_and(|s| (1..=200).contains(&s.trim().chars().count())),
+            v.as_str().is_some_and(|s| text_within(s, 200)),
             "name",
-            "must be 1 to 200 characters",
+            "must be 1 to 200 characters, not blank",
         );
     }
     if let Some(v) = body.get("description") {
@@ -178,8 +188,7 @@ pub fn validate_product(body: &Map<String, Value>, creating: bool) -> Result<(),
     }
     if let Some(v) = body.get("price_minor") {
         p.check(
-            v.as_i64()
-                .is_some_and(|n| (0..=MAX_PRICE_MINOR).contains(&n)),
+            whole_number(v).is_some_and(|n| (0..=MAX_PRICE_MINOR).contains(&n)),
             "price_minor",
             "must be a whole amount in minor units from 0 to 1000000000000",
         );
@@ -194,20 +203,24 @@ pub fn validate_product(body: &Map<String, Value>, creating: bool) -> Result<(),
     }
     if let Some(v) = body.get("stock") {
         p.check(
-            v.is_null()
-                || v.as_i64()
-                    .is_some_and(|n| (0..=i64::from(i32::MAX)).contains(&n)),
+            v.is_null() || whole_number(v).is_some_and(|n| (0..=i64::from(i32::MAX)).contains(&n)),
             "stock",
             "must be a whole number of units, or null for unlimited",
         );
     }
     if let Some(v) = body.get("weight_grams") {
         p.check(
-            v.is_null()
-                || v.as_i64()
-                    .is_some_and(|n| (0..=i64::from(i32::MAX)).contains(&n)),
+            v.is_null() || whole_number(v).is_some_and(|n| (0..=i64::from(i32::MAX)).contains(&n)),
             "weight_grams",
             "must be a whole number of grams, or null",
+        );
+    }
+    // The table's check: only a physical product has a weight.
+    if let (Some(kind), Some(weight)) = (body.get("kind"), body.get("weight_grams")) {
+        p.check(
+            kind == "physical" || weight.is_null(),
+            "weight_grams",
+            "must be null unless kind is physical",
         );
     }
     if let Some(v) = body.get("published") {
@@ -274,11 +287,27 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(err.body().message, "5 fields are invalid");
-        let err = parse_list_query(&req(&[("min_price", "10"), ("max_price", "5")])).unwrap_err();
+        // An empty range is a query for nothing, not an error.
+        let empty = parse_list_query(&req(&[("min_price", "10"), ("max_price", "5")])).unwrap();
+        assert_eq!((empty.min_price, empty.max_price), (Some(10), Some(5)));
+    }
+
+    #[test]
+    fn whole_numbers_written_as_floats_are_taken_and_sent_as_integers() {
+        let mut body =
+            json!({"store_id": "33333333-3333-4333-8333-000000000001", "kind": "physical",
+                              "name": "Mug", "price_minor": 2000.0, "currency": "XOF",
+                              "stock": 3.0, "weight_grams": 537.0})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert!(validate_product(&body, true).is_ok());
+        whole_numbers_as_integers(&mut body);
         assert_eq!(
-            err.body().message,
-            "invalid min_price: must not be above max_price"
+            (&body["price_minor"], &body["stock"], &body["weight_grams"]),
+            (&json!(2000), &json!(3), &json!(537))
         );
+        assert_eq!(body["price_minor"].to_string(), "2000");
     }
 
     #[test]

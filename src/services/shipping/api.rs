@@ -5,8 +5,8 @@ use crate::db::{Db, DbRequest, Role, rows, rpc};
 use crate::error::AppError;
 use crate::http::ApiResponse;
 use crate::routing::Access;
-use crate::services::orders::service::{PlaceOrderBody, lines};
-use crate::services::request::{ApiRequest, Problems};
+use crate::services::orders::service::{PlaceOrderBody, catalogue_conflict, lines};
+use crate::services::request::{ApiRequest, Problems, text_within};
 
 pub const SHIPMENT_STATUSES: [&str; 6] = [
     "label_created",
@@ -39,10 +39,8 @@ fn text_field(
             None
         }
         Some(v) => {
-            let text = v
-                .as_str()
-                .map(str::trim)
-                .filter(|t| !t.is_empty() && t.chars().count() <= max);
+            // Checked as sent (the document's lengths), stored trimmed.
+            let text = v.as_str().filter(|t| text_within(t, max)).map(str::trim);
             p.check(
                 text.is_some(),
                 field,
@@ -86,7 +84,9 @@ pub async fn quote(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppErr
     p.finish()?;
     let items = items?;
     let args = json!({"store_id": store, "country": country, "items": items});
-    let quote: Value = rpc(db, "shipping_quote", &args, Access::Read, Role::Caller).await?;
+    let quote: Value = rpc(db, "shipping_quote", &args, Access::Read, Role::Caller)
+        .await
+        .map_err(catalogue_conflict)?;
     ApiResponse::json(200, &quote)
 }
 
@@ -127,7 +127,8 @@ pub async fn add_event(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, Ap
         Some(raw) => {
             let parsed = chrono::DateTime::parse_from_rfc3339(raw).ok();
             p.check(parsed.is_some(), "occurred_at", "must be an RFC 3339 time");
-            parsed.map(|t| t.to_rfc3339())
+            // In UTC: PostgreSQL refuses offsets beyond 15:59, RFC 3339 allows 23:59.
+            parsed.map(|t| t.with_timezone(&chrono::Utc).to_rfc3339())
         }
         None => Some(
             chrono::DateTime::from_timestamp(req.now, 0)
