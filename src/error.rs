@@ -120,6 +120,27 @@ pub struct ErrorBody {
 }
 
 impl AppError {
+    /// PostgreSQL's refusal `sqlstate` read as the domain error it means at this call
+    /// (`code` with `status`, `message` and `hint`); any other error as it was.
+    pub fn when_sqlstate(
+        self,
+        sqlstate: &str,
+        (status, code): (u16, &str),
+        message: &str,
+        hint: &str,
+    ) -> AppError {
+        match self {
+            AppError::Rejected { code: got, .. } if got == sqlstate => AppError::Rejected {
+                status,
+                code: code.into(),
+                message: message.into(),
+                details: None,
+                hint: Some(hint.into()),
+            },
+            other => other,
+        }
+    }
+
     pub fn origin(&self) -> Origin {
         match self {
             AppError::NoRoute { .. }

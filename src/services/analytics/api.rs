@@ -110,17 +110,15 @@ pub async fn ingest(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
         .select("id");
     let stored = rows(db, builder, Access::Write, Role::Service)
         .await
-        .map_err(|e| match e {
-            // A well-formed event naming a store that does not exist: nothing found,
-            // as for an order or a quote naming an unknown product.
-            AppError::Rejected { code, .. } if code == "23503" => AppError::Rejected {
-                status: 404,
-                code: "PHK444".into(),
-                message: "events[].store_id names no store".into(),
-                details: None,
-                hint: Some("unknown_store".into()),
-            },
-            other => other,
+        // A well-formed event naming a store that does not exist: nothing found, as for
+        // an order or a quote naming an unknown product.
+        .map_err(|e| {
+            e.when_sqlstate(
+                "23503",
+                (404, "PHK444"),
+                "events[].store_id names no store",
+                "unknown_store",
+            )
         })?;
     ApiResponse::json(201, &json!({"stored": stored.len()}))
 }

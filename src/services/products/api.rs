@@ -40,16 +40,12 @@ fn own_store_only(err: AppError) -> AppError {
 /// The table's `products_check` (only a physical product has a weight) refusing a change
 /// whose body was fine on its own: it conflicts with the product's stored kind (409).
 fn weight_needs_physical(err: AppError) -> AppError {
-    match err {
-        AppError::Rejected { code, .. } if code == "23514" => AppError::Rejected {
-            status: 409,
-            code: "PHK409".into(),
-            message: "only a physical product has a weight".into(),
-            details: None,
-            hint: Some("weight_needs_physical".into()),
-        },
-        other => other,
-    }
+    err.when_sqlstate(
+        "23514",
+        (409, "PHK409"),
+        "only a physical product has a weight",
+        "weight_needs_physical",
+    )
 }
 
 /// `GET /api/v1/products` -> `{items, next_cursor}`.
