@@ -34,6 +34,7 @@
 //! | `LOGIN_FAILURE_WINDOW_SECONDS` | no | failed logins count this long, 1..=86400; default 900 |
 //! | `LOGIN_MAX_FAILURES_PER_ACCOUNT` | no | failures in the window before an account waits, 1..=1000; default 5 |
 //! | `LOGIN_MAX_FAILURES_PER_CLIENT` | no | failures in the window before a client address waits, 1..=10000; default 20 |
+//! | `STATUS_TOKEN` | no (secret) | a bearer token, at least 32 characters, that shows operators `/health`'s details (roles, WAL positions, lag, errors, warnings) and the `/status` page's; the service role key does too; anyone else sees each region's status only |
 //! | `WEBHOOK_SECRET_TEST` | local stack only (secret) | signing secret of the local `test` provider's notifications; unset disables it |
 //! | `<PROVIDER>_<CREDENTIAL>` | per provider (secret) | a payment provider's credentials, all of them or none (an adapter with none set is not offered): `FEDAPAY_SECRET_KEY`, `FEDAPAY_WEBHOOK_SECRET`; `MONEROO_SECRET_KEY`, `MONEROO_WEBHOOK_SECRET`; `PAYDUNYA_MASTER_KEY`, `PAYDUNYA_PRIVATE_KEY`, `PAYDUNYA_TOKEN`; `CINETPAY_API_KEY`, `CINETPAY_SITE_ID`, `CINETPAY_SECRET_KEY` (see `services::payments::providers`) |
 //! | `<PROVIDER>_API_BASE` | no | the provider's API, e.g. its sandbox; default its production API |
@@ -91,6 +92,8 @@ pub const DEFAULT_MAX_REPLICA_LAG: MaxLag = MaxLag {
     bytes: Some(16 * 1024 * 1024),
 };
 const MIN_JWT_SECRET_LEN: usize = 32;
+/// A status token shorter than this could be guessed.
+const MIN_STATUS_TOKEN_LEN: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -140,6 +143,8 @@ pub struct Config {
     /// The payment providers configured here, with their endpoint and credentials.
     pub payment_providers: Vec<(Provider, Settings)>,
     pub public_url: Option<String>,
+    /// What shows an operator `/health`'s details, besides the service role.
+    pub status_token: Option<Secret>,
     pub payment_ttl_seconds: u32,
     pub download_link_ttl_seconds: u32,
     pub download_max_count: u32,
@@ -426,6 +431,18 @@ impl Config {
                 "is required with a payment provider: it tells the provider where to send its notifications",
             );
         }
+        let status_token = p.get("STATUS_TOKEN").and_then(|token| {
+            if token.trim().len() < MIN_STATUS_TOKEN_LEN {
+                p.fail(
+                    "STATUS_TOKEN",
+                    format!(
+                        "must be at least {MIN_STATUS_TOKEN_LEN} characters: it is a credential"
+                    ),
+                );
+                return None;
+            }
+            Some(Secret(token.trim().to_owned()))
+        });
         let payment_ttl_seconds = p.bounded("PAYMENT_TTL_SECONDS", 60, 604_800, 1800, "seconds");
         let download_link_ttl_seconds =
             p.bounded("DOWNLOAD_LINK_TTL_SECONDS", 60, 604_800, 86_400, "seconds");
@@ -480,6 +497,7 @@ impl Config {
                     webhook_tolerance_seconds,
                     payment_providers,
                     public_url,
+                    status_token,
                     payment_ttl_seconds,
                     download_link_ttl_seconds,
                     download_max_count,
@@ -1298,6 +1316,20 @@ mod tests {
         assert!(!debug.contains(SECRET));
         assert!(!debug.contains(config.service_role_key.expose()));
         assert!(!debug.contains(config.signing_key.d.as_deref().unwrap()));
+    }
+
+    #[test]
+    fn a_status_token_is_optional_long_and_never_printed() {
+        assert!(Config::from_source(&base()).unwrap().status_token.is_none());
+        let mut vars = base();
+        vars.insert("STATUS_TOKEN".into(), "short".into());
+        let errors = Config::from_source(&vars).unwrap_err();
+        assert_eq!(errors.0[0].key, "STATUS_TOKEN", "{errors}");
+        let token = "st_0123456789abcdef0123456789abcdef";
+        vars.insert("STATUS_TOKEN".into(), format!(" {token} "));
+        let config = Config::from_source(&vars).unwrap();
+        assert_eq!(config.status_token.as_ref().unwrap().expose(), token);
+        assert!(!format!("{config:?}").contains(token));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::region::RegionCode;
 use crate::routing::{Evidence, HealthCache, NodeView, RefreshPlan};
 use crate::services::health::api::probe_regions;
-use crate::services::health::model::RegionHealth;
+use crate::services::health::model::HealthSnapshot;
 use crate::services::health::service::Probe;
 
 /// How often a request waiting on another's probe round looks for its snapshot.
@@ -38,8 +38,8 @@ fn with_cache<T>(config: &Config, f: impl FnOnce(&mut HealthCache) -> T) -> T {
     })
 }
 
-/// The nodes as the policy should see them now.
-pub async fn nodes(config: &Rc<Config>, ctx: Option<&Context>) -> Vec<NodeView> {
+/// Probes first when the isolate's snapshot asks for it (see [`RefreshPlan`]).
+async fn refreshed(config: &Rc<Config>, ctx: Option<&Context>) {
     match with_cache(config, |c| c.plan(now_ms())) {
         RefreshPlan::Use => {}
         RefreshPlan::UseAndRefresh => match ctx {
@@ -57,6 +57,18 @@ pub async fn nodes(config: &Rc<Config>, ctx: Option<&Context>) -> Vec<NodeView> 
             }
         }
     }
+}
+
+/// The last probe round, as `/health` shows it; `None` while the isolate's first round
+/// has not come back in time.
+pub async fn snapshot(config: &Rc<Config>, ctx: &Context) -> Option<HealthSnapshot> {
+    refreshed(config, Some(ctx)).await;
+    with_cache(config, |c| c.snapshot())
+}
+
+/// The nodes as the policy should see them now.
+pub async fn nodes(config: &Rc<Config>, ctx: Option<&Context>) -> Vec<NodeView> {
+    refreshed(config, ctx).await;
     let mut views = with_cache(config, |c| c.nodes(&config.regions));
     if !config.latency_routing {
         for view in &mut views {
@@ -73,11 +85,10 @@ async fn refresh(config: &Config) {
     ingest(config, started, probes);
 }
 
-/// Probes of a round started at `round_started_ms` in, each region's health out (and
-/// kept for routing).
-pub fn ingest(config: &Config, round_started_ms: u64, probes: Vec<Probe>) -> Vec<RegionHealth> {
+/// Probes of a round started at `round_started_ms` in, kept for routing and `/health`.
+fn ingest(config: &Config, round_started_ms: u64, probes: Vec<Probe>) {
     let now = now_ms();
-    with_cache(config, |c| c.ingest(round_started_ms, now, probes))
+    with_cache(config, |c| c.ingest(round_started_ms, now, probes));
 }
 
 /// A request found `region` failing.

@@ -27,6 +27,7 @@ use crate::http::ApiResponse;
 use crate::region::{self, EdgeLocation, HeaderLookup, PlatformHints};
 use crate::router::{self, Route};
 use crate::services::{auth, health, openapi, status};
+use webcrypto::WebCrypto;
 
 thread_local! {
     /// Vars and secrets are fixed for an isolate's life, so they are parsed once.
@@ -135,13 +136,18 @@ async fn dispatch(
     let matched = router::resolve(&req.inner().method(), &req.path())?;
     match matched.route {
         Route::Health => {
-            let upstream = upstream::RpcClient::new(config.health_probe_timeout_ms);
-            let started = now_ms();
-            let reply =
-                health::api::get_health(config, edge.clone(), &upstream, now_rfc3339(), |probes| {
-                    cluster::ingest(config, started, probes)
-                })
-                .await?;
+            let now = (now_ms() / 1000) as i64;
+            let keys = keys::EdgeKeys(config.clone());
+            let audience =
+                health::api::audience(&RequestHeaders(req), config, &keys, &WebCrypto, now).await?;
+            let snapshot =
+                cluster::snapshot(config, ctx)
+                    .await
+                    .ok_or_else(|| AppError::Unavailable {
+                        reason: "the first probe of the regions has not answered yet".into(),
+                        retry_after_secs: 1,
+                    })?;
+            let reply = health::api::report(audience, edge.clone(), snapshot)?;
             response::into_worker(reply, head).map_err(glue_error)
         }
         Route::Status => response::into_worker(status::page(), head).map_err(glue_error),
@@ -185,10 +191,6 @@ fn platform_hints(req: &Request, config: &Config) -> PlatformHints {
         cf_colo: text("colo"),
         cf_coordinates: degrees("latitude").zip(degrees("longitude")),
     }
-}
-
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn now_ms() -> u64 {

@@ -5,8 +5,8 @@ use crate::config::RegionConfig;
 use crate::error::AppError;
 use crate::region::RegionCode;
 use crate::services::health::lag::LagTracker;
-use crate::services::health::model::{RegionHealth, Role};
-use crate::services::health::service::{Probe, ProbeFailure, region_healths};
+use crate::services::health::model::{HealthSnapshot, HealthWarning, RegionHealth, Role};
+use crate::services::health::service::{Probe, ProbeFailure, partition_warnings, region_healths};
 
 use super::outlier::{Evidence, Outliers, Standing};
 use super::policy::NodeView;
@@ -45,6 +45,8 @@ pub struct HealthCache {
     ttl_ms: u64,
     probe_timeout_ms: u64,
     snapshot: Option<(u64, Vec<RegionHealth>)>,
+    /// What the last round's primary said is wrong with its partitions.
+    warnings: Vec<HealthWarning>,
     /// What requests found since the probes.
     outliers: Outliers,
     /// When the probe round under way started, so only one runs (and a lost one expires).
@@ -66,6 +68,7 @@ impl HealthCache {
             ttl_ms,
             probe_timeout_ms,
             snapshot: None,
+            warnings: Vec::new(),
             outliers: Outliers::default(),
             refreshing_since: None,
             lag: LagTracker::default(),
@@ -125,6 +128,16 @@ impl HealthCache {
         self.snapshot.is_some()
     }
 
+    /// The last round, as `/health` shows it.
+    pub fn snapshot(&self) -> Option<HealthSnapshot> {
+        let (taken_ms, regions) = self.snapshot.as_ref()?;
+        Some(HealthSnapshot {
+            taken_ms: *taken_ms,
+            regions: regions.clone(),
+            warnings: self.warnings.clone(),
+        })
+    }
+
     fn round_limit_ms(&self) -> u64 {
         self.probe_timeout_ms + ROUND_MARGIN_MS
     }
@@ -154,6 +167,7 @@ impl HealthCache {
             })
             .map(|p| p.region.code.clone())
             .collect();
+        self.warnings = partition_warnings(&probes);
         let mut regions = region_healths(probes, &mut self.lag, now_ms);
         self.slow_unknown.clear();
         for health in &mut regions {

@@ -138,6 +138,7 @@ fn production_and_staging_are_complete_gateway_configs() {
             "JWT_SIGNING_KEY",
             "PUBLISHABLE_KEYS",
             "SECRET_KEYS",
+            "STATUS_TOKEN",
         ] {
             assert!(
                 !vars.contains_key(secret),

@@ -1,7 +1,7 @@
 // Shared by the browser tests: Debian's Chromium through playwright-core, one fresh
 // context per page, console and network recorded, a full-page screenshot per test.
 //
-// Environment (set by tests/stack/browser.rs): GATEWAY_URL, STOREFRONT_URL,
+// Environment (set by tests/stack/browser.rs): GATEWAY_URL, STATUS_TOKEN, STOREFRONT_URL,
 // DISALLOWED_STOREFRONT_URL, ARTIFACTS_DIR; CHROMIUM overrides the browser binary.
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,8 @@ function required(name, fallback) {
 export const GATEWAY_URL = required('GATEWAY_URL', 'http://localhost:8787').replace(/\/+$/, '');
 export const STOREFRONT_URL = required('STOREFRONT_URL', 'http://localhost:8790/');
 export const DISALLOWED_STOREFRONT_URL = required('DISALLOWED_STOREFRONT_URL', 'http://127.0.0.1:8790/');
+/** The operators' token: `/health`'s details and the status page's. */
+export const STATUS_TOKEN = required('STATUS_TOKEN');
 export const ARTIFACTS_DIR = process.env.ARTIFACTS_DIR ?? join(tmpdir(), 'payhuk-e2e');
 
 /** The storefront at `base`, told to use the gateway. */
@@ -74,9 +76,12 @@ export async function screenshot(page, testName) {
   }
 }
 
-/** The gateway's own /health, asked from Node (no browser, no CORS). */
+/** The gateway's own /health with its details, asked from Node (no browser, no CORS). */
 export async function health() {
-  const response = await fetch(`${GATEWAY_URL}/health`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+  const response = await fetch(`${GATEWAY_URL}/health`, {
+    headers: { authorization: `Bearer ${STATUS_TOKEN}` },
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  });
   if (!response.ok) throw new Error(`/health answered ${response.status}`);
   return response.json();
 }

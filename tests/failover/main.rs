@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use payhuk_stack_tests::{Reply, eventually, stack, via_edge};
+use payhuk_stack_tests::{Reply, eventually, operator, stack, via_edge};
 use xtask::stack::Stack;
 use xtask::topology;
 
@@ -123,7 +123,8 @@ fn writes_follow_a_promoted_standby_without_restarting_the_gateway() {
     );
     assert_eq!(seen.status, 200);
 
-    let health = via_edge("fra1", "GET", "/health", &[], None).json();
+    let (name, token) = operator();
+    let health = via_edge("fra1", "GET", "/health", &[(name, token.as_str())], None).json();
     let roles: Vec<(String, String)> = health["regions"]
         .as_array()
         .unwrap()

@@ -21,6 +21,7 @@ fn storefront_and_status_page_work_in_a_real_browser() {
         .args(["--test", "--test-concurrency=1", "tests/e2e/"])
         .current_dir(&stack.paths.root)
         .env("GATEWAY_URL", topology::browser_gateway_url())
+        .env("STATUS_TOKEN", topology::STATUS_TOKEN)
         .env(
             "STOREFRONT_URL",
             format!("{}/", topology::storefront_origin()),
@@ -39,7 +40,7 @@ fn storefront_and_status_page_work_in_a_real_browser() {
         artifacts.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    // Two status page tests, four storefront tests (the flow, CORS refused, preflight,
-    // layout shift).
-    assert!(report.contains("# pass 6"), "all six ran:\n{report}");
+    // Three status page tests (public view, operator view, stale), four storefront
+    // tests (the flow, CORS refused, preflight, layout shift).
+    assert!(report.contains("# pass 7"), "all seven ran:\n{report}");
 }

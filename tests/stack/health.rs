@@ -1,9 +1,10 @@
 use std::time::Duration;
 
 use payhuk_stack_tests::{PostgrestStopped, eventually, gateway, health_from, region, stack};
+use xtask::topology;
 
 #[test]
-fn health_shows_the_primary_and_streaming_replicas() {
+fn anyone_sees_each_region_s_status_and_only_operators_see_inside() {
     let _stack = stack();
     let reply = gateway("GET", "/health", &[]);
     assert_eq!(reply.status, 200);
@@ -12,15 +13,49 @@ fn health_shows_the_primary_and_streaming_replicas() {
         Some("application/json; charset=utf-8")
     );
     assert_eq!(reply.header("x-payhuk-region"), Some("iad1"));
-    let report = reply.json();
-    assert_eq!(report["status"], "ok", "{report}");
-    assert_eq!(report["edge"]["region"], "iad1");
-    assert_eq!(report["edge"]["source"], "default");
+    let public = reply.json();
+    assert_eq!(public["status"], "ok", "{public}");
+    assert_eq!(public["details"], false, "{public}");
+    assert_eq!(public["edge"]["region"], "iad1");
+    assert_eq!(public["edge"]["source"], "default");
+    for name in ["iad1", "sfo1", "fra1"] {
+        let entry = region(&public, name);
+        assert_eq!(
+            entry,
+            &serde_json::json!({"region": name, "status": "ok"}),
+            "anonymous: status only"
+        );
+    }
+    assert!(public.get("warnings").is_none(), "{public}");
 
+    // The anon key and a signed-in user are not operators either.
+    let anon = topology::anon_key();
+    let as_anon = gateway("GET", "/health", &[("apikey", anon.as_str())]).json();
+    assert_eq!(as_anon["details"], false, "{as_anon}");
+    // A wrong operator credential is refused, not quietly shown less.
+    let wrong = gateway(
+        "GET",
+        "/health",
+        &[(
+            "authorization",
+            "Bearer payhuk_not_the_status_token_000000000",
+        )],
+    );
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+
+    // STATUS_TOKEN and the service role key both show the details.
+    let service = format!("Bearer {}", topology::service_role_key());
+    let as_service = gateway("GET", "/health", &[("authorization", service.as_str())]);
+    assert_eq!(as_service.status, 200, "{}", as_service.body);
+    assert_eq!(as_service.json()["details"], true);
+    let report = health_from(None);
+    assert_eq!(report["details"], true);
+    assert_eq!(report["status"], "ok", "{report}");
     let iad1 = region(&report, "iad1");
     assert_eq!(iad1["reachable"], true);
     assert_eq!(iad1["role"], "primary");
     assert!(iad1["replication"].is_null());
+    assert!(iad1["lsn"].is_string(), "{iad1}");
     for name in ["sfo1", "fra1"] {
         let replica = region(&report, name);
         assert_eq!(replica["reachable"], true, "{replica}");
@@ -31,6 +66,30 @@ fn health_shows_the_primary_and_streaming_replicas() {
         assert!(rep["lag_seconds"].as_f64().unwrap() >= 0.0);
         assert!(rep["lag_bytes"].as_u64().is_some());
     }
+}
+
+#[test]
+fn health_is_served_from_the_snapshot_not_probed_per_request() {
+    let stack = stack();
+    // PostgREST logs every request it serves: the probes of iad1 are its node_status calls.
+    let log = stack.paths.stack().logs().join("postgrest-iad1.log");
+    let probes = || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .matches("POST /rpc/node_status")
+            .count()
+    };
+    let before = probes();
+    for _ in 0..40 {
+        assert_eq!(gateway("GET", "/health", &[]).status, 200);
+    }
+    let after = probes();
+    // One round per TTL (1 s here) at most, whatever the number of asks.
+    assert!(
+        after - before <= 4,
+        "40 asks of /health made {} probes of iad1",
+        after - before
+    );
 }
 
 #[test]

@@ -80,15 +80,36 @@ pub fn gateway(method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
     )
 }
 
-/// `/health` as seen from `edge` (through the local override header).
+/// `Authorization` with the local stack's `STATUS_TOKEN`: `/health`'s details.
+pub fn operator() -> (&'static str, String) {
+    (
+        "authorization",
+        format!("Bearer {}", topology::STATUS_TOKEN),
+    )
+}
+
+/// `/health` with its details, as seen from `edge` (through the local override header),
+/// from a probe round taken after this call began: the gateway serves `/health` from
+/// its snapshot, so the first answer may predate what the test just changed.
 pub fn health_from(edge: Option<&str>) -> Value {
-    let headers: Vec<(&str, &str)> = edge
-        .map(|e| ("x-payhuk-edge-region", e))
-        .into_iter()
-        .collect();
-    let reply = gateway("GET", "/health", &headers);
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.json()
+    let asked = chrono::Utc::now() - chrono::Duration::milliseconds(1);
+    let (name, token) = operator();
+    let mut headers: Vec<(&str, &str)> = vec![(name, token.as_str())];
+    headers.extend(edge.map(|e| ("x-payhuk-edge-region", e)));
+    eventually(
+        "a /health taken after the question",
+        Duration::from_secs(10),
+        || {
+            let reply = gateway("GET", "/health", &headers);
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            let report = reply.json();
+            let checked = report["checked_at"]
+                .as_str()
+                .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+                .unwrap_or_else(|| panic!("no checked_at in {report}"));
+            (checked >= asked).then_some(report)
+        },
+    )
 }
 
 /// The entry for `region` in a health report.

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use payhuk_edge::region::colo;
-use payhuk_stack_tests::{Reply, caught_up, concurrently, eventually, request, write_event_at};
+use payhuk_stack_tests::{
+    Reply, caught_up, concurrently, eventually, operator, request, write_event_at,
+};
 use xtask::relay::{Control, Fault, LinkState};
 use xtask::stack::Stack;
 use xtask::topology;
@@ -92,7 +94,8 @@ fn reads_settle_on(city: &City, expected: &str) {
         seen.push(read.upstream().to_owned());
         std::thread::sleep(Duration::from_millis(200));
     }
-    let health = at(city, "GET", "/health", &[], None);
+    let (name, token) = operator();
+    let health = at(city, "GET", "/health", &[(name, token.as_str())], None);
     panic!(
         "reads from {} never went to {expected} in 10 s (went to {seen:?}); its health: {}",
         city.name, health.body

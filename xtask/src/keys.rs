@@ -9,16 +9,19 @@ pub fn render() -> String {
     format!(
         "# Local stack keys: the legacy ones, HS256 JWTs signed with the local JWT secret\n\
          # shared by PostgREST and the gateway, and Supabase's new API keys (publishable:\n\
-         # anon; secret: service role, refused from browsers). Load them with:\n\
+         # anon; secret: service role, refused from browsers), and the operators' token\n\
+         # for /health's details and /status. Load them with:\n\
          # eval \"$(cargo xtask keys)\"\n\
          ANON_KEY={}\n\
          SERVICE_ROLE_KEY={}\n\
          PUBLISHABLE_KEY={}\n\
-         SECRET_KEY={}\n",
+         SECRET_KEY={}\n\
+         STATUS_TOKEN={}\n",
         topology::anon_key(),
         topology::service_role_key(),
         topology::PUBLISHABLE_KEY,
         topology::SECRET_KEY,
+        topology::STATUS_TOKEN,
     )
 }
 
@@ -88,7 +91,7 @@ mod tests {
     fn output_is_sourceable_assignments() {
         let text = render();
         let assignments: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-        assert_eq!(assignments.len(), 4);
+        assert_eq!(assignments.len(), 5);
         for line in assignments {
             let (name, value) = line.split_once('=').unwrap();
             assert!(
@@ -96,7 +99,8 @@ mod tests {
                     "ANON_KEY",
                     "SERVICE_ROLE_KEY",
                     "PUBLISHABLE_KEY",
-                    "SECRET_KEY"
+                    "SECRET_KEY",
+                    "STATUS_TOKEN"
                 ]
                 .contains(&name)
             );

@@ -50,7 +50,7 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Print the local ANON_KEY and SERVICE_ROLE_KEY, shell-sourceable; or, with
+    /// Print the local API keys and STATUS_TOKEN, shell-sourceable; or, with
     /// --new-signing-key, a new ES256 key pair for JWT_SIGNING_KEY.
     Keys {
         /// A new P-256 private JWK named KID (for the JWT_SIGNING_KEY secret), and its

@@ -140,6 +140,8 @@ pub fn key_for_role(role: &str) -> String {
 /// The local stack's Supabase-style API keys (development only, like [`JWT_SECRET`]).
 pub const PUBLISHABLE_KEY: &str = "sb_publishable_payhuk_local_development_only";
 pub const SECRET_KEY: &str = "sb_secret_payhuk_local_development_only";
+/// The local stack's `STATUS_TOKEN`: `/health` and `/status` show operators' details with it.
+pub const STATUS_TOKEN: &str = "payhuk_local_status_token_00000000000000";
 
 /// What PostgREST verifies tokens with (its `jwt-secret` takes a JWKS): the signing
 /// key's public half, and the legacy secret as an `oct` key for the HS256 anon and
@@ -285,6 +287,7 @@ pub fn gateway_env() -> String {
         format!("JWT_SIGNING_KEY={SIGNING_KEY}"),
         format!("PUBLISHABLE_KEYS={PUBLISHABLE_KEY}"),
         format!("SECRET_KEYS={SECRET_KEY}"),
+        format!("STATUS_TOKEN={STATUS_TOKEN}"),
         format!("WEBHOOK_SECRET_TEST={}", webhook_secret("test")),
         format!("SERVICE_ROLE_KEY={}", service_role_key()),
         // Providers' notification URLs and default return URLs point here.

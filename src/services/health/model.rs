@@ -60,6 +60,8 @@ pub enum OverallStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HealthReport {
     pub status: OverallStatus,
+    /// Always true here; the report anyone may see ([`PublicHealthReport`]) says false.
+    pub details: bool,
     pub edge: EdgeLocation,
     pub checked_at: String,
     pub regions: Vec<RegionHealth>,
@@ -94,6 +96,68 @@ pub enum WarningCode {
     PartitionsMissingAhead,
 }
 
+/// `/health` for anyone who is not an operator: whether each region serves, and
+/// nothing about WAL positions, lag figures or upstream errors (`node_status()` is
+/// gateway-only for a reason).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublicHealthReport {
+    pub status: OverallStatus,
+    pub details: bool,
+    pub edge: EdgeLocation,
+    pub checked_at: String,
+    pub regions: Vec<RegionSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegionSummary {
+    pub region: RegionCode,
+    pub status: RegionState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegionState {
+    /// Answering, and a replica streaming and replaying.
+    Ok,
+    /// Answering, but not all is well (no role known, replication stopped or paused).
+    Degraded,
+    Unreachable,
+}
+
+impl From<&HealthReport> for PublicHealthReport {
+    fn from(report: &HealthReport) -> Self {
+        PublicHealthReport {
+            status: report.status,
+            details: false,
+            edge: report.edge.clone(),
+            checked_at: report.checked_at.clone(),
+            regions: report
+                .regions
+                .iter()
+                .map(|r| RegionSummary {
+                    region: r.region.clone(),
+                    status: if !r.reachable {
+                        RegionState::Unreachable
+                    } else if r.is_well() {
+                        RegionState::Ok
+                    } else {
+                        RegionState::Degraded
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The latest probe round as an isolate keeps it: what `/health` shows and routing uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthSnapshot {
+    /// When the round's answers were taken in, in ms since the epoch.
+    pub taken_ms: u64,
+    pub regions: Vec<RegionHealth>,
+    pub warnings: Vec<HealthWarning>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RegionHealth {
     pub region: RegionCode,
@@ -107,6 +171,17 @@ pub struct RegionHealth {
     /// Present for replicas.
     pub replication: Option<ReplicationHealth>,
     pub error: Option<String>,
+}
+
+impl RegionHealth {
+    /// Answering with a role, and a replica streaming and replaying.
+    pub fn is_well(&self) -> bool {
+        self.reachable
+            && self.role.is_some()
+            && self.replication.as_ref().is_none_or(|rep| {
+                rep.wal_receiver.as_deref() == Some("streaming") && !rep.replay_paused
+            })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

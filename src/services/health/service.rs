@@ -188,14 +188,9 @@ pub fn build_report(
         .iter()
         .filter(|r| r.role == Some(Role::Primary))
         .count();
-    let all_well = regions.iter().all(|r| {
-        r.reachable
-            && r.role.is_some()
-            && r.replication.as_ref().is_none_or(|rep| {
-                rep.wal_receiver.as_deref() == Some("streaming") && !rep.replay_paused
-            })
-    });
+    let all_well = regions.iter().all(RegionHealth::is_well);
     HealthReport {
+        details: true,
         status: if all_well && primary_count == 1 {
             OverallStatus::Ok
         } else {
