@@ -216,7 +216,7 @@ mod tests {
         assert!(request.body.is_none());
 
         let rpc = DbRequest::rpc(
-            "create_order",
+            "place_order",
             &serde_json::json!({"items": []}),
             Access::Write,
             Role::Caller,
@@ -224,7 +224,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             (rpc.method.as_str(), rpc.path_and_query.as_str()),
-            ("POST", "/rpc/create_order")
+            ("POST", "/rpc/place_order")
         );
         assert_eq!(rpc.body.as_deref(), Some(br#"{"items":[]}"#.as_slice()));
         assert!(

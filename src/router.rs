@@ -155,7 +155,7 @@ mod tests {
             "/rest/v1",
             "/rest/v1/",
             "/rest/v1/products",
-            "/rest/v1/rpc/create_order",
+            "/rest/v1/rpc/place_order",
         ] {
             assert_eq!(route("PATCH", path), Route::Rest, "{path}");
         }

@@ -206,7 +206,7 @@ fn vercel_routes_send_gateway_paths_to_the_gateway_with_the_headers() {
         "/api/v1/products",
         "/api/v1/orders/0190f3a1-7c2e-7000-8000-000000000001/items",
         "/rest/v1/products",
-        "/rest/v1/rpc/create_order",
+        "/rest/v1/rpc/place_order",
     ];
     let storefront = ["/", "/app.js", "/style.css", "/apix", "/rest/v2/products"];
     let mut paths: Vec<&str> = to_gateway.to_vec();

@@ -3,6 +3,7 @@
 // SERVICE_ROLE_KEY and CUSTOMER_KEY set for the local stack.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
 import { createClient } from '@supabase/supabase-js';
 
 const url = process.env.GATEWAY_URL;
@@ -67,12 +68,32 @@ test('embedded resources and single rows', async () => {
   assert.ok(data.products.length >= 3);
 });
 
-test('a customer places an order through rpc and reads it back', async () => {
+// place_order's arguments as a client sends them: a key it keeps until it has an
+// answer, and the hash of the request the key stands for.
+function placeOrderArgs(idempotency_key, items) {
+  const request_hash = createHash('sha256').update(JSON.stringify(items)).digest('hex');
+  return { idempotency_key, request_hash, items };
+}
+
+test('a customer places an order through rpc, once per key, and reads it back', async () => {
   const items = [{ product_id: '44444444-4444-4444-8444-000000000301', quantity: 2 }];
-  const placed = await customer.rpc('create_order', { items });
+  const args = placeOrderArgs(randomUUID(), items);
+  const placed = await customer.rpc('place_order', args);
   assert.equal(placed.error, null);
   assert.equal(placed.data.currency, 'USD');
   assert.equal(placed.data.total_minor, 3800);
+  assert.equal(placed.data.replayed, false);
+
+  // A retry after a lost answer gets the same order, not a second one.
+  const retried = await customer.rpc('place_order', args);
+  assert.equal(retried.error, null);
+  assert.equal(retried.data.id, placed.data.id);
+  assert.equal(retried.data.replayed, true);
+
+  // create_order alone would skip the key: clients may not call it.
+  const direct = await customer.rpc('create_order', { items });
+  assert.equal(direct.status, 403);
+  assert.equal(direct.error.code, '42501');
 
   const mine = await customer.from('orders').select('id, total_minor').eq('id', placed.data.id).single();
   assert.equal(mine.error, null);
@@ -107,7 +128,7 @@ test('errors come back as supabase-js errors', async () => {
   assert.notEqual(denied.error, null);
   assert.equal(denied.status, 401);
 
-  const refused = await customer.rpc('create_order', { items: [] });
+  const refused = await customer.rpc('place_order', placeOrderArgs(randomUUID(), []));
   assert.equal(refused.status, 400);
   assert.equal(refused.error.hint, 'invalid_items');
 

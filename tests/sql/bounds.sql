@@ -23,7 +23,7 @@ values ('44444444-4444-4444-8444-00000000b0b0', '33333333-3333-4333-8333-0000000
         'Priceless', 1000000000000, 'XOF', null, true);
 select pg_temp.act('22222222-2222-4222-8222-000000000004');
 create temp table big as
-select public.create_order((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+select public.place_order(gen_random_uuid()::text, repeat('0', 64), (select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
           'product_id', '44444444-4444-4444-8444-00000000b0b0', 'quantity', 1000))
    from pg_catalog.generate_series(1, 100))) as v;
 reset role;

@@ -14,7 +14,7 @@ $$;
 -- A fresh pending order for customer Fatou: two Kente scarves at Kofi's.
 select pg_temp.act('22222222-2222-4222-8222-000000000004');
 create temp table o as
-select public.create_order('[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 2}]') as v;
+select public.place_order(gen_random_uuid()::text, repeat('0', 64), '[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 2}]') as v;
 grant select on o to public;
 create temp table pay as
 select public.create_payment('tap-key', repeat('1', 64), (select (v ->> 'id')::uuid from o), 'test') as v;

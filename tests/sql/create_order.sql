@@ -1,5 +1,6 @@
--- create_order(): prices from products, stock checked and decremented, clear errors.
--- (Concurrent orders are tested in the integration layer: pgTAP runs one session.)
+-- create_order(), reached as clients reach it, through place_order: prices from products,
+-- stock checked and decremented, clear errors. (Concurrent orders are tested in the
+-- integration layer: pgTAP runs one session.)
 begin;
 select plan(20);
 
@@ -25,7 +26,7 @@ grant select on prices to public;
 select pg_temp.act_as('22222222-2222-4222-8222-000000000004');
 
 create temp table placed on commit drop as
-select public.create_order('[
+select public.place_order(gen_random_uuid()::text, repeat('0', 64), '[
   {"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 2, "unit_price_minor": 1},
   {"product_id": "44444444-4444-4444-8444-000000000203", "quantity": 1},
   {"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 1}
@@ -63,26 +64,26 @@ values ('44444444-4444-4444-8444-0000000002ff', '33333333-3333-4333-8333-0000000
 
 select pg_temp.act_as('22222222-2222-4222-8222-000000000004');
 
-select throws_ok($$ select public.create_order('[{"product_id": "44444444-4444-4444-8444-00000000dead", "quantity": 1}]') $$,
+select throws_ok($$ select public.place_order(gen_random_uuid()::text, repeat('0', 64), '[{"product_id": "44444444-4444-4444-8444-00000000dead", "quantity": 1}]') $$,
   'PT404', 'unknown product', 'an unknown product is refused');
-select throws_ok($$ select public.create_order('[{"product_id": "44444444-4444-4444-8444-000000000104", "quantity": 1}]') $$,
+select throws_ok($$ select public.place_order(gen_random_uuid()::text, repeat('0', 64), '[{"product_id": "44444444-4444-4444-8444-000000000104", "quantity": 1}]') $$,
   'PT409', 'product is not available', 'an unpublished product is refused');
-select throws_ok($$ select public.create_order('[{"product_id": "44444444-4444-4444-8444-000000000203", "quantity": 1000}]') $$,
+select throws_ok($$ select public.place_order(gen_random_uuid()::text, repeat('0', 64), '[{"product_id": "44444444-4444-4444-8444-000000000203", "quantity": 1000}]') $$,
   'PT409', null, 'more than the stock is refused');
-select throws_ok($$ select public.create_order('[{"product_id": "44444444-4444-4444-8444-000000000204", "quantity": 1}]') $$,
+select throws_ok($$ select public.place_order(gen_random_uuid()::text, repeat('0', 64), '[{"product_id": "44444444-4444-4444-8444-000000000204", "quantity": 1}]') $$,
   'PT409', 'only 0 left of Bolga basket (sold out)', 'a sold-out product is refused');
-select throws_ok($$ select public.create_order('[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 1},
+select throws_ok($$ select public.place_order(gen_random_uuid()::text, repeat('0', 64), '[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 1},
                                                  {"product_id": "44444444-4444-4444-8444-0000000002ff", "quantity": 1}]') $$,
   'PT422', 'an order holds products of one currency only', 'mixed currencies are refused');
-select throws_ok($$ select public.create_order('[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 1},
+select throws_ok($$ select public.place_order(gen_random_uuid()::text, repeat('0', 64), '[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 1},
                                                  {"product_id": "44444444-4444-4444-8444-000000000301", "quantity": 1}]') $$,
   'PT422', 'an order holds products of one store only', 'products of two stores are refused');
-select throws_ok($$ select public.create_order('[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 0}]') $$,
+select throws_ok($$ select public.place_order(gen_random_uuid()::text, repeat('0', 64), '[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 0}]') $$,
   'PT400', null, 'a zero quantity is refused');
-select throws_ok($$ select public.create_order('[]') $$, 'PT400', null, 'an empty order is refused');
+select throws_ok($$ select public.place_order(gen_random_uuid()::text, repeat('0', 64), '[]') $$, 'PT400', null, 'an empty order is refused');
 
 select set_config('request.jwt.claims', '{"role": "authenticated"}', true);
-select throws_ok($$ select public.create_order('[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 1}]') $$,
+select throws_ok($$ select public.place_order(gen_random_uuid()::text, repeat('0', 64), '[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 1}]') $$,
   'PT401', 'sign in to place an order', 'no user, no order');
 
 select * from finish();

@@ -23,7 +23,7 @@ $$;
 -- Fatou's pending order: one Kente scarf at Kofi's (XOF).
 select pg_temp.act('22222222-2222-4222-8222-000000000004');
 create temp table o as
-select public.create_order('[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 1}]') as v;
+select public.place_order(gen_random_uuid()::text, repeat('0', 64), '[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 1}]') as v;
 grant select on o to public;
 create temp table p1 as
 select public.create_payment('life-1', repeat('1', 64), (select (v ->> 'id')::uuid from o), 'cinetpay') as v;
@@ -127,7 +127,7 @@ reset role;
 -- A provider that refuses to open the checkout ends the payment; the order stays payable.
 select pg_temp.act('22222222-2222-4222-8222-000000000004');
 create temp table o2 as
-select public.create_order('[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 1}]') as v;
+select public.place_order(gen_random_uuid()::text, repeat('0', 64), '[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 1}]') as v;
 grant select on o2 to public;
 create temp table p4 as
 select public.create_payment('life-5', repeat('5', 64), (select (v ->> 'id')::uuid from o2), 'cinetpay') as v;

@@ -4,7 +4,7 @@
 --   customer B  jean     22..03  ordered 77..02 from Kofi's store (paid, shipped)
 --   merchant Awa  11..01 owns store 33..01;  merchant Kofi  11..02 owns store 33..02
 begin;
-select plan(59);
+select plan(62);
 
 create function pg_temp.act(role text, sub uuid default null) returns void
 language plpgsql as $$
@@ -164,8 +164,14 @@ select throws_ok($$ select public.grant_download('22222222-2222-4222-8222-000000
                       '77777777-7777-4777-8777-000000000001', '44444444-4444-4444-8444-000000000101', 31536000, 1000000) $$,
   '42501', null, 'a client cannot grant itself downloads with its own limits');
 select throws_ok($$ truncate public.analytics_events $$, '42501', null, 'merchant: no TRUNCATE, which RLS would not stop');
+select pg_temp.customer_a();
+select throws_ok($$ select public.create_order('[{"product_id": "44444444-4444-4444-8444-000000000201", "quantity": 1}]') $$,
+  '42501', null, 'customer: no order around place_order''s idempotency key');
+select ok(has_function_privilege('public.place_order(text, text, jsonb)', 'execute'),
+  'customer: places orders through place_order');
 select pg_temp.act('anon');
 select throws_ok($$ truncate public.products $$, '42501', null, 'anon: no TRUNCATE');
+select throws_ok($$ select public.create_order('[]') $$, '42501', null, 'anon: no create_order');
 
 -- The gateway's service role sees everything.
 select pg_temp.act('service_role');

@@ -866,10 +866,6 @@ fn routes() -> Vec<Route> {
                 .query(&format!("id=eq.{AWA_DRAFT}"))
                 .header("prefer", "return=representation")
         },
-        Route::new("POST", "/rest/v1/rpc/create_order")
-            .body(order_items.clone())
-            .numbers(&[("/items/0/quantity", POSITIVE_1000)])
-            .texts(&["/items/0/product_id"]),
         Route::new("POST", "/rest/v1/rpc/place_order")
             .body(
                 json!({"idempotency_key": "bad-input-corpus", "request_hash": "x",

@@ -24,13 +24,13 @@ fn concurrent_orders_never_drive_stock_below_zero() {
         .unwrap();
 
     // Twenty customers' requests race for five units, through PostgREST as each user.
-    let body = format!(r#"{{"items": [{{"product_id": "{product}", "quantity": 1}}]}}"#);
+    let racing = product.clone();
     let replies = concurrently(20, move |i| {
         postgrest_rpc(
             "iad1",
-            "create_order",
+            "place_order",
             &user_token(CUSTOMERS[i % CUSTOMERS.len()]),
-            &body,
+            &order_body(&format!("last-units-{racing}-{i}"), &racing, 1),
         )
     });
 
@@ -57,15 +57,12 @@ fn concurrent_orders_never_drive_stock_below_zero() {
 }
 
 #[test]
-fn create_order_through_postgrest_prices_from_the_database() {
+fn place_order_through_postgrest_prices_from_the_database() {
     let _stack = stack();
     let token = user_token(CUSTOMERS[0]);
-    let reply = postgrest_rpc(
-        "iad1",
-        "create_order",
-        &token,
-        r#"{"items": [{"product_id": "44444444-4444-4444-8444-000000000101", "quantity": 2, "unit_price_minor": 1}]}"#,
-    );
+    let key = format!("priced-{}", std::process::id());
+    let body = order_body(&key, KENTE_XOF, 2).replace("}]", r#", "unit_price_minor": 1}]"#);
+    let reply = postgrest_rpc("iad1", "place_order", &token, &body);
     assert_eq!(reply.status, 200, "{}", reply.body);
     let order = reply.json();
     assert_eq!(order["currency"], "XOF");
@@ -74,17 +71,49 @@ fn create_order_through_postgrest_prices_from_the_database() {
         "2 x 5000 XOF, whatever the client says"
     );
 
-    // A replica refuses writes: create_order only works on the primary.
+    // A standby refuses writes: orders are only placed on the primary.
     let reply = postgrest_rpc(
         "fra1",
-        "create_order",
+        "place_order",
         &token,
-        r#"{"items": [{"product_id": "44444444-4444-4444-8444-000000000101", "quantity": 1}]}"#,
+        &order_body(&key, KENTE_XOF, 1),
     );
-    assert_ne!(reply.status, 200, "{}", reply.body);
+    // PostgREST's read-write transaction is refused during recovery.
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.json()["code"], "0A000", "{}", reply.body);
 
     // Anonymous callers may not order.
     let anon = xtask::topology::anon_key();
-    let reply = postgrest_rpc("iad1", "create_order", &anon, r#"{"items": []}"#);
+    let reply = postgrest_rpc(
+        "iad1",
+        "place_order",
+        &anon,
+        &order_body(&key, KENTE_XOF, 1),
+    );
     assert_eq!(reply.status, 401, "{}", reply.body);
+}
+
+#[test]
+fn create_order_is_not_an_entry_point() {
+    let _stack = stack();
+    // Called directly it would place an order with no idempotency key: a retried lost
+    // answer would order twice. Only place_order, which keeps the key, may call it.
+    let items = format!(r#"{{"items": [{{"product_id": "{KENTE_XOF}", "quantity": 1}}]}}"#);
+    let reply = postgrest_rpc("iad1", "create_order", &user_token(CUSTOMERS[0]), &items);
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert_eq!(reply.json()["code"], "42501", "{}", reply.body);
+    let anon = xtask::topology::anon_key();
+    let reply = postgrest_rpc("iad1", "create_order", &anon, &items);
+    assert_eq!(reply.status, 401, "{}", reply.body);
+}
+
+const KENTE_XOF: &str = "44444444-4444-4444-8444-000000000101";
+
+/// `place_order`'s arguments: the request hash only has to be SHA-256 shaped, since a
+/// key is never replayed with another request here.
+fn order_body(key: &str, product: &str, quantity: u32) -> String {
+    format!(
+        r#"{{"idempotency_key": "{key}", "request_hash": "{hash}", "items": [{{"product_id": "{product}", "quantity": {quantity}}}]}}"#,
+        hash = "0".repeat(64)
+    )
 }

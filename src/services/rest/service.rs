@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(classify("HEAD", "/products", &ro), Access::Read);
         assert_eq!(classify("GET", "/rpc/node_status", &ro), Access::Read);
         assert_eq!(classify("POST", "/rpc/search_products", &ro), Access::Read);
-        assert_eq!(classify("POST", "/rpc/create_order", &ro), Access::Write);
+        assert_eq!(classify("POST", "/rpc/place_order", &ro), Access::Write);
         assert_eq!(
             classify("POST", "/rpc/search_products_v2", &ro),
             Access::Write
