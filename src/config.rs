@@ -34,6 +34,7 @@
 //! | `LOGIN_FAILURE_WINDOW_SECONDS` | no | failed logins count this long, 1..=86400; default 900 |
 //! | `LOGIN_MAX_FAILURES_PER_ACCOUNT` | no | failures in the window before an account waits, 1..=1000; default 5 |
 //! | `LOGIN_MAX_FAILURES_PER_CLIENT` | no | failures in the window before a client address waits, 1..=10000; default 20 |
+//! | `ANALYTICS_EVENTS_PER_MINUTE` | no | analytics events one client address may send per minute (counted on the primary, shared by every edge), 100..=1000000; default 1200 |
 //! | `STATUS_TOKEN` | no (secret) | a bearer token, at least 32 characters, that shows operators `/health`'s details (roles, WAL positions, lag, errors, warnings) and the `/status` page's; the service role key does too; anyone else sees each region's status only |
 //! | `WEBHOOK_SECRET_TEST` | local stack only (secret) | signing secret of the local `test` provider's notifications; unset disables it |
 //! | `<PROVIDER>_<CREDENTIAL>` | per provider (secret) | a payment provider's credentials, all of them or none (an adapter with none set is not offered): `FEDAPAY_SECRET_KEY`, `FEDAPAY_WEBHOOK_SECRET`; `MONEROO_SECRET_KEY`, `MONEROO_WEBHOOK_SECRET`; `PAYDUNYA_MASTER_KEY`, `PAYDUNYA_PRIVATE_KEY`, `PAYDUNYA_TOKEN`; `CINETPAY_API_KEY`, `CINETPAY_SITE_ID`, `CINETPAY_SECRET_KEY` (see `services::payments::providers`) |
@@ -135,6 +136,8 @@ pub struct Config {
     pub access_token_ttl_seconds: u32,
     pub refresh_token_ttl_seconds: u32,
     pub login_limits: LoginLimits,
+    /// Analytics events one client address may send per minute, all edges together.
+    pub analytics_events_per_minute: u32,
     /// Peers whose forwarded client address is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// By provider name, only those configured.
@@ -448,6 +451,15 @@ impl Config {
             p.bounded("DOWNLOAD_LINK_TTL_SECONDS", 60, 604_800, 86_400, "seconds");
         let download_max_count = p.bounded("DOWNLOAD_MAX_COUNT", 1, 1000, 5, "downloads");
         let trusted_proxies = p.trusted_proxies();
+        // At least one full batch; generous, since mobile carriers put many customers
+        // behind one address.
+        let analytics_events_per_minute = p.bounded(
+            "ANALYTICS_EVENTS_PER_MINUTE",
+            crate::services::analytics::api::MAX_EVENTS as u32,
+            1_000_000,
+            1200,
+            "events",
+        );
         let login_limits = LoginLimits {
             window_seconds: p.bounded("LOGIN_FAILURE_WINDOW_SECONDS", 1, 86_400, 900, "seconds"),
             per_account: p.bounded("LOGIN_MAX_FAILURES_PER_ACCOUNT", 1, 1000, 5, "failures"),
@@ -492,6 +504,7 @@ impl Config {
                     access_token_ttl_seconds,
                     refresh_token_ttl_seconds,
                     login_limits,
+                    analytics_events_per_minute,
                     trusted_proxies,
                     webhook_secrets,
                     webhook_tolerance_seconds,

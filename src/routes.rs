@@ -177,7 +177,7 @@ route_table! {
         Download: GET "download" => downloads::api::download(req, config, db).await;
     }
     "/api/v1/analytics/events" {
-        IngestAnalytics: POST "ingestAnalyticsEvents" => analytics::api::ingest(req, db).await;
+        IngestAnalytics: POST "ingestAnalyticsEvents" => analytics::api::ingest(req, config, db).await;
     }
     "/api/v1/analytics/sales" {
         SalesReport: GET "getSalesReport" => analytics::api::sales(req, db).await;

@@ -16,10 +16,10 @@ insert into payhuk_auth.login_failures (key, failed_at) values
 
 set local role service_role;
 select is(public.purge_expired('2026-02-01 00:00:00+00'),
-  '{"idempotency_keys": 1, "refresh_tokens": 1, "login_failures": 1}'::jsonb,
+  '{"idempotency_keys": 1, "refresh_tokens": 1, "login_failures": 1, "analytics_windows": 0}'::jsonb,
   'at the month boundary: one of each is past keeping');
 select is(public.purge_expired('2026-02-01 00:00:00+00'),
-  '{"idempotency_keys": 0, "refresh_tokens": 0, "login_failures": 0}'::jsonb, 'and only once');
+  '{"idempotency_keys": 0, "refresh_tokens": 0, "login_failures": 0, "analytics_windows": 0}'::jsonb, 'and only once');
 reset role;
 select is((select array_agg(key) from public.idempotency_keys where scope = 'tap-retention'), '{new}',
   'an idempotency key is kept until it expires');

@@ -404,6 +404,73 @@ fn download_links_allow_exactly_their_count_and_refuse_tampering_and_expiry() {
 }
 
 #[test]
+fn analytics_ingest_is_limited_per_client_address_and_acknowledges_only_what_it_stored() {
+    let stack = stack();
+    let limit = topology::LOCAL_ANALYTICS_EVENTS_PER_MINUTE as usize;
+    let session = unique("limited");
+    let batch = |session: &str| {
+        let events: Vec<Value> = (0..100)
+            .map(|_| json!({"name": "page_view", "session_id": session}))
+            .collect();
+        json!({ "events": events }).to_string()
+    };
+    // Addresses from TEST-NET-2, one per run, so earlier runs' counts do not matter.
+    let address = format!("198.51.100.{}", std::process::id() % 250 + 1);
+    let send = |address: &str, session: &str| {
+        via_edge(
+            "fra1",
+            "POST",
+            "/api/v1/analytics/events",
+            &[
+                ("content-type", "application/json"),
+                ("cf-connecting-ip", address),
+            ],
+            Some(&batch(session)),
+        )
+    };
+    // Until the limit answers; a minute boundary crossed on the way allows at most twice
+    // the limit.
+    let mut accepted = 0;
+    let refused = loop {
+        let reply = send(&address, &session);
+        match reply.status {
+            201 => accepted += 100,
+            429 => break reply,
+            _ => panic!("analytics batch: {} {}", reply.status, reply.body),
+        }
+        assert!(
+            accepted <= 2 * limit,
+            "{accepted} events accepted from one address, the limit is {limit} a minute"
+        );
+    };
+    assert!(accepted >= limit, "refused after {accepted} of {limit}");
+    let wait: u64 = refused
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("429 without Retry-After: {:?}", refused.headers));
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    assert_eq!(refused.json()["code"], "PHK429", "{}", refused.body);
+    let stored = stack
+        .sql(
+            "iad1",
+            &format!("select count(*) from public.analytics_events where session_id = '{session}'"),
+        )
+        .unwrap();
+    assert_eq!(
+        stored,
+        accepted.to_string(),
+        "stored exactly what was acknowledged"
+    );
+
+    // Another address is not held back by this one.
+    let other = send(
+        &format!("203.0.113.{}", std::process::id() % 250 + 1),
+        &unique("other"),
+    );
+    assert_eq!(other.status, 201, "{}", other.body);
+}
+
+#[test]
 fn analytics_are_stored_and_sales_equal_the_sql_aggregate() {
     let stack = stack();
     let session = unique("sess");

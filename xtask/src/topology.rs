@@ -40,6 +40,8 @@ pub const GATEWAY_PORT: u16 = 8787;
 pub const LOCAL_HEALTH_TTL_MS: u32 = 1000;
 /// Failed logins count this long in the local stack.
 pub const LOCAL_LOGIN_FAILURE_WINDOW_SECONDS: u32 = 6;
+/// Analytics events per client address per minute in the local stack.
+pub const LOCAL_ANALYTICS_EVENTS_PER_MINUTE: u32 = 300;
 /// Replicas further behind than this are skipped for reads in the local stack.
 pub const LOCAL_MAX_REPLICA_LAG: &str = "30s,1MiB";
 pub const GATEWAY_INSPECTOR_PORT: u16 = 9329;
@@ -283,6 +285,8 @@ pub fn gateway_env() -> String {
         format!("MAX_REPLICA_LAG={LOCAL_MAX_REPLICA_LAG}"),
         // Short, so the lockout tests see it engage and release.
         format!("LOGIN_FAILURE_WINDOW_SECONDS={LOCAL_LOGIN_FAILURE_WINDOW_SECONDS}"),
+        // Low, so the per-client limit test reaches it in a few batches.
+        format!("ANALYTICS_EVENTS_PER_MINUTE={LOCAL_ANALYTICS_EVENTS_PER_MINUTE}"),
         format!("JWT_SECRET={JWT_SECRET}"),
         format!("JWT_SIGNING_KEY={SIGNING_KEY}"),
         format!("PUBLISHABLE_KEYS={PUBLISHABLE_KEY}"),

@@ -1,7 +1,9 @@
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::db::{Db, DbRequest, Role, rows, rpc};
+use crate::config::Config;
+use crate::db::{Db, Role, rpc};
 use crate::error::AppError;
 use crate::http::ApiResponse;
 use crate::routing::Access;
@@ -78,8 +80,14 @@ fn check_event(i: usize, event: &Value, p: &mut Problems) -> Option<Map<String, 
 }
 
 /// `POST /api/v1/analytics/events` `{events: [...]}` (1 to 100, 64 KiB at most) -> 201
-/// once every event is stored.
-pub async fn ingest(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError> {
+/// once every event is stored; 429 with the wait when the client address has sent
+/// `ANALYTICS_EVENTS_PER_MINUTE` events this minute (counted on the primary, so every
+/// edge and isolate shares one count).
+pub async fn ingest(
+    req: &ApiRequest,
+    config: &Config,
+    db: &impl Db,
+) -> Result<ApiResponse, AppError> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(AppError::PayloadTooLarge {
             limit_bytes: MAX_BODY_BYTES,
@@ -104,23 +112,47 @@ pub async fn ingest(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppEr
         .map(Value::Object)
         .collect();
     p.finish()?;
-    let builder = DbRequest::client()
-        .from("analytics_events")
-        .insert(Value::Array(checked).to_string())
-        .select("id");
-    let stored = rows(db, builder, Access::Write, Role::Service)
-        .await
-        // A well-formed event naming a store that does not exist: nothing found, as for
-        // an order or a quote naming an unknown product.
-        .map_err(|e| {
-            e.when_sqlstate(
-                "23503",
-                (404, "PHK444"),
-                "events[].store_id names no store",
-                "unknown_store",
-            )
-        })?;
-    ApiResponse::json(201, &json!({"stored": stored.len()}))
+    let args = json!({
+        "client": req.client_address(&config.trusted_proxies),
+        "events": checked,
+        "per_minute": config.analytics_events_per_minute,
+    });
+    let outcome: Ingested = rpc(
+        db,
+        "ingest_analytics_events",
+        &args,
+        Access::Write,
+        Role::Service,
+    )
+    .await
+    // A well-formed event naming a store that does not exist: nothing found, as for
+    // an order or a quote naming an unknown product.
+    .map_err(|e| {
+        e.when_sqlstate(
+            "23503",
+            (404, "PHK444"),
+            "events[].store_id names no store",
+            "unknown_store",
+        )
+    })?;
+    match outcome {
+        Ingested::Stored { stored } => ApiResponse::json(201, &json!({"stored": stored})),
+        Ingested::Wait { retry_after } => Err(AppError::TooManyRequests {
+            reason: format!(
+                "this client sent {} analytics events this minute",
+                config.analytics_events_per_minute
+            ),
+            retry_after_secs: retry_after,
+        }),
+    }
+}
+
+/// `ingest_analytics_events`' answer.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Ingested {
+    Stored { stored: u32 },
+    Wait { retry_after: u32 },
 }
 
 fn instant(
@@ -200,7 +232,7 @@ mod tests {
     use futures::executor::block_on;
 
     use super::*;
-    use crate::test_support::{ScriptedDb, json_content_type, problem_fields};
+    use crate::test_support::{ScriptedDb, config, config_with, json_content_type, problem_fields};
 
     fn events(events: Value) -> ApiRequest {
         ApiRequest {
@@ -217,7 +249,7 @@ mod tests {
             {"name": "page_view", "session_id": "s1", "path": "/"},
             {"name": "Bad Name", "session_id": "", "props": [1], "colour": "red"}
         ]));
-        let err = block_on(ingest(&req, &db)).unwrap_err();
+        let err = block_on(ingest(&req, &config(), &db)).unwrap_err();
         assert_eq!(
             problem_fields(&err),
             [
@@ -235,7 +267,12 @@ mod tests {
             json!({"name": "x", "session_id": "s"});
             MAX_EVENTS + 1
         ]));
-        assert_eq!(block_on(ingest(&too_many, &db)).unwrap_err().status(), 422);
+        assert_eq!(
+            block_on(ingest(&too_many, &config(), &db))
+                .unwrap_err()
+                .status(),
+            422
+        );
     }
 
     #[test]
@@ -281,21 +318,54 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_is_one_insert_as_the_service_role() {
+    fn a_batch_is_one_call_as_the_service_role_counted_for_the_client() {
         let db =
-            ScriptedDb::default().answer("/analytics_events", 201, json!([{"id": 1}, {"id": 2}]));
-        let req =
+            ScriptedDb::default().answer("/rpc/ingest_analytics_events", 200, json!({"stored": 2}));
+        let mut req =
             events(json!([{"name": "a", "session_id": "s"}, {"name": "b", "session_id": "s"}]));
-        let response = block_on(ingest(&req, &db)).unwrap();
+        req.headers
+            .push(("cf-connecting-ip".into(), "203.0.113.9".into()));
+        let config = config_with(&[("ANALYTICS_EVENTS_PER_MINUTE", "300")]);
+        let response = block_on(ingest(&req, &config, &db)).unwrap();
         assert_eq!(response.status, 201);
-        let sent = &db.seen.borrow()[0];
-        assert_eq!((sent.method.as_str(), sent.role), ("POST", Role::Service));
+        let seen = db.seen.borrow();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(
+            (seen[0].access, seen[0].role),
+            (Access::Write, Role::Service)
+        );
+        let args: Value = serde_json::from_slice(seen[0].body.as_deref().unwrap()).unwrap();
+        assert_eq!(args["client"], "203.0.113.9");
+        assert_eq!(args["per_minute"], 300);
+        assert_eq!(args["events"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn over_the_limit_is_429_with_the_wait() {
+        let db = ScriptedDb::default().answer(
+            "/rpc/ingest_analytics_events",
+            200,
+            json!({"retry_after": 17}),
+        );
+        let req = events(json!([{"name": "a", "session_id": "s"}]));
+        let err = block_on(ingest(&req, &config(), &db)).unwrap_err();
+        assert_eq!(err.status(), 429);
+        assert!(
+            matches!(
+                err,
+                AppError::TooManyRequests {
+                    retry_after_secs: 17,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn an_event_naming_no_store_is_404() {
         let db = ScriptedDb::default().answer(
-            "/analytics_events",
+            "/rpc/ingest_analytics_events",
             409,
             json!({"code": "23503", "message": "insert or update on table violates foreign key constraint", "details": null, "hint": null}),
         );
@@ -307,7 +377,7 @@ mod tests {
             .into_bytes(),
             ..Default::default()
         };
-        let err = block_on(ingest(&req, &db)).unwrap_err();
+        let err = block_on(ingest(&req, &config(), &db)).unwrap_err();
         assert_eq!(
             (err.status(), err.body().hint.as_deref()),
             (404, Some("unknown_store"))
