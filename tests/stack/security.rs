@@ -767,25 +767,34 @@ fn forged_expired_and_malformed_tokens_are_refused_at_the_edge() {
     }
 
     // Correctly signed tokens naming a database role other than the API roles: PostgREST
-    // cannot switch to them. Never more than the customer the `sub` names.
-    for role in [
-        "postgres",
-        "supabase_admin",
-        "no_such_role",
-        "authenticator",
+    // cannot switch to them, and says why with the exact refusal PostgreSQL gives; the
+    // gateway's own account route serves the customer the `sub` names, no more.
+    for (role, status, code) in [
+        ("postgres", 403, "42501"),
+        ("supabase_admin", 400, "22023"),
+        ("no_such_role", 400, "22023"),
+        // It may switch to it, but the API's pre-request hook is not its to run.
+        ("authenticator", 403, "42501"),
     ] {
         let token = bearer(&jwt(&hs256(), &with(json!({"role": role})), jwt_secret()));
         let marker = format!("{run}r{role}").replace('_', "");
         for p in probes(&marker) {
             let reply = probe(&p, Some(("authorization", token.as_str())));
             requests += 1;
-            let as_herself = p.path == "/api/v1/auth/me"
-                && reply.status == 200
-                && json_of(&reply).is_ok_and(|v| v["user_id"] == AMINATA);
-            let refused = (400..500).contains(&reply.status) && error_body(&reply).is_ok();
-            if !(as_herself || refused) {
+            let verdict = if p.path == "/api/v1/auth/me" {
+                match (reply.status, json_of(&reply)) {
+                    (200, Ok(me)) if me["user_id"] == AMINATA => Ok(()),
+                    _ => Err("expected 200 with the sub's own account".to_owned()),
+                }
+            } else {
+                match (reply.status, error_body(&reply)) {
+                    (s, Ok(body)) if s == status && body["code"] == code => Ok(()),
+                    _ => Err(format!("expected {status} {code}")),
+                }
+            };
+            if let Err(why) = verdict {
                 failures.push(format!(
-                    "role {role} on {}: {} {} (expected a 4xx refusal)",
+                    "role {role} on {}: {} {} ({why})",
                     p.name,
                     reply.status,
                     cut(&reply.body)
@@ -1042,41 +1051,53 @@ impl Who {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
-    /// Served with this status (and the row's own check, if any).
+    /// Served with this status; the row's check or after says what was served.
     Allowed(u16),
     /// Refused with this status and an error body in PostgREST's shape.
     Denied(u16),
-    /// A `/rest/v1` answer with this status and a JSON array: rows (`true`), or none
-    /// (`false`: what row-level security lets this principal see or touch).
-    Rows(u16, bool),
+    /// A `/rest/v1` answer with this status and a JSON array of exactly this many rows
+    /// (0: what row-level security lets this principal see or touch is nothing).
+    Rows(u16, usize),
+    /// A `/rest/v1` answer with this status and at least one row; the row's check says
+    /// whose they are.
+    Many(u16),
 }
 
-use Expect::{Allowed, Denied, Rows};
+use Expect::{Allowed, Denied, Many, Rows};
 
 impl Expect {
     fn allowed(self) -> bool {
-        matches!(self, Allowed(_) | Rows(_, true))
+        matches!(self, Allowed(_) | Many(_)) || matches!(self, Rows(_, n) if n > 0)
+    }
+
+    /// Whether the status and shape alone say what was served: anything else needs the
+    /// row's check of the data (whose, how many).
+    fn speaks_for_itself(self) -> bool {
+        matches!(self, Denied(_) | Rows(..))
     }
 
     fn verdict(self, reply: &Reply) -> Result<(), String> {
         let status = match self {
-            Allowed(s) | Denied(s) | Rows(s, _) => s,
+            Allowed(s) | Denied(s) | Rows(s, _) | Many(s) => s,
         };
         if reply.status != status {
             return Err(format!("status {}", reply.status));
         }
+        let rows = || -> Result<usize, String> {
+            let value = json_of(reply)?;
+            Ok(value.as_array().ok_or("not a JSON array")?.len())
+        };
         match self {
             Allowed(_) => Ok(()),
             Denied(_) => error_body(reply).map(|_| ()),
-            Rows(_, some) => {
-                let value = json_of(reply)?;
-                let rows = value.as_array().ok_or("not a JSON array")?;
-                if rows.is_empty() == some {
-                    Err(format!("{} rows", rows.len()))
-                } else {
-                    Ok(())
-                }
-            }
+            Rows(_, expected) => match rows()? {
+                n if n == expected => Ok(()),
+                n => Err(format!("{n} rows")),
+            },
+            Many(_) => match rows()? {
+                0 => Err("no rows".into()),
+                _ => Ok(()),
+            },
         }
     }
 }
@@ -1089,9 +1110,10 @@ const fn no(status: u16) -> Expect {
     Denied(status)
 }
 
-const SOME: Expect = Rows(200, true);
-const NONE: Expect = Rows(200, false);
-const MADE: Expect = Rows(201, true);
+const SOME: Expect = Rows(200, 1);
+const NONE: Expect = Rows(200, 0);
+const MADE: Expect = Rows(201, 1);
+const MANY: Expect = Many(200);
 /// PostgreSQL's permission denied: 401 for anon, 403 for a signed-in user (PostgREST).
 const LOCKED: [Expect; 5] = [no(401), no(403), no(403), no(403), no(403)];
 
@@ -1474,9 +1496,14 @@ fn api_rows(fx: &Fixtures) -> Vec<Row<'_>> {
     vec![
         row("GET", "/api/v1/openapi.json", [ok(200); 5], |_| {
             at("/api/v1/openapi.json")
-        }),
+        })
+        .check(|_, r| field_is(&json_of(r)?, "openapi", "3.1.0")),
         row("HEAD", "/api/v1/openapi.json", [ok(200); 5], |_| {
             at("/api/v1/openapi.json")
+        })
+        .check(|_, r| match (r.body.is_empty(), r.header("content-type")) {
+            (true, Some(t)) if t.starts_with("application/json") => Ok(()),
+            (empty, t) => Err(format!("empty body {empty}, content-type {t:?}")),
         }),
         // Signing up, in, refreshing and out are open: a token changes nothing.
         row("POST", "/api/v1/auth/signup", [ok(201); 5], |who| {
@@ -1499,6 +1526,19 @@ fn api_rows(fx: &Fixtures) -> Vec<Row<'_>> {
         .check(|who, r| field_is(&json_of(r)?["user"], "user_id", who.account())),
         row("POST", "/api/v1/auth/logout", [ok(204); 5], |who| {
             at("/api/v1/auth/logout").json(json!({"refresh_token": fx.logout[who.index()]}))
+        })
+        // Logging out ends that session's refresh token: it no longer refreshes.
+        .after(|who, _, _| {
+            let reply = post_json(
+                "/api/v1/auth/refresh",
+                None,
+                &json!({"refresh_token": fx.logout[who.index()]}),
+                &[],
+            );
+            match reply.status {
+                401 => Ok(()),
+                other => Err(format!("the logged-out token refreshes: {other}")),
+            }
         }),
         row(
             "GET",
@@ -1545,7 +1585,8 @@ fn api_rows(fx: &Fixtures) -> Vec<Row<'_>> {
             "/api/v1/products/{}",
             [no(404), no(404), no(404), ok(200), no(404)],
             |_| at(format!("/api/v1/products/{AWA_DRAFT}")),
-        ),
+        )
+        .check(|_, r| field_is(&json_of(r)?, "id", AWA_DRAFT)),
         row(
             "PATCH",
             "/api/v1/products/{}",
@@ -1749,6 +1790,12 @@ fn api_rows(fx: &Fixtures) -> Vec<Row<'_>> {
         row("POST", "/api/v1/shipping/quote", [ok(200); 5], |_| {
             at("/api/v1/shipping/quote").json(json!({"store_id": KOFI_STORE, "country": "GH",
                 "items": [{"product_id": SCARF, "quantity": 1}]}))
+        })
+        .check(|_, r| {
+            let quote = json_of(r)?;
+            field_is(&quote, "country", "GH")?;
+            // Kofi's scarf is priced in euros.
+            field_is(&quote, "currency", "EUR")
         }),
         row(
             "POST",
@@ -1805,6 +1852,9 @@ fn api_rows(fx: &Fixtures) -> Vec<Row<'_>> {
         )
         .check(|_, r| {
             let url = json_of(r)?["url"].as_str().unwrap_or_default().to_owned();
+            if !url.contains("/api/v1/downloads/") {
+                return Err(format!("the link is {url:?}"));
+            }
             fx.grants.borrow_mut().push(grant_of(&url));
             Ok(())
         }),
@@ -1819,6 +1869,18 @@ fn api_rows(fx: &Fixtures) -> Vec<Row<'_>> {
         row("POST", "/api/v1/analytics/events", [ok(201); 5], |who| {
             at("/api/v1/analytics/events").json(json!({"events": [
                 {"name": "sec_matrix", "session_id": fx.tag(&format!("events-{}", who.slug()))}]}))
+        })
+        .check(|_, r| match json_of(r)?["stored"].as_u64() {
+            Some(1) => Ok(()),
+            other => Err(format!("stored {other:?}")),
+        })
+        .after(|who, _, stack| {
+            let session = fx.tag(&format!("events-{}", who.slug()));
+            count_is(
+                stack,
+                &format!("public.analytics_events where session_id = '{session}'"),
+                1,
+            )
         }),
         row(
             "GET",
@@ -1868,7 +1930,8 @@ fn rest_rows(fx: &Fixtures) -> Vec<Row<'_>> {
         all
     };
     let merchant_a = |yes: Expect| only(Who::MerchantA, yes, NONE);
-    let customer_and_merchant_a = [NONE, SOME, NONE, SOME, NONE];
+    // Exactly `n` rows for Aminata and Awa (her order is at Awa's store), none for others.
+    let customer_and_merchant_a = |n: usize| [NONE, Rows(200, n), NONE, Rows(200, n), NONE];
     // What a principal may see of orders and payments: their own, or their store's.
     let own_or_store = |who: Who, r: &Reply| -> Result<(), String> {
         let rows = json_of(r)?.as_array().cloned().unwrap_or_default();
@@ -1902,34 +1965,36 @@ fn rest_rows(fx: &Fixtures) -> Vec<Row<'_>> {
         get(
             "orders",
             format!("select=id&id=eq.{AMINATA_ORDER}"),
-            customer_and_merchant_a,
+            customer_and_merchant_a(1),
         ),
         get(
             "orders",
             "select=customer_id,store_id&limit=1000".into(),
-            [NONE, SOME, SOME, SOME, SOME],
+            [NONE, MANY, MANY, MANY, MANY],
         )
         .check(own_or_store),
         get(
             "order_items",
+            // Her two seeded lines.
             format!("select=id&order_id=eq.{AMINATA_ORDER}"),
-            customer_and_merchant_a,
+            customer_and_merchant_a(2),
         ),
         get(
             "payments",
             format!("select=id&id=eq.{AMINATA_PAYMENT}"),
-            customer_and_merchant_a,
+            customer_and_merchant_a(1),
         ),
         get(
             "payments",
             "select=customer_id,store_id&limit=1000".into(),
-            [NONE, SOME, SOME, SOME, SOME],
+            [NONE, MANY, MANY, MANY, MANY],
         )
         .check(own_or_store),
         get(
             "transaction_logs",
+            // Created, then succeeded.
             format!("select=id&payment_id=eq.{AMINATA_PAYMENT}"),
-            customer_and_merchant_a,
+            customer_and_merchant_a(2),
         ),
         get(
             "shipments",
@@ -1939,7 +2004,7 @@ fn rest_rows(fx: &Fixtures) -> Vec<Row<'_>> {
         get(
             "digital_downloads",
             format!("select=id&order_id=eq.{AMINATA_ORDER}&limit=1"),
-            customer_and_merchant_a,
+            customer_and_merchant_a(1),
         ),
         get(
             "analytics_events",
@@ -2335,6 +2400,13 @@ fn run_rows(stack: &Stack, fx: &Fixtures, rows: &[Row<'_>], failures: &mut Vec<S
             cells += 1;
             let expect = row.expect[who.index()];
             let mut problems = Vec::new();
+            if expect.allowed()
+                && !expect.speaks_for_itself()
+                && row.check.is_none()
+                && row.after.is_none()
+            {
+                problems.push("the matrix checks only the status of this allowed cell".into());
+            }
             match expect.verdict(&reply) {
                 Ok(()) => {
                     if expect.allowed()
