@@ -151,7 +151,9 @@ async fn dispatch(
             response::into_worker(reply, head).map_err(glue_error)
         }
         Route::Status => response::into_worker(status::page(), head).map_err(glue_error),
-        Route::OpenApi => response::into_worker(openapi::document()?, head).map_err(glue_error),
+        Route::OpenApi => {
+            response::into_worker(openapi::document(config)?, head).map_err(glue_error)
+        }
         Route::Jwks => response::into_worker(auth::api::jwks(config)?, head).map_err(glue_error),
         Route::Rest => rest::forward(req, &url, config, edge, ctx).await,
         _ => services::serve(req, &url, &matched, config, edge, ctx).await,

@@ -112,3 +112,28 @@ fn a_one_month_query_prunes_to_one_partition_on_every_node() {
         }
     }
 }
+
+#[test]
+fn the_api_document_offers_exactly_the_currencies_the_database_has() {
+    let stack = stack();
+    let table = stack
+        .sql(
+            "iad1",
+            "select string_agg(code, ',' order by code) from public.currencies",
+        )
+        .unwrap();
+    let document: serde_json::Value =
+        serde_json::from_str(payhuk_edge::services::openapi::SOURCE).unwrap();
+    let mut offered: Vec<&str> = document["components"]["schemas"]["Currency"]["enum"]
+        .as_array()
+        .expect("a Currency enum in openapi.json")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    offered.sort_unstable();
+    assert_eq!(
+        offered.join(","),
+        table,
+        "a currency added by a migration belongs in openapi.json's Currency enum too"
+    );
+}

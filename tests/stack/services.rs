@@ -208,6 +208,40 @@ fn signup_login_me_refresh_rotation_reuse_and_logout() {
 }
 
 #[test]
+fn a_password_is_counted_in_characters_and_never_cut_at_bcrypt_s_72_bytes() {
+    let _stack = stack();
+    // 72 characters, 144 bytes in UTF-8: twice what bcrypt reads.
+    let password = "é".repeat(72);
+    let email = format!("{}@payhuk.test", unique("wide"));
+    let signup = Client::anon("iad1").post(
+        "/api/v1/auth/signup",
+        json!({"email": email, "password": password}),
+        &[],
+    );
+    assert_eq!(signup.status, 201, "{}", signup.body);
+    let login = |password: &str| {
+        Client::anon("iad1").post(
+            "/api/v1/auth/login",
+            json!({"email": email, "password": password}),
+            &[],
+        )
+    };
+    assert_eq!(login(&password).status, 200);
+    // What bcrypt alone would have compared: the first 72 bytes, 36 characters.
+    let cut = login(&"é".repeat(36));
+    assert_eq!(
+        (cut.status, cut.json()["code"].as_str()),
+        (401, Some("PHK440"))
+    );
+    let over = Client::anon("iad1").post(
+        "/api/v1/auth/signup",
+        json!({"email": format!("{}@payhuk.test", unique("over")), "password": "é".repeat(73)}),
+        &[],
+    );
+    assert_eq!(over.status, 422, "{}", over.body);
+}
+
+#[test]
 fn repeated_failed_logins_lock_out_then_release() {
     let _stack = stack();
     let mut client = Client::anon("fra1");

@@ -29,8 +29,9 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "postgresql-15-pgtap",
     "libtap-parser-sourcehandler-pgtap-perl", // pg_prove
     "pgbackrest",
-    "faketime", // the pinned-clock test layer (libfaketime in the PostgreSQL servers)
-    "chromium", // the browser end-to-end tests
+    "faketime",     // the pinned-clock test layer (libfaketime in the PostgreSQL servers)
+    "chromium",     // the browser end-to-end tests
+    "python3-venv", // Schemathesis, the contract layer's API tester, in its own venv
 ];
 
 pub fn run(paths: &Paths) -> anyhow::Result<()> {

@@ -66,6 +66,12 @@ pub fn run(paths: &Paths) -> anyhow::Result<()> {
         layers.push(timed("integration (stack)", || integration(paths)));
     }
     if stack_ok && !interrupted.load(Ordering::SeqCst) {
+        // The OpenAPI document against the handlers, as a customer and as a merchant.
+        layers.push(timed("contract (schemathesis)", || {
+            crate::contract::check(paths, crate::contract::SEED, crate::contract::MAX_EXAMPLES)
+        }));
+    }
+    if stack_ok && !interrupted.load(Ordering::SeqCst) {
         // Faults on the replicas under load: nothing acknowledged lost, no read failed.
         layers.push(timed("soak (2 min)", || {
             crate::soak::run(paths, SOAK_MINUTES, false)

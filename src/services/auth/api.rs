@@ -2,7 +2,7 @@ use serde_json::json;
 
 use super::model::{Account, LoginBody, LoginOutcome, RefreshBody, Rotation, Session, SignupBody};
 use super::service::{
-    hash_refresh_token, new_refresh_token, session, validate_login, validate_signup,
+    bcrypt_input, hash_refresh_token, new_refresh_token, session, validate_login, validate_signup,
 };
 use crate::auth::crypto::JwtCrypto;
 use crate::config::Config;
@@ -51,7 +51,7 @@ pub async fn start_signup(
     let (refresh_token, hash) = new_refresh_token()?;
     let args = json!({
         "email": body.email,
-        "password": body.password,
+        "password": bcrypt_input(&body.password),
         "display_name": body.display_name,
         "store": body.store,
         "token_hash": hash,
@@ -96,7 +96,7 @@ pub async fn password_login(
     let (refresh_token, hash) = new_refresh_token()?;
     let args = json!({
         "email": body.email,
-        "password": body.password,
+        "password": bcrypt_input(&body.password),
         "client": req.client_address(&config.trusted_proxies),
         "window_seconds": limits.window_seconds,
         "account_limit": limits.per_account,

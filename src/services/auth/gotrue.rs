@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::api::{no_store, password_login, rotate_refresh, signed_in_account, start_signup};
 use super::model::{Account, LoginBody, Session, SignupBody};
+use super::service::{bcrypt_input, password_length_ok};
 use crate::auth::crypto::JwtCrypto;
 use crate::config::Config;
 use crate::db::{Db, Role, rpc};
@@ -201,17 +202,18 @@ pub async fn update_user(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, 
         return Err(unsupported("changing the email or phone"));
     }
     if let Some(password) = &body.password
-        && !(8..=72).contains(&password.len())
+        && !password_length_ok(password)
     {
         return Err(AppError::Rejected {
             status: 422,
             code: "PT422".into(),
-            message: "password must be 8 to 72 bytes long".into(),
+            message: "password must be 8 to 72 characters long".into(),
             details: None,
             hint: Some("invalid_password".into()),
         });
     }
-    let args = json!({"user_id": user_id, "password": body.password, "user_metadata": body.data});
+    let password = body.password.as_deref().map(bcrypt_input);
+    let args = json!({"user_id": user_id, "password": password, "user_metadata": body.data});
     let account: Account = rpc(db, "auth_update_user", &args, Access::Write, Role::Service).await?;
     answer(req, 200, &user(&account))
 }
@@ -441,7 +443,7 @@ mod tests {
         let weak = AppError::Rejected {
             status: 422,
             code: "PT422".into(),
-            message: "password must be 8 to 72 bytes".into(),
+            message: "password must be 8 to 72 characters long".into(),
             details: None,
             hint: Some("invalid_password".into()),
         };

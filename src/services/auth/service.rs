@@ -28,13 +28,34 @@ fn looks_like_email(email: &str) -> bool {
     }
 }
 
+/// A new password's length, in characters as the API document counts them.
+pub const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=72;
+/// bcrypt reads at most this many bytes of its input.
+const BCRYPT_MAX_BYTES: usize = 72;
+
+pub fn password_length_ok(password: &str) -> bool {
+    PASSWORD_CHARS.contains(&password.chars().count())
+}
+
 fn check_password(problems: &mut Problems, password: &str) {
-    // bcrypt reads at most 72 bytes; a longer password would be silently cut.
     problems.check(
-        (8..=72).contains(&password.len()),
+        password_length_ok(password),
         "password",
-        "must be 8 to 72 bytes long",
+        "must be 8 to 72 characters long",
     );
+}
+
+/// What bcrypt (in PostgreSQL) is given for `password`: the password itself when it
+/// fits bcrypt's 72 bytes, else its SHA-256 in base64 (44 bytes, no NUL), so 72
+/// characters of any script count whole instead of being cut at the 72nd byte.
+pub fn bcrypt_input(password: &str) -> std::borrow::Cow<'_, str> {
+    if password.len() <= BCRYPT_MAX_BYTES {
+        password.into()
+    } else {
+        base64::engine::general_purpose::STANDARD
+            .encode(Sha256::digest(password.as_bytes()))
+            .into()
+    }
 }
 
 pub fn validate_signup(body: &SignupBody) -> Result<(), AppError> {
@@ -90,9 +111,9 @@ pub fn validate_login(body: &LoginBody) -> Result<(), AppError> {
         "is not an email address",
     );
     p.check(
-        !body.password.is_empty() && body.password.len() <= 72,
+        (1..=*PASSWORD_CHARS.end()).contains(&body.password.chars().count()),
         "password",
-        "must be 1 to 72 bytes long",
+        "must be 1 to 72 characters long",
     );
     p.finish()
 }
@@ -189,6 +210,26 @@ mod tests {
     }
 
     #[test]
+    fn bcrypt_is_given_the_password_or_its_digest_when_longer_than_72_bytes() {
+        let fits = "x".repeat(72);
+        assert_eq!(bcrypt_input(&fits), fits.as_str());
+        let wide = "é".repeat(72);
+        let given = bcrypt_input(&wide);
+        assert_eq!(given.len(), 44);
+        assert_ne!(
+            given,
+            bcrypt_input(&"é".repeat(71)),
+            "every character counts"
+        );
+        assert_eq!(
+            given,
+            bcrypt_input(&wide),
+            "the same password, the same input"
+        );
+        assert!(!given.contains('\0'));
+    }
+
+    #[test]
     fn signup_validation_names_each_field() {
         assert!(validate_signup(&signup("ada@payhuk.test", "correct horse", None)).is_ok());
         let store = StoreInput {
@@ -211,8 +252,13 @@ mod tests {
         let long = "x".repeat(73);
         assert!(
             validate_signup(&signup("a@b.co", &long, None)).is_err(),
-            "over bcrypt's 72 bytes"
+            "over 72 characters"
         );
+        // Counted in characters, as JSON Schema counts them: 72 of them in any script,
+        // and 8 however few bytes they take.
+        let wide = "é".repeat(72);
+        assert!(validate_signup(&signup("a@b.co", &wide, None)).is_ok());
+        assert!(validate_signup(&signup("a@b.co", "éèêë", None)).is_err());
     }
 
     #[test]

@@ -3,14 +3,16 @@
 //! route table ([`crate::routes`]), so a route and its place in the document cannot
 //! disagree.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
+use crate::config::Config;
 use crate::error::AppError;
 use crate::http::{ApiResponse, JSON};
 use crate::router;
+use crate::services::payments::{checkout, return_url};
 
 /// The operations and everything else the document says, without `paths`.
 pub const SOURCE: &str = include_str!("openapi.json");
@@ -19,22 +21,41 @@ const OPERATIONS: &str = "x-operations";
 
 thread_local! {
     /// Built once per isolate: the document only changes with the bundle.
-    static BUILT: OnceCell<Result<Rc<[u8]>, String>> = const { OnceCell::new() };
+    static BUILT: OnceCell<Result<Value, String>> = const { OnceCell::new() };
+    /// The last deployment's document, serialized, by what the deployment adds.
+    static SERVED: RefCell<Option<(String, Rc<[u8]>)>> = const { RefCell::new(None) };
 }
 
-/// `GET /api/v1/openapi.json` -> the document, cacheable for five minutes.
-pub fn document() -> Result<ApiResponse, AppError> {
-    let body = BUILT.with(|cell| {
-        cell.get_or_init(|| {
-            let source: Value = serde_json::from_str(SOURCE).map_err(|e| e.to_string())?;
-            let built = build(source, router::operations())?;
-            Ok(serde_json::to_vec(&built)
-                .map_err(|e| e.to_string())?
-                .into())
+/// `GET /api/v1/openapi.json` -> the document for this deployment (its payment
+/// providers, the origins a payment may return to), cacheable for five minutes.
+pub fn document(config: &Config) -> Result<ApiResponse, AppError> {
+    let built = BUILT
+        .with(|cell| {
+            cell.get_or_init(|| {
+                let source: Value = serde_json::from_str(SOURCE).map_err(|e| e.to_string())?;
+                build(source, router::operations())
+            })
+            .clone()
         })
-        .clone()
+        .map_err(|e| AppError::Internal(format!("openapi.json: {e}")))?;
+    let facts = Deployment::of(config);
+    let key = facts.to_string();
+    let cached = SERVED.with(|s| {
+        s.borrow()
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, body)| body.clone())
     });
-    let body = body.map_err(|e| AppError::Internal(format!("openapi.json: {e}")))?;
+    let body = match cached {
+        Some(body) => body,
+        None => {
+            let body: Rc<[u8]> = serde_json::to_vec(&facts.apply(built))
+                .map_err(|e| AppError::Internal(format!("openapi.json: {e}")))?
+                .into();
+            SERVED.with(|s| *s.borrow_mut() = Some((key, body.clone())));
+            body
+        }
+    };
     Ok(ApiResponse {
         status: 200,
         headers: vec![
@@ -43,6 +64,47 @@ pub fn document() -> Result<ApiResponse, AppError> {
         ],
         body: body.to_vec(),
     })
+}
+
+/// What the document says that depends on the deployment's configuration, so a
+/// request the document allows is one this deployment can accept.
+#[derive(Debug)]
+struct Deployment {
+    providers: Vec<&'static str>,
+    return_url: return_url::Rule,
+}
+
+impl Deployment {
+    fn of(config: &Config) -> Deployment {
+        Deployment {
+            providers: checkout::offered(config),
+            return_url: return_url::Rule::from_config(config),
+        }
+    }
+
+    fn apply(&self, mut document: Value) -> Value {
+        let request = &mut document["components"]["schemas"]["CreatePaymentRequest"]["properties"];
+        if self.providers.is_empty() {
+            // Nothing here can settle a payment: no provider value is valid.
+            request["provider"] =
+                json!({"not": {}, "description": "No payment provider is configured here"});
+        } else {
+            request["provider"]["enum"] = json!(self.providers);
+        }
+        request["return_url"]["pattern"] = self.return_url.pattern().into();
+        document
+    }
+}
+
+impl std::fmt::Display for Deployment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}|{}",
+            self.providers.join(","),
+            self.return_url.pattern()
+        )
+    }
 }
 
 /// `source` with `paths` made of `operations` (method, pattern, operation id), each
@@ -64,6 +126,7 @@ pub fn build<'a>(
             continue;
         };
         operation.insert("operationId".into(), id.into());
+        common_responses(&mut operation);
         let item = paths
             .entry(pattern)
             .or_insert_with(|| Value::Object(Map::new()));
@@ -79,6 +142,33 @@ pub fn build<'a>(
     Ok(source)
 }
 
+/// Answers every operation can give, stated on each unless it says more: 401 (a token
+/// sent must be valid, on every route) and 503 (overload, or no region reachable); for
+/// one that takes a body, 400 (not JSON), 413 (too large) and 415 (not JSON's type).
+/// The document itself (`meta`) is served from the bundle: neither authenticated nor
+/// sent upstream.
+fn common_responses(operation: &mut Map<String, Value>) {
+    if operation.get("tags") == Some(&json!(["meta"])) {
+        return;
+    }
+    let takes_body = operation.contains_key("requestBody");
+    let Some(Value::Object(responses)) = operation.get_mut("responses") else {
+        return;
+    };
+    let mut add = |status: &str, component: &str| {
+        responses
+            .entry(status)
+            .or_insert_with(|| json!({"$ref": format!("#/components/responses/{component}")}));
+    };
+    add("401", "Unauthorized");
+    add("503", "Unavailable");
+    if takes_body {
+        add("400", "BadRequest");
+        add("413", "PayloadTooLarge");
+        add("415", "UnsupportedMediaType");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -90,7 +180,8 @@ mod tests {
 
     /// The document as served.
     fn parsed() -> Value {
-        serde_json::from_slice(&document().unwrap().body).expect("the document is JSON")
+        serde_json::from_slice(&document(&crate::test_support::config()).unwrap().body)
+            .expect("the document is JSON")
     }
 
     fn source() -> Value {
@@ -206,7 +297,8 @@ mod tests {
     fn the_document_is_valid_openapi_3_1() {
         use oas3::spec::ParameterIn;
 
-        let served = String::from_utf8(document().unwrap().body).unwrap();
+        let served =
+            String::from_utf8(document(&crate::test_support::config()).unwrap().body).unwrap();
         let spec = oas3::from_json(&served).expect("openapi.json parses as OpenAPI 3.1");
         let version = spec.validate_version().expect("an OpenAPI 3.1 version");
         assert_eq!(version.to_string(), "3.1.0");
@@ -313,7 +405,7 @@ mod tests {
 
     #[test]
     fn served_as_cacheable_json() {
-        let response = document().unwrap();
+        let response = document(&crate::test_support::config()).unwrap();
         assert_eq!(response.status, 200);
         assert_eq!(response.header("content-type"), Some(JSON));
         assert_eq!(
@@ -322,5 +414,76 @@ mod tests {
         );
         let body: Value = serde_json::from_slice(&response.body).unwrap();
         assert_eq!(body["openapi"], "3.1.0");
+    }
+
+    #[test]
+    fn the_document_states_this_deployment_s_providers_and_return_origins() {
+        let local = crate::test_support::config_with(&[
+            ("WEBHOOK_SECRET_TEST", "a-local-test-secret-of-some-length"),
+            ("PUBLIC_URL", "http://127.0.0.1:8787"),
+            ("ALLOWED_ORIGINS", "http://localhost:8790"),
+        ]);
+        let served = |config: &Config| -> Value {
+            serde_json::from_slice(&document(config).unwrap().body).unwrap()
+        };
+        let payment = |doc: &Value| {
+            doc["components"]["schemas"]["CreatePaymentRequest"]["properties"].clone()
+        };
+        let here = payment(&served(&local));
+        assert_eq!(here["provider"]["enum"], json!(["test"]));
+        assert_eq!(
+            here["return_url"]["pattern"],
+            return_url::Rule::from_config(&local).pattern().as_str()
+        );
+        // Another configuration, in the same isolate, is not given the first's document.
+        let bare = payment(&served(&crate::test_support::config()));
+        assert_eq!(bare["provider"]["not"], json!({}));
+        assert_ne!(bare["return_url"]["pattern"], here["return_url"]["pattern"]);
+    }
+
+    #[test]
+    fn every_operation_lists_the_errors_any_request_can_get() {
+        let document = parsed();
+        let mut missing = Vec::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if op["tags"] == json!(["meta"]) {
+                    continue;
+                }
+                let mut expected = vec!["401", "503"];
+                if op.get("requestBody").is_some() {
+                    expected.extend(["400", "413", "415"]);
+                }
+                for status in expected {
+                    if op["responses"].get(status).is_none() {
+                        missing.push(format!("{method} {path}: {status}"));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{missing:#?}");
+    }
+
+    #[test]
+    fn a_consistency_token_has_the_documented_shape() {
+        use crate::consistency::token::ConsistencyToken;
+
+        let pattern = parsed()["components"]["headers"]["Consistency"]["schema"]["pattern"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let pattern = regex::Regex::new(&pattern).unwrap();
+        let mut token = None;
+        for xid in [7_u64, u64::MAX, 42, 1, 2, 3, 4, 5, 6] {
+            token = Some(ConsistencyToken::after_write(
+                token,
+                xid,
+                1_800_000_000,
+                300,
+            ));
+            let encoded = token.as_ref().unwrap().encode(&[9; 32]);
+            assert!(pattern.is_match(&encoded), "{encoded}");
+        }
+        assert!(!pattern.is_match("v1.1.2.short"));
     }
 }

@@ -3,7 +3,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::providers::ProviderApi;
-use super::{checkout, notification};
+use super::{checkout, notification, return_url};
 use crate::config::Config;
 use crate::db::{Db, DbRequest, Role, rows, rpc};
 use crate::error::AppError;
@@ -41,7 +41,7 @@ pub async fn create(
     p.check(!name.is_empty(), "provider", "must name a payment provider");
     let return_url = match body.get("return_url") {
         None | Some(Value::Null) => None,
-        Some(Value::String(url)) => match checkout::return_url_problem(url, config) {
+        Some(Value::String(url)) => match return_url::Rule::from_config(config).problem(url) {
             Some(problem) => {
                 p.add("return_url", problem);
                 None

@@ -10,4 +10,5 @@ pub mod checkout;
 pub mod notification;
 pub mod providers;
 pub mod reconcile;
+pub mod return_url;
 pub mod webhook;

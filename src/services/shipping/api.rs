@@ -123,9 +123,11 @@ pub async fn add_event(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, Ap
     );
     let location = text_field(&body, "location", 200, false, &mut p);
     let note = text_field(&body, "note", 1000, false, &mut p);
-    let occurred_at = match body.get("occurred_at").and_then(Value::as_str) {
+    let occurred_at = match body.get("occurred_at") {
         Some(raw) => {
-            let parsed = chrono::DateTime::parse_from_rfc3339(raw).ok();
+            let parsed = raw
+                .as_str()
+                .and_then(|raw| chrono::DateTime::parse_from_rfc3339(raw).ok());
             p.check(parsed.is_some(), "occurred_at", "must be an RFC 3339 time");
             // In UTC: PostgreSQL refuses offsets beyond 15:59, RFC 3339 allows 23:59.
             parsed.map(|t| t.with_timezone(&chrono::Utc).to_rfc3339())
@@ -161,4 +163,34 @@ pub async fn get(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError
         .next()
         .ok_or(AppError::NotFound { path })?;
     ApiResponse::json(200, &shipment)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+    use serde_json::json;
+
+    use super::*;
+    use crate::test_support::{ScriptedDb, problem_fields, signed_in};
+
+    #[test]
+    fn an_event_time_that_is_not_rfc_3339_text_is_refused_before_any_call() {
+        let shipment = "01a2479f-7177-7678-a937-bce50dfc1144";
+        for occurred_at in [
+            json!({}),
+            json!(1_700_000_000),
+            json!(null),
+            json!("yesterday"),
+        ] {
+            let req = signed_in(
+                "11111111-1111-4111-8111-000000000002",
+                json!({"status": "in_transit", "occurred_at": occurred_at}),
+                &[shipment],
+            );
+            let db = ScriptedDb::default();
+            let err = block_on(add_event(&req, &db)).unwrap_err();
+            assert_eq!(problem_fields(&err), ["occurred_at"], "{occurred_at}");
+            assert!(db.seen.borrow().is_empty());
+        }
+    }
 }
