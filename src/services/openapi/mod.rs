@@ -29,15 +29,6 @@ thread_local! {
 /// `GET /api/v1/openapi.json` -> the document for this deployment (its payment
 /// providers, the origins a payment may return to), cacheable for five minutes.
 pub fn document(config: &Config) -> Result<ApiResponse, AppError> {
-    let built = BUILT
-        .with(|cell| {
-            cell.get_or_init(|| {
-                let source: Value = serde_json::from_str(SOURCE).map_err(|e| e.to_string())?;
-                build(source, router::operations())
-            })
-            .clone()
-        })
-        .map_err(|e| AppError::Internal(format!("openapi.json: {e}")))?;
     let facts = Deployment::of(config);
     let key = facts.to_string();
     let cached = SERVED.with(|s| {
@@ -48,7 +39,18 @@ pub fn document(config: &Config) -> Result<ApiResponse, AppError> {
     });
     let body = match cached {
         Some(body) => body,
+        // Only a new deployment's first ask copies and serializes the document.
         None => {
+            let built = BUILT
+                .with(|cell| {
+                    cell.get_or_init(|| {
+                        let source: Value =
+                            serde_json::from_str(SOURCE).map_err(|e| e.to_string())?;
+                        build(source, router::operations())
+                    })
+                    .clone()
+                })
+                .map_err(|e| AppError::Internal(format!("openapi.json: {e}")))?;
             let body: Rc<[u8]> = serde_json::to_vec(&facts.apply(built))
                 .map_err(|e| AppError::Internal(format!("openapi.json: {e}")))?
                 .into();
