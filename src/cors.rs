@@ -13,7 +13,7 @@ use crate::router;
 
 /// Response headers scripts may read: the gateway's own, `Server-Timing`, and what
 /// PostgREST clients rely on.
-pub const EXPOSED_HEADERS: &str = "x-payhuk-region, x-payhuk-upstream, x-payhuk-upstream-calls, \
+pub const EXPOSED_HEADERS: &str = "x-request-id, x-payhuk-region, x-payhuk-upstream, x-payhuk-upstream-calls, \
      x-payhuk-consistency, \
      x-payhuk-consistency-ignored, x-payhuk-cache, x-payhuk-cached-at, server-timing, \
      content-range, location, preference-applied, retry-after";
@@ -155,6 +155,7 @@ mod tests {
         assert_eq!(get("vary"), Some("Origin"));
         let exposed = get("access-control-expose-headers").unwrap();
         for name in [
+            "x-request-id",
             "x-payhuk-region",
             "x-payhuk-upstream",
             "x-payhuk-upstream-calls",

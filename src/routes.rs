@@ -79,6 +79,10 @@ route_table! {
         // The operators' page over `/health`.
         Status: GET | HEAD;
     }
+    "/status/history" {
+        // What the page charts: the last hour as this isolate saw it (operators only).
+        StatusHistory: GET | HEAD;
+    }
     "/api/v1/openapi.json" {
         OpenApi: GET "getOpenApi" | HEAD "headOpenApi";
     }

@@ -88,7 +88,8 @@ async fn refresh(config: &Config) {
 /// Probes of a round started at `round_started_ms` in, kept for routing and `/health`.
 fn ingest(config: &Config, round_started_ms: u64, probes: Vec<Probe>) {
     let now = now_ms();
-    with_cache(config, |c| c.ingest(round_started_ms, now, probes));
+    let regions = with_cache(config, |c| c.ingest(round_started_ms, now, probes));
+    super::observe::record_round(&regions);
 }
 
 /// A request found `region` failing.

@@ -6,6 +6,7 @@ mod admission;
 mod cluster;
 mod env;
 mod keys;
+mod observe;
 mod providers;
 mod response;
 mod rest;
@@ -18,12 +19,13 @@ mod webcrypto;
 use std::cell::OnceCell;
 use std::rc::Rc;
 
-use worker::{Context, Date, Env, Request, Response, console_error, event};
+use worker::{Context, Date, Env, Request, Response, event};
 
 use crate::config::{Config, ConfigErrors};
 use crate::cors;
 use crate::error::AppError;
 use crate::http::ApiResponse;
+use crate::observe::RequestScope;
 use crate::region::{self, EdgeLocation, HeaderLookup, PlatformHints};
 use crate::router::{self, Route};
 use crate::services::{auth, health, openapi, status};
@@ -46,25 +48,27 @@ fn consistency_key(config: &Config) -> [u8; 32] {
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     console_error_panic_hook::set_once();
-    let head = req.method() == worker::Method::Head;
-    let (finish, result) = handle(&mut req, &env, &ctx).await;
+    let scope = observe::begin(&req);
+    let method = req.inner().method();
+    let head = method == "HEAD";
+    let (finish, result) = handle(&mut req, &env, &ctx, &scope).await;
     let mut response = match result {
         Ok(response) => response,
         Err(err) => {
             if let Some(line) = err.log_line() {
-                console_error!("{} {}: {line}", req.method(), req.path());
+                scope.record_error(line);
             }
             response::into_worker(ApiResponse::from(&err), head)?
         }
     };
     let headers = response.headers_mut();
-    if let Some(edge) = finish.edge {
+    if let Some(edge) = &finish.edge {
         headers.set("x-payhuk-region", edge.region.as_str())?;
     }
     for (name, value) in finish.cors {
         headers.append(name, &value)?;
     }
-    Ok(response)
+    observe::finish(&scope, response, &method, finish.edge.as_ref(), &env)
 }
 
 /// What every response gets once it is made, error or not.
@@ -78,6 +82,7 @@ async fn handle(
     req: &mut Request,
     env: &Env,
     ctx: &Context,
+    scope: &RequestScope,
 ) -> (Finish, Result<Response, AppError>) {
     let mut finish = Finish::default();
     let config = match load_config(env) {
@@ -94,7 +99,7 @@ async fn handle(
             Ok(edge) => edge,
             Err(err) => return (finish, Err(err)),
         };
-    let result = dispatch(req, &config, &edge, ctx).await;
+    let result = dispatch(req, &config, &edge, ctx, scope).await;
     finish.edge = Some(edge);
     (finish, result)
 }
@@ -128,12 +133,16 @@ async fn dispatch(
     config: &Rc<Config>,
     edge: &EdgeLocation,
     ctx: &Context,
+    scope: &RequestScope,
 ) -> Result<Response, AppError> {
     let head = req.method() == worker::Method::Head;
     let url = req.url().map_err(glue_error)?;
     crate::http::check_request_target(url.path(), url.query())?;
     // The method as sent: workers-rs reads a name it does not know (`QUERY`) as GET.
     let matched = router::resolve(&req.inner().method(), &req.path())?;
+    if let Some(pattern) = router::pattern_of(matched.route) {
+        scope.set_route(pattern);
+    }
     match matched.route {
         Route::Health => {
             let now = (now_ms() / 1000) as i64;
@@ -151,12 +160,20 @@ async fn dispatch(
             response::into_worker(reply, head).map_err(glue_error)
         }
         Route::Status => response::into_worker(status::page(), head).map_err(glue_error),
+        Route::StatusHistory => {
+            let now = (now_ms() / 1000) as i64;
+            let keys = keys::EdgeKeys(config.clone());
+            let audience =
+                health::api::audience(&RequestHeaders(req), config, &keys, &WebCrypto, now).await?;
+            let reply = status::history(audience, &observe::history())?;
+            response::into_worker(reply, head).map_err(glue_error)
+        }
         Route::OpenApi => {
             response::into_worker(openapi::document(config)?, head).map_err(glue_error)
         }
         Route::Jwks => response::into_worker(auth::api::jwks(config)?, head).map_err(glue_error),
-        Route::Rest => rest::forward(req, &url, config, edge, ctx).await,
-        _ => services::serve(req, &url, &matched, config, edge, ctx).await,
+        Route::Rest => rest::forward(req, &url, config, edge, ctx, scope).await,
+        _ => services::serve(req, &url, &matched, config, edge, ctx, scope).await,
     }
 }
 

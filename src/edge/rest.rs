@@ -11,15 +11,16 @@ use worker::{Context, Date, Headers, Method, Request, Response, ResponseBuilder,
 use super::keys::EdgeKeys;
 use super::routed::{Budget, Outgoing, Routed, route};
 use super::webcrypto::WebCrypto;
-use super::{RequestHeaders, glue_error};
+use super::{RequestHeaders, glue_error, now_ms};
 use crate::auth::request::authenticate;
 use crate::config::Config;
 use crate::consistency::{self, ConsistencyToken, TokenError};
 use crate::error::AppError;
+use crate::observe::{RequestScope, TokenOutcome};
 use crate::region::EdgeLocation;
 use crate::routing::Access;
 use crate::services::rest::service::{
-    Answered, MAX_BODY_BYTES, PREFIX, UPSTREAM_CALLS_HEADER, UPSTREAM_HEADER, classify,
+    MAX_BODY_BYTES, PREFIX, UPSTREAM_CALLS_HEADER, UPSTREAM_HEADER, classify,
     forwarded_request_headers, passed_response_headers, presented_token, write_xid,
 };
 
@@ -29,11 +30,15 @@ pub async fn forward(
     config: &Rc<Config>,
     edge: &EdgeLocation,
     ctx: &Context,
+    scope: &RequestScope,
 ) -> Result<Response, AppError> {
     let now_secs = (Date::now().as_millis() / 1000) as i64;
     let budget = Budget::starting(config);
     let keys = EdgeKeys(config.clone());
-    let caller = authenticate(&RequestHeaders(req), config, &keys, &WebCrypto, now_secs).await?;
+    let auth_started = now_ms();
+    let caller = authenticate(&RequestHeaders(req), config, &keys, &WebCrypto, now_secs).await;
+    scope.record_auth(auth_started, now_ms());
+    let caller = caller?;
     let path = req.path();
     let subpath = match path.strip_prefix(PREFIX).unwrap_or("") {
         "" => "/".to_owned(),
@@ -42,6 +47,7 @@ pub async fn forward(
     let access = classify(req.method().as_ref(), &subpath, &config.read_only_rpcs);
     let key = super::consistency_key(config);
     let presented = presented_token(&RequestHeaders(req), &key, now_secs);
+    scope.record_token(TokenOutcome::of(presented.as_ref()));
 
     let mut headers: Vec<(String, String)> = forwarded_request_headers(&RequestHeaders(req))
         .into_iter()
@@ -61,7 +67,16 @@ pub async fn forward(
         path: subpath,
         headers,
     };
-    let routed = route(config, Some(ctx), edge, access, &outgoing, &budget).await?;
+    let routed = route(
+        config,
+        Some(ctx),
+        edge,
+        access,
+        &outgoing,
+        &budget,
+        Some(scope),
+    )
+    .await?;
     respond(config, &key, routed, presented, access, now_secs)
 }
 
@@ -112,17 +127,6 @@ fn respond(
     }
     headers
         .set(UPSTREAM_HEADER, &target.to_string())
-        .map_err(glue_error)?;
-    headers
-        .set(
-            "server-timing",
-            &Answered {
-                target: target.clone(),
-                upstream_ms: reply.elapsed_ms,
-                replica_wait_ms: consistency::replica_waited_ms(&reply.headers),
-            }
-            .server_timing(),
-        )
         .map_err(glue_error)?;
     headers
         .set(UPSTREAM_CALLS_HEADER, &calls.to_string())

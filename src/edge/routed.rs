@@ -14,13 +14,14 @@ use crate::config::Config;
 use crate::consistency::{self, REPLICA_BEHIND_STATUS};
 use crate::db::{Db, DbReply, DbRequest, Role};
 use crate::error::AppError;
+use crate::observe::{RequestScope, UpstreamTry};
 use crate::region::EdgeLocation;
 use crate::routing::admission::Outcome;
 use crate::routing::fallback::{Attempt, first_that_serves};
 use crate::routing::outlier::{evidence_of_error, evidence_of_status};
 use crate::routing::policy::replica_wait_ms;
 use crate::routing::{Access, Evidence, NodeView, Target, read_targets, write_target};
-use crate::services::rest::service::{Answered, upstream_url, write_xid};
+use crate::services::rest::service::{upstream_url, write_xid};
 use crate::upstream::Deadline;
 
 /// What goes upstream, prepared once and sent to one target or several.
@@ -102,6 +103,7 @@ pub async fn route(
     access: Access,
     outgoing: &Outgoing,
     budget: &Budget,
+    scope: Option<&RequestScope>,
 ) -> Result<Routed, AppError> {
     let nodes = cluster::nodes(config, ctx).await;
     let calls = Cell::new(0);
@@ -119,7 +121,13 @@ pub async fn route(
                         budget.first_half()
                     };
                     let wait_ms = waits.iter().find(|(t, _)| *t == target).map(|(_, ms)| *ms);
-                    attempt_read(config, target, outgoing, budget, &calls, wait_ms)
+                    let sending = Sending {
+                        config,
+                        outgoing,
+                        calls: &calls,
+                        scope,
+                    };
+                    attempt_read(sending, target, budget, wait_ms)
                 },
                 |target, evidence| cluster::record_failure(config, target.region(), evidence),
             )
@@ -131,7 +139,13 @@ pub async fn route(
                 reason: no.reason(),
                 retry_after_secs: 2,
             })?;
-            match send(config, &target, outgoing, budget, &calls, None).await {
+            let sending = Sending {
+                config,
+                outgoing,
+                calls: &calls,
+                scope,
+            };
+            match send(&sending, &target, budget, None).await {
                 // PostgREST cannot reach its database: nothing was written.
                 Ok(reply) if reply.status == 503 => {
                     cluster::record_failure(config, target.region(), Evidence::Dead);
@@ -195,14 +209,24 @@ fn replica_waits(
         .collect()
 }
 
+/// What every call of one routed request shares.
+struct Sending<'a> {
+    config: &'a Config,
+    outgoing: &'a Outgoing,
+    /// Calls sent so far.
+    calls: &'a Cell<u32>,
+    /// The client's request, when there is one: its id travels upstream, its journal
+    /// gets each try.
+    scope: Option<&'a RequestScope>,
+}
+
 async fn attempt_read(
-    config: &Config,
+    sending: Sending<'_>,
     target: Target,
-    outgoing: &Outgoing,
     budget: Budget,
-    calls: &Cell<u32>,
     wait_ms: Option<u32>,
 ) -> Attempt<Reply> {
+    let config = sending.config;
     // A node never tried is not a node found slow.
     if budget.expired() {
         return Attempt::Skip {
@@ -210,7 +234,7 @@ async fn attempt_read(
             evidence: None,
         };
     }
-    match send(config, &target, outgoing, &budget, calls, wait_ms).await {
+    match send(&sending, &target, &budget, wait_ms).await {
         Ok(reply) => {
             let status = reply.status;
             // A read allowed to wait for the client's write teaches whether waiting
@@ -255,16 +279,20 @@ async fn attempt_read(
 }
 
 /// One request to one target, within the node's admission limit and the budget;
-/// `calls` counts it once admitted. A replica is told the token's transactions and
-/// how long it may wait for them (`wait_ms`).
+/// counted once admitted. A replica is told the token's transactions and how long it
+/// may wait for them (`wait_ms`).
 async fn send(
-    config: &Config,
+    sending: &Sending<'_>,
     target: &Target,
-    outgoing: &Outgoing,
     budget: &Budget,
-    calls: &Cell<u32>,
     wait_ms: Option<u32>,
 ) -> Result<Reply, AppError> {
+    let Sending {
+        config,
+        outgoing,
+        calls,
+        scope,
+    } = *sending;
     let region = config
         .region(target.region().as_str())
         .ok_or_else(|| AppError::Internal(format!("{target} is not configured")))?;
@@ -277,21 +305,46 @@ async fn send(
             outgoing.query.as_deref(),
         ),
         headers: &outgoing.headers,
-        extra_headers: match (&outgoing.min_xids, target.is_primary()) {
-            (Some(xids), false) => std::iter::once((consistency::MIN_XID_HEADER, xids.clone()))
-                .chain(
-                    wait_ms
-                        .filter(|ms| *ms > 0)
-                        .map(|ms| (consistency::MAX_WAIT_HEADER, ms.to_string())),
-                )
-                .collect(),
-            _ => Vec::new(),
+        extra_headers: {
+            let mut extra: Vec<(&'static str, String)> =
+                match (&outgoing.min_xids, target.is_primary()) {
+                    (Some(xids), false) => {
+                        std::iter::once((consistency::MIN_XID_HEADER, xids.clone()))
+                            .chain(
+                                wait_ms
+                                    .filter(|ms| *ms > 0)
+                                    .map(|ms| (consistency::MAX_WAIT_HEADER, ms.to_string())),
+                            )
+                            .collect()
+                    }
+                    _ => Vec::new(),
+                };
+            if let Some(scope) = scope {
+                extra.extend(scope.upstream_headers());
+            }
+            extra
         },
         body: outgoing.body.as_deref(),
     };
     calls.set(calls.get() + 1);
     let sent_at = now_ms();
     let reply = exchange(&target.to_string(), call, &budget.call_deadline()).await;
+    if let Some(scope) = scope {
+        scope.record_try(UpstreamTry {
+            node: target.to_string(),
+            status: reply.as_ref().ok().map(|r| r.status),
+            failure: reply.as_ref().err().map(super::observe::failure_of),
+            sent_ms: sent_at,
+            ms: match &reply {
+                Ok(reply) => reply.elapsed_ms,
+                Err(_) => now_ms().saturating_sub(sent_at),
+            },
+            replica_wait_ms: reply
+                .as_ref()
+                .ok()
+                .and_then(|r| consistency::replica_waited_ms(&r.headers)),
+        });
+    }
     if let Ok(answer) = &reply
         && evidence_of_status(answer.status).is_none()
     {
@@ -317,8 +370,8 @@ async fn send(
 /// What the requests a service made went through, for the response's headers.
 #[derive(Debug, Default, Clone)]
 pub struct Trail {
-    /// The last upstream that answered, and its time.
-    pub last: Option<Answered>,
+    /// The last upstream that answered.
+    pub last: Option<Target>,
     /// Upstream calls sent for the calls that were answered.
     pub calls: u32,
     /// The transaction of the last successful write that reported one.
@@ -340,6 +393,8 @@ pub struct RoutedDb<'a> {
     /// Shared by every call the service makes for this request.
     pub budget: Budget,
     pub trail: RefCell<Trail>,
+    /// The client's request; `None` for background work.
+    pub scope: Option<&'a RequestScope>,
 }
 
 impl RoutedDb<'_> {
@@ -355,6 +410,7 @@ impl RoutedDb<'_> {
             apikey: None,
             min_xids: None,
             trail: RefCell::new(Trail::default()),
+            scope: None,
         }
     }
 }
@@ -399,6 +455,7 @@ impl Db for RoutedDb<'_> {
             request.access,
             &outgoing,
             &self.budget,
+            self.scope,
         )
         .await?;
         let mut trail = self.trail.borrow_mut();
@@ -406,11 +463,7 @@ impl Db for RoutedDb<'_> {
         if request.access == Access::Write && (200..300).contains(&reply.status) {
             trail.written_xid = write_xid(&reply.headers).or(trail.written_xid);
         }
-        trail.last = Some(Answered {
-            replica_wait_ms: consistency::replica_waited_ms(&reply.headers),
-            target,
-            upstream_ms: reply.elapsed_ms,
-        });
+        trail.last = Some(target);
         Ok(DbReply {
             status: reply.status,
             headers: reply.headers,

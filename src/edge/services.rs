@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::consistency;
 use crate::error::AppError;
 use crate::http::ApiResponse;
+use crate::observe::{RequestScope, TokenOutcome};
 use crate::region::EdgeLocation;
 use crate::router::{Matched, Route};
 use crate::routes;
@@ -46,13 +47,18 @@ pub async fn serve(
     config: &Rc<Config>,
     edge: &EdgeLocation,
     ctx: &Context,
+    scope: &RequestScope,
 ) -> Result<Response, AppError> {
     let now = (Date::now().as_millis() / 1000) as i64;
     let headers = RequestHeaders(req);
     let keys = EdgeKeys(config.clone());
-    let caller = authenticate(&headers, config, &keys, &WebCrypto, now).await?;
+    let auth_started = now_ms();
+    let caller = authenticate(&headers, config, &keys, &WebCrypto, now).await;
+    scope.record_auth(auth_started, now_ms());
+    let caller = caller?;
     let key = super::consistency_key(config);
     let presented = presented_token(&headers, &key, now);
+    scope.record_token(TokenOutcome::of(presented.as_ref()));
     let apikey = req.headers().get("apikey").ok().flatten();
 
     let api = ApiRequest {
@@ -82,6 +88,7 @@ pub async fn serve(
         },
         budget: Budget::starting(config),
         trail: RefCell::new(Trail::default()),
+        scope: Some(scope),
     };
 
     let cacheable = matches!(matched.route, Route::ListProducts | Route::GetProduct)
@@ -98,7 +105,7 @@ pub async fn serve(
         .await
         .unwrap_or_else(|err| {
             if let Some(line) = err.log_line() {
-                worker::console_error!("{:?}: {line}", matched.route);
+                scope.record_error(line);
             }
             if matched.route.is_gotrue() {
                 services::auth::gotrue::error_response(&api, &err)
@@ -298,19 +305,16 @@ fn refresh_in_background(
     });
 }
 
-/// `x-payhuk-upstream` and `Server-Timing` for the last upstream that answered, and how
-/// many upstream calls the request took.
+/// `x-payhuk-upstream` for the last upstream that answered, and how many upstream
+/// calls the request took (`Server-Timing` is the request's, `edge::observe`).
 fn name_upstream(response: &mut Response, trail: &Trail) -> Result<(), AppError> {
     let headers = response.headers_mut();
     headers
         .set(UPSTREAM_CALLS_HEADER, &trail.calls.to_string())
         .map_err(glue_error)?;
-    if let Some(answered) = &trail.last {
+    if let Some(target) = &trail.last {
         headers
-            .set(UPSTREAM_HEADER, &answered.target.to_string())
-            .map_err(glue_error)?;
-        headers
-            .set("server-timing", &answered.server_timing())
+            .set(UPSTREAM_HEADER, &target.to_string())
             .map_err(glue_error)?;
     }
     Ok(())
@@ -367,7 +371,7 @@ fn labelled(answer: ApiResponse, label: &str) -> Result<Response, AppError> {
 /// A computed catalogue answer names the node that produced it, so its cached copies do.
 fn with_producer(answer: ApiResponse, trail: &Trail) -> ApiResponse {
     match &trail.last {
-        Some(answered) => answer.with_header(UPSTREAM_HEADER, answered.target.to_string()),
+        Some(target) => answer.with_header(UPSTREAM_HEADER, target.to_string()),
         None => answer,
     }
 }

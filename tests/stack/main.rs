@@ -11,6 +11,7 @@ mod cors;
 mod health;
 mod keys;
 mod migrations;
+mod observability;
 mod orders;
 mod overload;
 mod partitions;

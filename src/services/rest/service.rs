@@ -2,7 +2,7 @@ use std::collections::HashSet;
 
 use crate::consistency::{self, ConsistencyToken, TokenError};
 use crate::region::HeaderLookup;
-use crate::routing::{Access, Target};
+use crate::routing::Access;
 
 pub const PREFIX: &str = "/rest/v1";
 
@@ -116,33 +116,12 @@ pub const UPSTREAM_HEADER: &str = "x-payhuk-upstream";
 /// trip to a region, an ocean crossing from a far city.
 pub const UPSTREAM_CALLS_HEADER: &str = "x-payhuk-upstream-calls";
 
-/// Who answered a routed call and how long it took.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answered {
-    pub target: Target,
-    pub upstream_ms: u64,
-    /// How long a replica waited for the client's last write before it answered.
-    pub replica_wait_ms: Option<u64>,
-}
-
-impl Answered {
-    /// `Server-Timing` naming the upstream and its time, and the replica's wait.
-    pub fn server_timing(&self) -> String {
-        let upstream = format!("upstream;desc=\"{}\";dur={}", self.target, self.upstream_ms);
-        match self.replica_wait_ms {
-            Some(ms) => format!("{upstream}, replica-wait;dur={ms}"),
-            None => upstream,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
 
     use super::*;
     use crate::consistency::token_key;
-    use crate::region::RegionCode;
 
     #[test]
     fn reads_and_writes() {
@@ -247,23 +226,5 @@ mod tests {
             Err(TokenError::BadSignature)
         );
         assert!(presented_token(&HashMap::<&str, String>::new(), &key, 1).is_none());
-    }
-
-    #[test]
-    fn timing_header() {
-        let mut answered = Answered {
-            target: Target::Replica(RegionCode::parse("fra1").unwrap()),
-            upstream_ms: 12,
-            replica_wait_ms: None,
-        };
-        assert_eq!(
-            answered.server_timing(),
-            "upstream;desc=\"replica:fra1\";dur=12"
-        );
-        answered.replica_wait_ms = Some(7);
-        assert_eq!(
-            answered.server_timing(),
-            "upstream;desc=\"replica:fra1\";dur=12, replica-wait;dur=7"
-        );
     }
 }

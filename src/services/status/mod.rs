@@ -11,7 +11,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
+use crate::error::AppError;
 use crate::http::ApiResponse;
+use crate::observe::history::HistoryReport;
+use crate::services::health::api::Audience;
 
 pub const PAGE: &str = include_str!("status.html");
 
@@ -62,6 +65,19 @@ pub fn page() -> ApiResponse {
         ],
         body: PAGE.as_bytes().to_vec(),
     }
+}
+
+/// `GET /status/history`: the charts' data, for operators only (it names roles and
+/// lag, as `/health`'s details do).
+pub fn history(audience: Audience, report: &HistoryReport) -> Result<ApiResponse, AppError> {
+    if audience != Audience::Operator {
+        return Err(AppError::Unauthorized {
+            reason: "the history is for operators: present STATUS_TOKEN or the service role \
+                     as the bearer"
+                .into(),
+        });
+    }
+    Ok(ApiResponse::json(200, report)?.with_header("cache-control", "no-store"))
 }
 
 #[cfg(test)]
