@@ -45,11 +45,9 @@ pub fn start(paths: &Paths, stack: &StackPaths) -> anyhow::Result<()> {
         .arg(&env_file)
         .arg("--persist-to")
         .arg(stack.wrangler_state())
-        .args([
-            "--show-interactive-dev-session=false",
-            "--log-level",
-            "info",
-        ])
+        // `log`, not `info`: wrangler counts `console.log` (the gateway's JSON line per
+        // request) below `info` and would drop it.
+        .args(["--show-interactive-dev-session=false", "--log-level", "log"])
         .env("WRANGLER_SEND_METRICS", "false")
         .env("WRANGLER_LOG_PATH", stack.logs().join("wrangler"))
         .env("NO_COLOR", "1")
