@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod key_rotation;
 pub mod keys;
 pub mod load;
+pub mod logs;
 pub mod migrate;
 pub mod parts;
 pub mod paths;

@@ -186,6 +186,17 @@ enum Cmd {
         #[arg(long)]
         bytes_per_sec: Option<u64>,
     },
+    /// Every local log line of one request, in time order: the gateway's (and the WAN
+    /// edges'), PostgREST's access log, PostgreSQL's; each prefixed by its source.
+    Logs {
+        /// The request id (the gateway's `x-request-id`, in its JSON line and its
+        /// error bodies as `request_id`).
+        #[arg(long = "request", value_name = "ID")]
+        request: String,
+        /// One JSON object per line: ts, source, line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Generate bulk orders (with items) on the running stack, for benchmarks.
     Seed {
         /// How many orders.
@@ -266,6 +277,7 @@ fn main() {
             xtask::relay::foreground(listen, to, state)
         }
         Cmd::Relay { .. } => Err(anyhow::anyhow!("relay: --listen and --to, or --config")),
+        Cmd::Logs { request, json } => xtask::logs::run(&paths, &request, json),
         Cmd::Seed { orders, batch } => Stack::open().and_then(|s| s.seed(orders, batch)),
         Cmd::Keys { new_signing_key } => match new_signing_key {
             None => {

@@ -181,7 +181,7 @@ impl Pg {
              max_wal_size = 4GB\n\
              wal_compression = on\n\
              unix_socket_permissions = 0700\n\
-             log_line_prefix = '%m [%p] %q%u@%d '\n\
+             log_line_prefix = '%m [%p] %q%u@%d %a '\n\
              {archiving}",
             sockets = self.paths.pg_sockets().display(),
         );
