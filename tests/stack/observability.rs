@@ -5,7 +5,7 @@
 use std::fs;
 use std::time::Duration;
 
-use payhuk_stack_tests::{eventually, gateway, operator, request, stack};
+use payhuk_stack_tests::{eventually, gateway, operator, request, stack, user_token};
 use serde_json::{Value, json};
 use xtask::topology;
 
@@ -208,5 +208,61 @@ fn the_status_history_is_for_operators_and_counts_requests_per_region() {
             .any(|r| r["route"] == "GET /api/v1/products"),
         "{}",
         history["routes"]
+    );
+}
+
+/// What `cargo xtask logs --request` finds: a request PostgreSQL refuses has a line in
+/// each of the three logs, gateway first.
+#[test]
+fn cargo_xtask_logs_finds_a_request_in_the_gateway_postgrest_and_postgresql_logs() {
+    let stack = stack();
+    let id = unique("obs-refused");
+    let token = user_token("11111111-1111-4111-8111-000000000001");
+    let bearer = format!("Bearer {token}");
+    let anon = topology::anon_key();
+    // place_order without an idempotency key: the function raises, PostgreSQL logs it.
+    let reply = request(
+        "POST",
+        &format!("{}/rest/v1/rpc/place_order", topology::gateway_url()),
+        &[
+            ("x-request-id", id.as_str()),
+            ("authorization", bearer.as_str()),
+            ("apikey", anon.as_str()),
+            ("content-type", "application/json"),
+        ],
+        Some(r#"{"idempotency_key": "", "request_hash": "0", "items": []}"#),
+    );
+    assert!(
+        (400..500).contains(&reply.status),
+        "{}: {}",
+        reply.status,
+        reply.body
+    );
+    assert_eq!(reply.json()["request_id"], id, "{}", reply.body);
+
+    let sources = xtask::logs::sources(&stack.dirs);
+    let entries = eventually(
+        "the request's lines in all three logs",
+        Duration::from_secs(10),
+        || {
+            let (entries, _) = xtask::logs::collect(&sources, &id);
+            let has = |prefix: &str| entries.iter().any(|e| e.source.starts_with(prefix));
+            (has("gateway") && has("postgrest iad1") && has("postgres iad1")).then_some(entries)
+        },
+    );
+    let postgres: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.source.starts_with("postgres "))
+        .map(|e| e.line.as_str())
+        .collect();
+    assert!(
+        postgres.iter().any(|l| l.contains("ERROR:")),
+        "PostgreSQL's error line names the request: {postgres:?}"
+    );
+    let times: Vec<_> = entries.iter().map(|e| e.ts).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    assert!(
+        entries.iter().all(|e| e.line.contains(&id)),
+        "only this request's lines: {entries:?}"
     );
 }
