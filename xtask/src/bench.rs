@@ -3,6 +3,7 @@
 //! docs/BENCHMARKS.md. `--quick` is a smoke run: seconds per figure, no 10-million-row
 //! seed, nothing written.
 
+pub mod gateway_view;
 pub mod jwt;
 pub mod ramp;
 pub mod routes;
@@ -330,9 +331,21 @@ pub fn measure(paths: &Paths, quick: bool) -> anyhow::Result<()> {
 
     ui::header("bench: plain workerd beside wrangler dev");
     let plain = workerd::start(paths, &stack.dirs, None)?;
-    let outcome = http_rows(&bench, &stack, &mut rows);
+    let outcome = http_rows(&bench, &stack, &mut rows).and_then(|()| {
+        // Each gateway's own view of the same requests, before the plain one stops.
+        Ok(gateway_view::markdown(&[
+            (
+                "wrangler dev",
+                gateway_view::fetch(&topology::gateway_url())?,
+            ),
+            (
+                "plain workerd",
+                gateway_view::fetch(&format!("http://127.0.0.1:{}", workerd::PORT))?,
+            ),
+        ]))
+    });
     plain.stop(Duration::from_secs(2))?;
-    outcome?;
+    let gateway_figures = outcome?;
 
     ui::header("bench: where a service request's time goes (CPU profile)");
     let (breakdown, load, file) = profile::capture(
@@ -377,11 +390,21 @@ pub fn measure(paths: &Paths, quick: bool) -> anyhow::Result<()> {
     ui::header(&format!("bench results ({})", ui::elapsed(started)));
     let table = markdown(&rows);
     print!("{table}");
+    print!(
+        "\nAs each gateway measured the same requests (its `/status/history`):\n\n{gateway_figures}"
+    );
     print!("\n{where_time_goes}");
     if quick {
         ui::detail("--quick: a smoke run; figures are not recorded");
     } else {
         crate::record::between_markers(paths, DOC, "bench", "cargo xtask bench", &table)?;
+        crate::record::between_markers(
+            paths,
+            DOC,
+            "gateway-view",
+            "cargo xtask bench",
+            &gateway_figures,
+        )?;
         crate::record::between_markers(
             paths,
             DOC,
