@@ -454,6 +454,12 @@ mod tests {
 
         let service = auth(&[("apikey", SECRET_KEY.into())]).unwrap();
         assert_eq!(service.claims.unwrap().role, "service_role");
+        // Upstream, a short-lived service-role token the gateway signed: never the key.
+        let upstream =
+            jwt::verify(service.token.as_deref().unwrap(), SECRET.as_bytes(), 1000).unwrap();
+        assert_eq!(upstream.role, "service_role");
+        assert!(upstream.exp.unwrap() <= 1000 + UPSTREAM_TOKEN_SECONDS);
+        assert!(!service.token.as_deref().unwrap().contains(SECRET_KEY));
         let from_a_browser = auth(&[
             ("apikey", SECRET_KEY.into()),
             ("origin", "https://shop.example".into()),

@@ -2,8 +2,10 @@
 // context per page, console and network recorded, a full-page screenshot per test.
 //
 // Environment (set by tests/stack/browser.rs): GATEWAY_URL, STATUS_TOKEN, STOREFRONT_URL,
-// DISALLOWED_STOREFRONT_URL, ARTIFACTS_DIR; CHROMIUM overrides the browser binary.
-import { mkdirSync } from 'node:fs';
+// DISALLOWED_STOREFRONT_URL, ARTIFACTS_DIR; CHROMIUM overrides the browser binary;
+// EXPECT_ROLE_CHANGE (status-history.test.mjs) names a region a failover drill promoted.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -84,4 +86,38 @@ export async function health() {
   });
   if (!response.ok) throw new Error(`/health answered ${response.status}`);
   return response.json();
+}
+
+/** The WCAG 2.0/2.1 A and AA rules: what `auditAccessibility` holds a page to. */
+export const WCAG_AA_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+
+let axeSource;
+
+/**
+ * axe-core's audit of the page as it is now, WCAG 2.1 A and AA rules: its violations as
+ * `{id, impact, help, nodes: [{target, summary}]}`, empty when none, for
+ * `assert.deepEqual(violations, [], ...)`. axe's source goes in through
+ * `page.evaluate` (a CDP evaluation, which the page's content security policy does not
+ * govern, unlike `addScriptTag`), so the page under test keeps its own policy.
+ */
+export async function auditAccessibility(page) {
+  axeSource ??= readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async (tags) => {
+    const result = await globalThis.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => ({ target: n.target.map(String), summary: n.failureSummary })),
+    }));
+  }, WCAG_AA_TAGS);
+  return violations;
+}
+
+/** Violations from `auditAccessibility` as lines a failing assertion can show. */
+export function describeViolations(violations) {
+  return violations
+    .map((v) => `${v.id} (${v.impact}): ${v.help}\n` + v.nodes.map((n) => `    ${n.target.join(' ')}: ${n.summary ?? ''}`.replace(/\n/g, ' ')).join('\n'))
+    .join('\n');
 }

@@ -214,8 +214,8 @@ pub fn run(paths: &Paths, name: &str, record: bool) -> anyhow::Result<()> {
     for drill in drills(name)? {
         let outcome = match drill {
             "restore" => restore_drill(),
-            "failover" => failover_drill(true).and_then(|mut sync| {
-                sync.extend(failover_drill(false)?);
+            "failover" => failover_drill(paths, true).and_then(|mut sync| {
+                sync.extend(failover_drill(paths, false)?);
                 Ok(sync)
             }),
             "region-loss" => region_loss_drill(),
@@ -405,7 +405,7 @@ fn most_advanced_standby(stack: &Stack) -> anyhow::Result<&'static Node> {
 
 /// Primary loss under write load through the gateway: crash it, promote the most
 /// advanced standby, re-point the other; the gateway finds the new primary itself.
-fn failover_drill(synchronous: bool) -> anyhow::Result<Vec<Report>> {
+fn failover_drill(paths: &Paths, synchronous: bool) -> anyhow::Result<Vec<Report>> {
     let stack = fresh_stack()?;
     let primary = topology::primary();
     let mode = if synchronous {
@@ -461,6 +461,8 @@ fn failover_drill(synchronous: bool) -> anyhow::Result<Vec<Report>> {
         }
     }
     sleep(Duration::from_secs(2));
+    // While the gateway that saw the failover still runs: its status page.
+    let marked = promotion_on_status_timeline(paths, promoted.region);
     let write_samples = writes.finish();
     let read_samples = reads.finish();
 
@@ -490,6 +492,15 @@ fn failover_drill(synchronous: bool) -> anyhow::Result<Vec<Report>> {
         Figure::reported("RTO for reads", read_rto.map_or("never".into(), secs)),
         Figure::reported("read errors after the crash", read_errors.to_string()),
         Figure::reported("writes acknowledged", acked.len().to_string()),
+        Figure::held(
+            "the promotion on /status's timeline (Chromium)",
+            match &marked {
+                Ok(()) => "marked".into(),
+                Err(why) => format!("not marked: {why:#}"),
+            },
+            "marked",
+            marked.is_ok(),
+        ),
     ];
     figures.push(if synchronous {
         Figure::held("acknowledged writes lost", lost.to_string(), "0", lost == 0)
@@ -500,6 +511,38 @@ fn failover_drill(synchronous: bool) -> anyhow::Result<Vec<Report>> {
         drill: format!("failover ({mode} replication)"),
         figures,
     }])
+}
+
+/// The status page's failover test in Chromium (tests/e2e/status-history.test.mjs): the
+/// gateway's timeline marks `promoted` becoming primary; the screenshot goes to
+/// `target/e2e-artifacts/`.
+fn promotion_on_status_timeline(paths: &Paths, promoted: &str) -> anyhow::Result<()> {
+    let artifacts = paths.root.join("target/e2e-artifacts");
+    fs::create_dir_all(&artifacts)?;
+    let out = std::process::Command::new("node")
+        .args([
+            "--test",
+            "--test-name-pattern",
+            "role change",
+            "tests/e2e/status-history.test.mjs",
+        ])
+        .current_dir(&paths.root)
+        .env("GATEWAY_URL", topology::browser_gateway_url())
+        .env("STATUS_TOKEN", topology::STATUS_TOKEN)
+        .env("EXPECT_ROLE_CHANGE", promoted)
+        .env("ARTIFACTS_DIR", &artifacts)
+        .output()
+        .context("running node")?;
+    let report = String::from_utf8_lossy(&out.stdout);
+    if out.status.success() && report.contains("# pass 1") && report.contains("# skipped 0") {
+        ui::detail(&format!(
+            "{promoted} -> primary is on the status page's timeline (screenshot in {})",
+            artifacts.display()
+        ));
+        Ok(())
+    } else {
+        bail!("{report}\n{}", String::from_utf8_lossy(&out.stderr).trim())
+    }
 }
 
 /// A whole replica region disappears under read load from its own edge.
