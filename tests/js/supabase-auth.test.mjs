@@ -190,6 +190,39 @@ test('an expiring session is refreshed by the client before its next request', a
   assert.equal(orders.error, null, 'the refreshed token reads');
 });
 
+test('a session about to expire is refreshed by the client on its own, with no call to refresh', async () => {
+  // The session kept where auth-js keeps it (a storage), as a browser would.
+  const stored = new Map();
+  const storage = {
+    getItem: (key) => stored.get(key) ?? null,
+    setItem: (key, value) => void stored.set(key, value),
+    removeItem: (key) => void stored.delete(key),
+  };
+  const supabase = client({ persistSession: true, storage });
+  const { data, error } = await supabase.auth.signInWithPassword({
+    email: process.env.DEMO_EMAIL,
+    password: process.env.DEMO_PASSWORD,
+  });
+  assert.equal(error, null);
+  const key = [...stored.keys()].find((k) => k.endsWith('-auth-token'));
+  assert.ok(key, `the session is stored: ${[...stored.keys()]}`);
+  // Twenty seconds from expiry: inside auth-js's refresh margin, still valid at the edge.
+  const session = JSON.parse(stored.get(key));
+  session.expires_at = Math.floor(Date.now() / 1000) + 20;
+  stored.set(key, JSON.stringify(session));
+
+  const orders = await supabase.from('orders').select('id, customer_id').limit(5);
+  assert.equal(orders.error, null);
+  assert.ok(orders.data.every((o) => o.customer_id === data.user.id), 'read under RLS as the user');
+  const after = JSON.parse(stored.get(key));
+  assert.notEqual(after.access_token, data.session.access_token, 'a new access token');
+  assert.notEqual(after.refresh_token, data.session.refresh_token, 'the refresh token rotated');
+  assert.ok(after.expires_at > session.expires_at + 60, 'a fresh expiry');
+  // The rotated-out refresh token is spent.
+  const reused = await client().auth.refreshSession({ refresh_token: data.session.refresh_token });
+  assert.ok(reused.error, 'the old refresh token no longer works');
+});
+
 test('a token signed by another project\'s ES256 key is refused', async () => {
   const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
     'sign',
@@ -239,6 +272,30 @@ test('the new API keys: sb_publishable_ acts as anon, sb_secret_ as the service 
   const mine = await publishable.from('orders').select('customer_id').limit(20);
   assert.equal(mine.error, null);
   assert.ok(mine.data.length > 0 && mine.data.every((o) => o.customer_id === data.user.id));
+
+  // Writes too: a new user signs up through the publishable key and edits their profile.
+  const writer = createClient(url, process.env.PUBLISHABLE_KEY, {
+    auth: { persistSession: false, autoRefreshToken: false },
+    realtime: { transport: NoRealtime },
+  });
+  const signedUp = await writer.auth.signUp({
+    email: `publishable-${unique()}@payhuk.test`,
+    password: 'a-long-enough-password-2',
+  });
+  assert.equal(signedUp.error, null);
+  const renamed = await writer
+    .from('profiles')
+    .update({ display_name: 'Written through sb_publishable_' })
+    .eq('id', signedUp.data.user.id)
+    .select('id, display_name');
+  assert.equal(renamed.error, null);
+  assert.deepEqual(renamed.data, [{ id: signedUp.data.user.id, display_name: 'Written through sb_publishable_' }]);
+  const others = await writer
+    .from('profiles')
+    .update({ display_name: 'not mine' })
+    .neq('id', signedUp.data.user.id)
+    .select('id');
+  assert.deepEqual(others.data, [], 'RLS: no other profile is writable');
 
   const secret = createClient(url, process.env.SECRET_KEY, {
     auth: { persistSession: false, autoRefreshToken: false },

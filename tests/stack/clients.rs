@@ -52,8 +52,9 @@ fn supabase_js_works_unchanged_against_the_gateway() {
 
 /// supabase-js's auth client against `/auth/v1` (GoTrue's API): signup, password and
 /// refresh grants, getUser, getClaims through the JWKS, updateUser, signOut scopes,
-/// a new user's order written and read back, automatic refresh, a foreign project's
-/// token refused, and the `sb_publishable_` / `sb_secret_` API keys.
+/// a new user's order written and read back, an expired session refreshed, one about to
+/// expire refreshed by the client on its own, a foreign project's token refused, and the
+/// `sb_publishable_` (reads and writes) / `sb_secret_` API keys.
 #[test]
 fn supabase_js_auth_works_unchanged_against_the_gateway() {
     node_tests(
@@ -64,6 +65,6 @@ fn supabase_js_auth_works_unchanged_against_the_gateway() {
             ("DEMO_EMAIL", topology::DEMO_CUSTOMER_EMAIL.to_owned()),
             ("DEMO_PASSWORD", topology::DEMO_PASSWORD.to_owned()),
         ],
-        6,
+        7,
     );
 }
