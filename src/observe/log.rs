@@ -113,12 +113,16 @@ pub fn request_line(
     })
 }
 
-/// A JSON object error body with `request_id` added, so a customer can quote it; `None`
-/// when the body is not an object or already names one.
+/// An error body (a JSON object with a `code`, `message` or GoTrue's `msg`) with
+/// `request_id` added, so a customer can quote it; `None` for anything else (PostgREST's
+/// bare `{}` of an unknown path stays as it is) or a body that already names one.
 pub fn with_request_id(body: &[u8], id: &str) -> Option<Vec<u8>> {
     let mut object: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(body).ok()?;
-    if object.contains_key("request_id") {
+    let is_error = ["code", "message", "msg"]
+        .iter()
+        .any(|key| object.contains_key(*key));
+    if !is_error || object.contains_key("request_id") {
         return None;
     }
     object.insert("request_id".into(), id.into());
@@ -203,6 +207,16 @@ mod tests {
         assert_eq!(value["code"], "PHK404");
         assert_eq!(with_request_id(&with, "other"), None, "already named");
         assert_eq!(with_request_id(b"[1,2]", "abc"), None, "not an object");
+        assert_eq!(with_request_id(b"{}", "abc"), None, "not an error");
+        let gotrue = with_request_id(
+            br#"{"code":400,"error_code":"weak_password","msg":"too short"}"#,
+            "g",
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&gotrue).unwrap()["request_id"],
+            "g"
+        );
         assert_eq!(with_request_id(b"<html>", "abc"), None);
     }
 

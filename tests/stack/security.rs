@@ -161,7 +161,8 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
-/// The error body in PostgREST's shape, `{code, message, details, hint}` and nothing else.
+/// The error body in PostgREST's shape, `{code, message, details, hint}`, with the
+/// request's id (`request_id`, the response's `x-request-id`) and nothing else.
 fn error_body(reply: &Reply) -> Result<Value, String> {
     let value: Value = serde_json::from_str(&reply.body)
         .map_err(|_| format!("the error body is not JSON: {:?}", cut(&reply.body)))?;
@@ -172,8 +173,15 @@ fn error_body(reply: &Reply) -> Result<Value, String> {
         .map(String::as_str)
         .collect();
     keys.sort_unstable();
-    if keys != ["code", "details", "hint", "message"] {
+    if keys != ["code", "details", "hint", "message", "request_id"] {
         return Err(format!("the error body has the keys {keys:?}"));
+    }
+    if value["request_id"].as_str() != reply.header("x-request-id") {
+        return Err(format!(
+            "the error body names request {} where the response says {:?}",
+            value["request_id"],
+            reply.header("x-request-id")
+        ));
     }
     if !value["code"].is_string() || !value["message"].is_string() {
         return Err("code and message must be text".into());
@@ -2555,8 +2563,13 @@ fn every_route_for_every_principal_allows_the_owner_and_denies_the_others() {
             send(method, &template.replace("{}", id), &headers, body)
         };
         let (theirs, nothing) = (ask(id), ask(missing));
-        if (theirs.status, theirs.body.replace(id, missing))
-            != (nothing.status, nothing.body.clone())
+        // Each answer names its own request; everything else must be the same.
+        let unnamed = |reply: &Reply| match reply.header("x-request-id") {
+            Some(request) => reply.body.replace(request, "<request>"),
+            None => reply.body.clone(),
+        };
+        if (theirs.status, unnamed(&theirs).replace(id, missing))
+            != (nothing.status, unnamed(&nothing))
         {
             failures.push(format!(
                 "{method} {template} as {who:?}: someone else's row answers {} {}, no row answers {} {}",
