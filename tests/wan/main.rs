@@ -276,3 +276,69 @@ fn a_black_holed_replica_link_is_avoided_after_the_deadline() {
         || (read().upstream() == "replica:fra1").then_some(()),
     );
 }
+
+/// `cargo xtask status --json` (the same parts, serialized the same way) lists every
+/// city's edge with its city and URL, and a request through a city's edge is found by
+/// its id in that edge's log and in the PostgREST log of the node that served it.
+#[test]
+fn status_lists_each_city_edge_and_a_request_id_crosses_the_wan() {
+    let stack = wan_stack();
+    let parts = serde_json::to_value(stack.parts()).unwrap();
+    let edges: Vec<&serde_json::Value> = parts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == "edge")
+        .collect();
+    assert_eq!(edges.len(), CITIES.len(), "{parts:#}");
+    for city in &CITIES {
+        let edge = edges
+            .iter()
+            .find(|e| e["city"] == city.name)
+            .unwrap_or_else(|| panic!("no edge for {} in {parts:#}", city.name));
+        assert_eq!(edge["url"], wan::edge_url(city), "{edge}");
+        assert_eq!(edge["answering"], true, "{edge}");
+    }
+    assert!(
+        parts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["kind"] == "relay" && p["answering"] == true),
+        "{parts:#}"
+    );
+
+    let lagos = city("Lagos");
+    let id = format!("wan-{}", std::process::id());
+    let reply = at(
+        lagos,
+        "GET",
+        PRODUCTS,
+        &[
+            ("x-request-id", id.as_str()),
+            ("apikey", topology::anon_key().as_str()),
+        ],
+        None,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("x-request-id"), Some(id.as_str()));
+    let served_by = reply.upstream().split(':').nth(1).unwrap().to_owned();
+    let sources = xtask::logs::sources(&stack.dirs);
+    let entries = eventually(
+        "the request in the edge's and PostgREST's logs",
+        Duration::from_secs(10),
+        || {
+            let (entries, _) = xtask::logs::collect(&sources, &id);
+            let edge = entries.iter().any(|e| e.source == "edge lagos");
+            let postgrest = entries
+                .iter()
+                .any(|e| e.source == format!("postgrest {served_by}"));
+            (edge && postgrest).then_some(entries)
+        },
+    );
+    let line = entries.iter().find(|e| e.source == "edge lagos").unwrap();
+    let logged: serde_json::Value =
+        serde_json::from_str(&line.line[line.line.find('{').unwrap()..]).unwrap();
+    assert_eq!(logged["edge"]["city"], "Lagos", "{logged}");
+    assert_eq!(logged["route"], "/rest/v1/**", "{logged}");
+}
