@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use payhuk_stack_tests::{
-    ReplayPaused, Reply, caught_up, concurrently, eventually, stack, user_token, via_edge,
+    PlainWorkerd, ReplayPaused, Reply, caught_up, concurrently, eventually, request, stack,
+    user_token, via_edge,
 };
 use serde_json::{Value, json};
 
@@ -270,6 +271,82 @@ fn repeated_failed_logins_lock_out_then_release() {
         );
         (reply.status == 200).then_some(())
     });
+}
+
+/// Behind the storefront's Vercel rewrite every customer arrives from Vercel's egress:
+/// with that egress configured as a trusted proxy, the per-client lockout keys on the
+/// address it forwards, so an attacker behind the same egress locks out only themself,
+/// and a client that is not a trusted proxy cannot choose its bucket with a forged
+/// forwarded header.
+#[test]
+fn the_lockout_keys_on_the_forwarded_client_only_behind_a_trusted_proxy() {
+    let stack = stack();
+    const VERCEL_EGRESS: &str = "76.76.21.21";
+    const ATTACKER: &str = "203.0.113.7";
+    const CUSTOMER: &str = "198.51.100.9";
+    let _gateway = PlainWorkerd::start(
+        &stack,
+        &[
+            ("TRUSTED_PROXIES", "76.76.21.0/24"),
+            ("LOGIN_MAX_FAILURES_PER_CLIENT", "3"),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{}", xtask::workerd::PORT);
+    let unique = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let email = format!("lockout-{unique}@payhuk.test");
+    let password = "the right password, long enough";
+    let login = |email: &str, password: &str, headers: &[(&str, &str)]| {
+        let mut headers = headers.to_vec();
+        headers.push(("content-type", "application/json"));
+        request(
+            "POST",
+            &format!("{base}/api/v1/auth/login"),
+            &headers,
+            Some(&json!({"email": email, "password": password}).to_string()),
+        )
+    };
+    let signup = request(
+        "POST",
+        &format!("{base}/api/v1/auth/signup"),
+        &[("content-type", "application/json")],
+        Some(&json!({"email": email, "password": password, "display_name": "Lockout"}).to_string()),
+    );
+    assert_eq!(signup.status, 201, "{}", signup.body);
+
+    let via_vercel = |client: &'static str| {
+        [
+            ("cf-connecting-ip", VERCEL_EGRESS),
+            ("x-forwarded-for", client),
+        ]
+    };
+    // The attacker guesses at three other accounts: their own address is spent.
+    for n in 0..3 {
+        let guessed = format!("someone-{n}-{unique}@payhuk.test");
+        let reply = login(&guessed, "wrong password!", &via_vercel(ATTACKER));
+        assert_eq!(reply.status, 401, "{}", reply.body);
+    }
+    let attacker = login(&email, password, &via_vercel(ATTACKER));
+    assert_eq!(
+        attacker.status, 429,
+        "the attacker waits: {}",
+        attacker.body
+    );
+    let customer = login(&email, password, &via_vercel(CUSTOMER));
+    assert_eq!(
+        customer.status, 200,
+        "a customer behind the same egress: {}",
+        customer.body
+    );
+    // Straight from the attacker's address, a forwarded header names someone else: ignored.
+    let forged = login(
+        &email,
+        password,
+        &[
+            ("cf-connecting-ip", ATTACKER),
+            ("x-forwarded-for", CUSTOMER),
+        ],
+    );
+    assert_eq!(forged.status, 429, "{}", forged.body);
 }
 
 #[test]
