@@ -122,11 +122,13 @@ mod tests {
 
     #[test]
     fn status_page_polls_health_without_cache() {
-        assert!(
-            PAGE.contains("fetch(\"/health\""),
-            "fetches /health, same origin"
-        );
-        assert!(PAGE.contains("cache: \"no-store\""));
+        for path in ["/health", "/status/history"] {
+            assert!(
+                PAGE.contains(&format!("getJson(\"{path}\"")),
+                "fetches {path}, same origin"
+            );
+        }
+        assert!(PAGE.contains("fetch(path, { cache: \"no-store\""));
         assert!(PAGE.contains("data-region") || PAGE.contains("dataset.region"));
         for hook in ["id=\"overall\"", "id=\"served-by\"", "id=\"error\""] {
             assert!(PAGE.contains(hook), "missing test hook {hook}");
