@@ -3,6 +3,7 @@
 //! docs/BENCHMARKS.md. `--quick` is a smoke run: seconds per figure, no 10-million-row
 //! seed, nothing written.
 
+pub mod congested;
 pub mod gateway_view;
 pub mod jwt;
 pub mod ramp;

@@ -30,7 +30,7 @@ const WEST_AFRICA: [&str; 3] = ["Lagos", "Abidjan", "Dakar"];
 
 /// What is measured, in the order of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Measure {
+pub(super) enum Measure {
     Read,
     Listing,
     CachedListing,
@@ -113,7 +113,7 @@ impl Series {
         all
     }
 
-    fn served_by(&self) -> String {
+    pub(super) fn served_by(&self) -> String {
         let tally = self.tally(|s| s.upstream.clone());
         if tally.is_empty() {
             return "-".into();
@@ -250,8 +250,8 @@ fn lighthouse(paths: &Paths, city: &City) -> anyhow::Result<Vitals> {
 const LAG_MS: u64 = 1500;
 
 /// One answer: what was measured, its body, and the consistency token it carried.
-struct Answer {
-    sample: Sample,
+pub(super) struct Answer {
+    pub(super) sample: Sample,
     body: String,
     consistency: Option<String>,
 }
@@ -297,7 +297,7 @@ impl Client {
 
     /// One request of `measure` to the edge at `base`; `token` is presented as the
     /// consistency token, `id` is the order an own-read asks for.
-    fn send(
+    pub(super) fn send(
         &self,
         base: &str,
         measure: Measure,
@@ -522,6 +522,11 @@ pub fn measure(paths: &Paths, quick: bool) -> anyhow::Result<()> {
         "Lagos: read-your-writes waiting at the replica vs forwarding, fra1's WAL late by 0, 200 and 1500 ms",
     );
     let ryw = super::ryw_wait::measure(&stack, samples)?;
+    ui::detail(&format!(
+        "Lagos: its link to fra1 {} ms slower, measured routing against distance",
+        super::congested::CONGESTION_MS
+    ));
+    let congested = super::congested::measure(&stack, samples)?;
     let lagos = City::find("Lagos")?;
     ui::detail("every /api/v1 route from Lagos, with its upstream calls");
     let routes = super::routes::walk(lagos)?;
@@ -536,6 +541,7 @@ pub fn measure(paths: &Paths, quick: bool) -> anyhow::Result<()> {
 
     let (mut table, _) = markdown(&runs);
     table.push_str(&super::ryw_wait::markdown(&ryw));
+    table.push_str(&super::congested::markdown(&congested));
     table.push_str(&super::routes::markdown(lagos, &routes));
     ui::header(&format!("bench --wan results ({})", ui::elapsed(started)));
     print!("{table}");
