@@ -20,7 +20,7 @@ use crate::paths::{Paths, StackPaths};
 use crate::topology::NODES;
 
 /// The longest request id the gateway accepts (`src/observe/ids.rs`).
-pub const MAX_REQUEST_ID_LEN: usize = 128;
+pub const MAX_REQUEST_ID_LEN: usize = payhuk_edge::observe::ids::MAX_REQUEST_ID_LEN;
 /// What `application_name` (63 bytes) holds of an id after `payhuk-edge request-id=`.
 pub const PG_MAX_ID_LEN: usize = 40;
 
@@ -50,7 +50,7 @@ pub struct Entry {
 /// Same rule as the gateway and the pre-request hook: 1 to 128 ASCII letters, digits and
 /// `._:-`.
 pub fn is_request_id(id: &str) -> bool {
-    (1..=MAX_REQUEST_ID_LEN).contains(&id.len()) && id.bytes().all(is_id_byte)
+    payhuk_edge::observe::ids::accepted_request_id(id) == Some(id)
 }
 
 fn is_id_byte(b: u8) -> bool {
