@@ -13,6 +13,9 @@ use xtask::topology;
 
 const FATOU: &str = "22222222-2222-4222-8222-000000000004";
 const EMILY: &str = "22222222-2222-4222-8222-000000000005";
+/// The merchant of Awa Digital.
+const AWA: &str = "11111111-1111-4111-8111-000000000001";
+const AWA_STORE: &str = "33333333-3333-4333-8333-000000000001";
 /// Awa Digital's e-book, 5000 XOF: no stock to run out of.
 const EBOOK_XOF: &str = "44444444-4444-4444-8444-000000000101";
 /// Kofi's Kente scarf, 45.00 EUR.
@@ -206,13 +209,13 @@ fn a_two_decimal_currency_settles_without_a_mismatch() {
 }
 
 /// A provider with no adapter is refused before anything is stored; a provider that
-/// does not take the order's currency ends the attempt and leaves the order payable.
+/// cannot take the order's total ends the attempt and leaves the order payable.
 #[test]
 fn a_provider_that_cannot_settle_is_refused_at_checkout() {
     let stack = stack();
-    let order = order(EBOOK_XOF);
+    let ebook = order(EBOOK_XOF);
     for name in ["wave", "orange_money", "card", "stripe"] {
-        let refused = pay(&order, name);
+        let refused = pay(&ebook, name);
         assert_eq!(refused.status, 422, "{name}: {}", refused.body);
         assert_eq!(refused.json()["hint"], "provider_not_supported", "{name}");
         assert!(
@@ -227,12 +230,39 @@ fn a_provider_that_cannot_settle_is_refused_at_checkout() {
             "iad1",
             &format!(
                 "select count(*) from public.payments where order_id = '{}'",
-                order["id"].as_str().unwrap()
+                ebook["id"].as_str().unwrap()
             ),
         )
         .unwrap();
     assert_eq!(count, "0", "nothing was stored");
-    let opened = pay(&order, "fedapay");
+    let opened = pay(&ebook, "fedapay");
+    assert_eq!(opened.status, 201, "{}", opened.body);
+
+    // A total CinetPay cannot charge (XOF in multiples of 5) is a fact of the order, not
+    // of the request: 409, the attempt ends, and another provider takes the order.
+    let created = call(
+        AWA,
+        "POST",
+        "/api/v1/products",
+        Some(
+            json!({"store_id": AWA_STORE, "kind": "digital", "name": unique("odd price"),
+                    "price_minor": 5001, "currency": "XOF", "published": true}),
+        ),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let odd = order(created.json()["id"].as_str().unwrap());
+    let refused = pay(&odd, "cinetpay");
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let refused = refused.json();
+    assert_eq!(refused["hint"], "order_not_payable_with_provider");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("multiples of 5"),
+        "{refused}"
+    );
+    let opened = pay(&odd, "fedapay");
     assert_eq!(opened.status, 201, "{}", opened.body);
 }
 

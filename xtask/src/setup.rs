@@ -83,7 +83,7 @@ pub fn fuzz_tools(paths: &Paths) -> anyhow::Result<()> {
     )
 }
 
-/// What `cargo xtask contract` needs: Schemathesis, pinned, in a Python virtual
+/// What `cargo xtask contract` needs: Schemathesis and what it depends on, pinned, in a Python virtual
 /// environment under `.payhuk/tools/schemathesis`, made only when it does not already
 /// hold that version.
 pub fn contract_tools(paths: &Paths) -> anyhow::Result<()> {
@@ -100,14 +100,19 @@ pub fn contract_tools(paths: &Paths) -> anyhow::Result<()> {
                 cmd::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))
                     .context("Python 3.9 or later with its venv module is needed")?;
             }
-            cmd::run(Command::new(venv.join("bin/python")).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
-            ]))?;
+            cmd::run(
+                Command::new(venv.join("bin/python"))
+                    .args([
+                        "-m",
+                        "pip",
+                        "install",
+                        "--quiet",
+                        "--disable-pip-version-check",
+                        &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+                        "--constraint",
+                    ])
+                    .arg(paths.root.join(crate::contract::CONSTRAINTS)),
+            )?;
             if !cmd::prints(&bin, &["--version"], SCHEMATHESIS_VERSION) {
                 bail!("{} does not report {SCHEMATHESIS_VERSION}", bin.display());
             }

@@ -59,6 +59,30 @@ pub fn offer<'a>(name: &str, config: &'a Config) -> Result<Offer<'a>, AppError> 
     })
 }
 
+/// A provider's validation of the checkout it was asked for is about the order (its
+/// total, its customer), never about the request, which names only the order: 409, as
+/// for a currency the provider does not take, so the client picks another provider.
+fn cannot_take(provider: Provider, error: AppError) -> AppError {
+    match error {
+        AppError::Validation(problems) => AppError::Rejected {
+            status: 409,
+            code: "PHK409".into(),
+            message: format!(
+                "{} cannot take this order: {}",
+                provider.name(),
+                problems
+                    .iter()
+                    .map(|p| p.problem.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            details: Some(serde_json::to_string(&problems).expect("problems serialize")),
+            hint: Some("order_not_payable_with_provider".into()),
+        },
+        other => other,
+    }
+}
+
 /// Creates the provider's checkout for the pending `payment` (as `create_payment`
 /// answers it, with its `customer`'s e-mail and name) and records it; returns
 /// the payment as recorded. A provider's refusal (4xx) ends the payment, so the order
@@ -99,7 +123,10 @@ pub async fn open(
         notify_url: format!("{public}/api/v1/payments/webhooks/{}", provider.name()),
     };
     let checkout = if provider.accepts(currency) {
-        provider.checkout(settings, api, &intent).await
+        provider
+            .checkout(settings, api, &intent)
+            .await
+            .map_err(|e| cannot_take(provider, e))
     } else {
         // 409, not 422: the request is well formed; it is the order's currency, a fact
         // of the order the document cannot state, that this provider cannot take.
