@@ -212,7 +212,8 @@ fn integration(paths: &Paths) -> anyhow::Result<()> {
 }
 
 /// `up --wan` on the running stack, the WAN stack tests, then `bench --wan --quick` so
-/// the benchmark keeps working (its figures are not kept).
+/// the benchmark keeps working (its figures are not kept); last, `down` must close every
+/// relay's and edge's port.
 fn wan(paths: &Paths, stack: &mut Stack) -> anyhow::Result<()> {
     stack.up_wan()?;
     cmd::run(cargo(paths).args([
@@ -224,7 +225,22 @@ fn wan(paths: &Paths, stack: &mut Stack) -> anyhow::Result<()> {
         "--",
         "--test-threads=1",
     ]))?;
-    crate::bench::wan::measure(paths, true)
+    crate::bench::wan::measure(paths, true)?;
+    stack.down(false)?;
+    let ports = crate::wan::ports();
+    let open: Vec<u16> = ports
+        .iter()
+        .copied()
+        .filter(|&port| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
+        .collect();
+    if !open.is_empty() {
+        bail!("after `down`, something still listens on WAN port(s) {open:?}");
+    }
+    ui::detail(&format!(
+        "down: all {} relay, edge and control ports closed",
+        ports.len()
+    ));
+    Ok(())
 }
 
 /// A new stack made with the databases' clock at `instant`, then the SQL layer and the

@@ -186,6 +186,20 @@ pub fn relay_config() -> DaemonConfig {
     }
 }
 
+/// Every port `up --wan` listens on beyond the stack's own: the relays, their control
+/// port, the city edges and their single-region twins.
+pub fn ports() -> Vec<u16> {
+    let mut ports: Vec<u16> = relay_config()
+        .links
+        .iter()
+        .map(|l| l.listen.port())
+        .collect();
+    ports.extend(CITIES.iter().map(|c| c.edge_port));
+    ports.extend(CITIES.iter().map(single_region_port));
+    ports.push(CONTROL_PORT);
+    ports
+}
+
 /// A city's edge's variables: the local stack's, with each region reached through the
 /// city's relays, the edge located from `request.cf`, reads ordered by the round trips
 /// it measures, and a replica behind a client's write waiting for it about as long as
@@ -288,10 +302,7 @@ mod tests {
     #[test]
     fn the_relay_ports_and_edge_ports_are_distinct_and_clear_of_the_stack() {
         let config = relay_config();
-        let mut ports: Vec<u16> = config.links.iter().map(|l| l.listen.port()).collect();
-        ports.extend(CITIES.iter().map(|c| c.edge_port));
-        ports.extend(CITIES.iter().map(single_region_port));
-        ports.push(CONTROL_PORT);
+        let mut ports = super::ports();
         ports.extend(NODES.iter().flat_map(|n| [n.pg_port, n.postgrest_port]));
         ports.extend([
             crate::topology::GATEWAY_PORT,
