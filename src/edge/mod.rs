@@ -3,6 +3,7 @@
 //! configuration, CORS preflight, edge location, route, dispatch, finish.
 
 mod admission;
+mod assets;
 mod cluster;
 mod env;
 mod keys;
@@ -99,7 +100,7 @@ async fn handle(
             Ok(edge) => edge,
             Err(err) => return (finish, Err(err)),
         };
-    let result = dispatch(req, &config, &edge, ctx, scope).await;
+    let result = dispatch(req, env, &config, &edge, ctx, scope).await;
     finish.edge = Some(edge);
     (finish, result)
 }
@@ -130,6 +131,7 @@ fn answer_preflight(
 
 async fn dispatch(
     req: &mut Request,
+    env: &Env,
     config: &Rc<Config>,
     edge: &EdgeLocation,
     ctx: &Context,
@@ -159,7 +161,10 @@ async fn dispatch(
             let reply = health::api::report(audience, edge.clone(), snapshot)?;
             response::into_worker(reply, head).map_err(glue_error)
         }
-        Route::Status => response::into_worker(status::page(), head).map_err(glue_error),
+        Route::Status => {
+            let page = assets::text(env, status::ASSET).await?;
+            response::into_worker(status::page(&page)?, head).map_err(glue_error)
+        }
         Route::StatusHistory => {
             let now = (now_ms() / 1000) as i64;
             let keys = keys::EdgeKeys(config.clone());
@@ -169,7 +174,8 @@ async fn dispatch(
             response::into_worker(reply, head).map_err(glue_error)
         }
         Route::OpenApi => {
-            response::into_worker(openapi::document(config)?, head).map_err(glue_error)
+            let base = assets::text(env, openapi::ASSET).await?;
+            response::into_worker(openapi::document(config, &base)?, head).map_err(glue_error)
         }
         Route::Jwks => response::into_worker(auth::api::jwks(config)?, head).map_err(glue_error),
         Route::Rest => rest::forward(req, &url, config, edge, ctx, scope).await,

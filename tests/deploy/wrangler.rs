@@ -370,6 +370,18 @@ fn config_without_build(file: &toml::Table, dir: &Path) -> PathBuf {
     if let Some(envs) = copy.get_mut("env").and_then(toml::Value::as_table_mut) {
         for env in envs.iter_mut().filter_map(|(_, env)| env.as_table_mut()) {
             env.remove("build");
+            // The assets folder too: the copy is elsewhere, and relative paths follow it.
+            if let Some(assets) = env.get_mut("assets").and_then(toml::Value::as_table_mut) {
+                assert_eq!(
+                    assets.get("directory").and_then(toml::Value::as_str),
+                    Some("build/assets"),
+                    "wrangler.toml assets.directory"
+                );
+                assets.insert(
+                    "directory".into(),
+                    root().join("build/assets").display().to_string().into(),
+                );
+            }
         }
     }
     let path = dir.join("wrangler.toml");
@@ -460,6 +472,15 @@ fn dry_run_bundles_the_built_worker_with_each_environments_vars() {
         assert!(
             bundle.contains(&wasm_name),
             "--env {env}: the bundled index.js does not import {wasm_name}"
+        );
+
+        // The status page and the OpenAPI document, which the wasm does not carry.
+        assert!(
+            ran.stdout
+                .lines()
+                .any(|l| l.contains("env.ASSETS") && l.contains("Assets")),
+            "--env {env}: no ASSETS binding\n{}",
+            ran.stdout
         );
 
         // The bindings wrangler would upload: exactly the environment's vars.

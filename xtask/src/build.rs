@@ -32,6 +32,7 @@ pub fn run(paths: &Paths) -> anyhow::Result<()> {
                 .env("WASM_OPT_BIN", paths.npm_bin("wasm-opt")),
         )
     })?;
+    write_assets(paths)?;
     let wasm = paths.root.join("build/index_bg.wasm");
     let named = fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
     let named_path = paths.root.join(NAMED_WASM);
@@ -46,6 +47,27 @@ pub fn run(paths: &Paths) -> anyhow::Result<()> {
         human_size(bytes.len()),
         human_size(gzipped)
     ));
+    Ok(())
+}
+
+/// Where the bundle's static assets go (wrangler.toml's `[assets]`, workerd's disk
+/// service): the files the gateway serves but does not carry in its wasm.
+pub const ASSETS_DIR: &str = "build/assets";
+
+/// The status page and the OpenAPI document (its paths made from the route table, as
+/// the gateway's own code makes them), written for the `ASSETS` binding.
+fn write_assets(paths: &Paths) -> anyhow::Result<()> {
+    use payhuk_edge::services::{openapi, status};
+    let dir = paths.root.join(ASSETS_DIR);
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let document = openapi::base().map_err(|e| anyhow::anyhow!("openapi.json: {e}"))?;
+    for (name, text) in [
+        (status::ASSET, status::PAGE.to_owned()),
+        (openapi::ASSET, document.to_string()),
+    ] {
+        let file = dir.join(name);
+        fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
+    }
     Ok(())
 }
 

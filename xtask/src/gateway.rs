@@ -20,7 +20,10 @@ pub fn service(stack: &StackPaths) -> Service {
 }
 
 pub fn start(paths: &Paths, stack: &StackPaths) -> anyhow::Result<()> {
-    if !paths.root.join("build/index.js").exists() {
+    // A build from before the assets existed has no build/assets.
+    if !paths.root.join("build/index.js").exists()
+        || !paths.root.join(crate::build::ASSETS_DIR).is_dir()
+    {
         bail!("the gateway is not built; run `cargo xtask build` (or `cargo xtask dev`)");
     }
     if process::port_in_use(GATEWAY_PORT) {
@@ -39,6 +42,13 @@ pub fn start(paths: &Paths, stack: &StackPaths) -> anyhow::Result<()> {
         .arg(paths.wrangler_js())
         // `--env local` skips wrangler.toml's build command: `cargo xtask build` ran already.
         .args(["dev", "--env", "local", "--ip", "127.0.0.1"])
+        // The gateway's ASSETS: an assets-only Worker beside it (wrangler.toml says why).
+        .args([
+            "--config",
+            "wrangler.toml",
+            "--config",
+            "wrangler.assets.toml",
+        ])
         .args(["--port", &GATEWAY_PORT.to_string()])
         .args(["--inspector-port", &GATEWAY_INSPECTOR_PORT.to_string()])
         .arg("--env-file")

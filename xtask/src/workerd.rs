@@ -45,7 +45,13 @@ const COLO_FRONT_JS: &str = "export default {
 /// A workerd configuration serving the bundle beside it (capnp embeds are relative to
 /// the configuration file) with the local stack's variables as text bindings, reaching
 /// loopback PostgREST; with `colo`, requests enter through [`COLO_FRONT_JS`].
-pub fn config(compatibility_date: &str, env: &str, port: u16, colo: Option<&str>) -> String {
+pub fn config(
+    compatibility_date: &str,
+    env: &str,
+    port: u16,
+    colo: Option<&str>,
+    assets: &Path,
+) -> String {
     let bindings: Vec<String> = env
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
@@ -64,6 +70,7 @@ pub fn config(compatibility_date: &str, env: &str, port: u16, colo: Option<&str>
 const config :Workerd.Config = (
   services = [
     (name = "gateway", worker = .gateway),
+    (name = "assets", disk = (path = {assets}, writable = false)),
     (name = "loopback", network = (allow = ["public", "private", "local"])),{front_service}
   ],
   sockets = [(name = "http", address = "127.0.0.1:{port}", http = (), service = "{entry}")],
@@ -76,12 +83,14 @@ const gateway :Workerd.Worker = (
   ],
   compatibilityDate = {date},
   bindings = [
+      (name = "ASSETS", service = "assets"),
 {bindings}
   ],
   globalOutbound = "loopback",
 );
 "#,
         date = capnp_string(compatibility_date),
+        assets = capnp_string(&assets.to_string_lossy()),
         bindings = bindings.join("\n"),
         front_service = if colo.is_some() {
             "\n    (name = \"colo\", worker = .colo),"
@@ -196,8 +205,11 @@ pub fn launch(
     if colo.is_some() {
         fs::write(dir.join("colo.js"), COLO_FRONT_JS)?;
     }
+    // The assets as built: the status page and the OpenAPI document (wrangler's
+    // `[assets]` in production), read in place through a disk service.
+    let assets = paths.root.join(crate::build::ASSETS_DIR);
     let conf = dir.join("workerd.capnp");
-    let text = config(&compatibility_date(paths)?, env, port, colo);
+    let text = config(&compatibility_date(paths)?, env, port, colo, &assets);
     fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
     let url = format!("http://127.0.0.1:{port}/status");
     let mut command = Command::new(binary(paths));
@@ -222,7 +234,8 @@ mod tests {
 
     #[test]
     fn the_config_binds_every_variable_and_escapes_strings() {
-        let text = config("2026-04-01", "# comment\nA=1\nB=x\"y\n", 8788, None);
+        let assets = Path::new("/srv/build/assets");
+        let text = config("2026-04-01", "# comment\nA=1\nB=x\"y\n", 8788, None, assets);
         assert!(text.contains(r#"(name = "A", text = "1"),"#), "{text}");
         assert!(text.contains(r#"(name = "B", text = "x\"y"),"#), "{text}");
         assert!(!text.contains("comment"));
@@ -230,11 +243,16 @@ mod tests {
         assert!(text.contains(r#"address = "127.0.0.1:8788""#));
         assert!(text.contains(r#"service = "gateway")"#), "{text}");
         assert!(!text.contains("colo"));
+        assert!(
+            text.contains(r#"disk = (path = "/srv/build/assets", writable = false)"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"(name = "ASSETS", service = "assets"),"#));
     }
 
     #[test]
     fn a_colo_puts_the_front_worker_before_the_gateway() {
-        let text = config("2026-04-01", "A=1\n", 8801, Some("LOS"));
+        let text = config("2026-04-01", "A=1\n", 8801, Some("LOS"), Path::new("/a"));
         assert!(text.contains(r#"service = "colo")"#), "{text}");
         assert!(text.contains(r#"(name = "COLO", text = "LOS")"#), "{text}");
         assert!(

@@ -17,18 +17,30 @@ use crate::services::payments::{checkout, return_url};
 /// The operations and everything else the document says, without `paths`.
 pub const SOURCE: &str = include_str!("openapi.json");
 
+/// The static asset the bundle serves [`base`] from (`cargo xtask build` writes it to
+/// `build/assets`): the document is 10 KB gzipped, kept out of the wasm bundle.
+pub const ASSET: &str = "openapi.json";
+
 const OPERATIONS: &str = "x-operations";
 
 thread_local! {
-    /// Built once per isolate: the document only changes with the bundle.
-    static BUILT: OnceCell<Result<Value, String>> = const { OnceCell::new() };
+    /// Parsed once per isolate: the asset only changes with the bundle.
+    static BASE: OnceCell<Result<Value, String>> = const { OnceCell::new() };
     /// The last deployment's document, serialized, by what the deployment adds.
     static SERVED: RefCell<Option<(String, Rc<[u8]>)>> = const { RefCell::new(None) };
 }
 
+/// The document every deployment starts from: [`SOURCE`] with its `paths` made from
+/// the route table. What `cargo xtask build` writes as [`ASSET`].
+pub fn base() -> Result<Value, String> {
+    let source: Value = serde_json::from_str(SOURCE).map_err(|e| e.to_string())?;
+    build(source, router::operations())
+}
+
 /// `GET /api/v1/openapi.json` -> the document for this deployment (its payment
 /// providers, the origins a payment may return to), cacheable for five minutes.
-pub fn document(config: &Config) -> Result<ApiResponse, AppError> {
+/// `asset` is [`base`] as served from [`ASSET`].
+pub fn document(config: &Config, asset: &str) -> Result<ApiResponse, AppError> {
     let facts = Deployment::of(config);
     let key = facts.to_string();
     let cached = SERVED.with(|s| {
@@ -41,18 +53,14 @@ pub fn document(config: &Config) -> Result<ApiResponse, AppError> {
         Some(body) => body,
         // Only a new deployment's first ask copies and serializes the document.
         None => {
-            let built = BUILT
+            let base = BASE
                 .with(|cell| {
-                    cell.get_or_init(|| {
-                        let source: Value =
-                            serde_json::from_str(SOURCE).map_err(|e| e.to_string())?;
-                        build(source, router::operations())
-                    })
-                    .clone()
+                    cell.get_or_init(|| serde_json::from_str(asset).map_err(|e| e.to_string()))
+                        .clone()
                 })
-                .map_err(|e| AppError::Internal(format!("openapi.json: {e}")))?;
-            let body: Rc<[u8]> = serde_json::to_vec(&facts.apply(built))
-                .map_err(|e| AppError::Internal(format!("openapi.json: {e}")))?
+                .map_err(|e| AppError::Internal(format!("{ASSET}: {e}")))?;
+            let body: Rc<[u8]> = serde_json::to_vec(&facts.apply(base))
+                .map_err(|e| AppError::Internal(format!("{ASSET}: {e}")))?
                 .into();
             SERVED.with(|s| *s.borrow_mut() = Some((key, body.clone())));
             body
@@ -182,8 +190,17 @@ mod tests {
 
     /// The document as served.
     fn parsed() -> Value {
-        serde_json::from_slice(&document(&crate::test_support::config()).unwrap().body)
-            .expect("the document is JSON")
+        serde_json::from_slice(
+            &document(&crate::test_support::config(), &asset())
+                .unwrap()
+                .body,
+        )
+        .expect("the document is JSON")
+    }
+
+    /// The asset as `cargo xtask build` writes it.
+    fn asset() -> String {
+        base().expect("the document builds").to_string()
     }
 
     fn source() -> Value {
@@ -299,8 +316,12 @@ mod tests {
     fn the_document_is_valid_openapi_3_1() {
         use oas3::spec::ParameterIn;
 
-        let served =
-            String::from_utf8(document(&crate::test_support::config()).unwrap().body).unwrap();
+        let served = String::from_utf8(
+            document(&crate::test_support::config(), &asset())
+                .unwrap()
+                .body,
+        )
+        .unwrap();
         let spec = oas3::from_json(&served).expect("openapi.json parses as OpenAPI 3.1");
         let version = spec.validate_version().expect("an OpenAPI 3.1 version");
         assert_eq!(version.to_string(), "3.1.0");
@@ -407,7 +428,7 @@ mod tests {
 
     #[test]
     fn served_as_cacheable_json() {
-        let response = document(&crate::test_support::config()).unwrap();
+        let response = document(&crate::test_support::config(), &asset()).unwrap();
         assert_eq!(response.status, 200);
         assert_eq!(response.header("content-type"), Some(JSON));
         assert_eq!(
@@ -426,7 +447,7 @@ mod tests {
             ("ALLOWED_ORIGINS", "http://localhost:8790"),
         ]);
         let served = |config: &Config| -> Value {
-            serde_json::from_slice(&document(config).unwrap().body).unwrap()
+            serde_json::from_slice(&document(config, &asset()).unwrap().body).unwrap()
         };
         let payment = |doc: &Value| {
             doc["components"]["schemas"]["CreatePaymentRequest"]["properties"].clone()
