@@ -13,6 +13,7 @@ pub mod dates;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod ids;
 pub mod observe;
 pub mod region;
 pub mod router;

@@ -135,3 +135,76 @@ fn a_fresh_stack_has_no_row_in_a_default_partition() {
         "public.analytics_events=0 public.digital_downloads=0 public.orders=0 public.transaction_logs=0"
     );
 }
+
+/// An order's id names the millisecond it was made, so the gateway reads it from its
+/// month's partition in one call: the demo history's generated orders (made with
+/// `uuid_v7_at(created_at)`) are found that way; an order whose id disagrees with its
+/// created_at (one made before ids took the transaction's start) is still found, by a
+/// second, unbounded call.
+#[test]
+fn an_order_is_read_by_id_from_its_month_and_found_when_its_id_disagrees() {
+    let stack = stack();
+    const FATOU: &str = "22222222-2222-4222-8222-000000000004";
+    let disagreeing = stack
+        .sql(
+            "iad1",
+            "select count(*) from public.orders \
+             where public.uuid_v7_time(id) is not null and created_at < now() - interval '1 day' \
+               and public.uuid_v7_time(id) <> date_trunc('milliseconds', created_at)",
+        )
+        .unwrap();
+    assert_eq!(disagreeing, "0", "generated history whose ids disagree");
+    let history = stack
+        .sql(
+            "iad1",
+            &format!(
+                "select id from public.orders where customer_id = '{FATOU}' \
+                 and public.uuid_v7_time(id) is not null and created_at < now() - interval '1 day' \
+                 order by created_at limit 1"
+            ),
+        )
+        .unwrap();
+    assert!(
+        !history.is_empty(),
+        "the demo seed gave Fatou an order history"
+    );
+    let bearer = format!("Bearer {}", payhuk_stack_tests::user_token(FATOU));
+    let read = |id: &str| {
+        payhuk_stack_tests::via_edge(
+            "iad1",
+            "GET",
+            &format!("/api/v1/orders/{id}"),
+            &[("authorization", &bearer)],
+            None,
+        )
+    };
+    let found = read(&history);
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(found.json()["id"], history.as_str());
+    assert_eq!(found.header("x-payhuk-upstream-calls"), Some("1"));
+
+    let odd = stack
+        .sql(
+            "iad1",
+            &format!(
+                "insert into public.orders (id, store_id, customer_id, currency, subtotal_minor, total_minor) \
+                 values (public.uuid_v7_at(now() - interval '40 days'), '33333333-3333-4333-8333-000000000001', \
+                         '{FATOU}', 'XOF', 100, 100) returning id"
+            ),
+        )
+        .unwrap();
+    // Whichever replica serves the read has the row.
+    for standby in ["sfo1", "fra1"] {
+        payhuk_stack_tests::caught_up(&stack, standby);
+    }
+    let found = read(&odd);
+    stack
+        .sql(
+            "iad1",
+            &format!("delete from public.orders where id = '{odd}'"),
+        )
+        .unwrap();
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(found.json()["id"], odd.as_str());
+    assert_eq!(found.header("x-payhuk-upstream-calls"), Some("2"));
+}

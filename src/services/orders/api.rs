@@ -72,11 +72,25 @@ pub async fn get(req: &ApiRequest, db: &impl Db) -> Result<ApiResponse, AppError
         req.params.first().map_or("", String::as_str)
     );
     let id = req.id_param(0, &path)?;
-    let builder = DbRequest::client()
-        .from("orders")
-        .select(COLUMNS)
-        .eq("id", id.to_string());
-    let found: Vec<Value> = rows(db, builder, Access::Read, Role::Caller).await?;
+    let lookup = |bounds: Option<&(String, String)>| {
+        let builder = DbRequest::client()
+            .from("orders")
+            .select(COLUMNS)
+            .eq("id", id.to_string());
+        match bounds {
+            Some((from, to)) => builder.gte("created_at", from).lt("created_at", to),
+            None => builder,
+        }
+    };
+    // The id's millisecond names the month: one partition read, not every month's.
+    let bounds = crate::ids::created_at_bounds(&id);
+    let mut found: Vec<Value> =
+        rows(db, lookup(bounds.as_ref()), Access::Read, Role::Caller).await?;
+    // A row older than ids made with created_at, or an id from elsewhere that only
+    // looks like version 7, may lie outside it: a miss is asked again, unbounded.
+    if found.is_empty() && bounds.is_some() {
+        found = rows(db, lookup(None), Access::Read, Role::Caller).await?;
+    }
     let order = found
         .into_iter()
         .next()
@@ -226,5 +240,65 @@ mod tests {
             "{url}"
         );
         assert!(url.contains("order=created_at.desc%2Cid.desc"), "{url}");
+    }
+
+    #[test]
+    fn an_order_by_a_v7_id_is_read_from_its_month_only() {
+        // Made 2027-03-01T00:00:00.123Z.
+        let id = "01a3fe63-087b-7000-8000-000000000000";
+        let db = ScriptedDb::default().answer("/orders?", 200, json!([{"id": id}]));
+        block_on(get(&customer(json!(null), &[], &[id]), &db)).unwrap();
+        let seen = db.seen.borrow();
+        assert_eq!(seen.len(), 1, "found in its month: one request");
+        let url = &seen[0].path_and_query;
+        assert!(
+            url.contains("created_at=gte.2027-03-01T00%3A00%3A00.123Z"),
+            "{url}"
+        );
+        assert!(
+            url.contains("created_at=lt.2027-03-01T00%3A00%3A00.124Z"),
+            "{url}"
+        );
+    }
+
+    #[test]
+    fn a_miss_in_the_id_s_month_is_asked_again_unbounded() {
+        let id = "01a3fe63-087b-7000-8000-000000000000";
+        let builder = DbRequest::client()
+            .from("orders")
+            .select(COLUMNS)
+            .eq("id", id);
+        let unbounded = DbRequest::from_builder(builder, Access::Read, Role::Caller)
+            .unwrap()
+            .path_and_query;
+        // The bounded ask is the unbounded one plus its created_at filters.
+        let bounded: &'static str = Box::leak(format!("{unbounded}&").into_boxed_str());
+        let db = ScriptedDb::default()
+            .answer(bounded, 200, json!([]))
+            .answer("/orders?", 200, json!([{"id": id}]));
+        let found = block_on(get(&customer(json!(null), &[], &[id]), &db)).unwrap();
+        assert_eq!(found.status, 200);
+        let seen = db.seen.borrow();
+        assert_eq!(seen.len(), 2);
+        assert!(
+            !seen[1].path_and_query.contains("created_at="),
+            "{}",
+            seen[1].path_and_query
+        );
+    }
+
+    #[test]
+    fn an_id_of_another_version_is_read_unbounded_at_once() {
+        let id = "55555555-5555-4555-8555-000000000008";
+        let db = ScriptedDb::default().answer("/orders?", 200, json!([]));
+        let missing = block_on(get(&customer(json!(null), &[], &[id]), &db));
+        assert!(matches!(missing, Err(AppError::NotFound { .. })));
+        let seen = db.seen.borrow();
+        assert_eq!(seen.len(), 1);
+        assert!(
+            !seen[0].path_and_query.contains("created_at="),
+            "{}",
+            seen[0].path_and_query
+        );
     }
 }
