@@ -7,7 +7,7 @@ select tables_are('public', array[
   'currencies', 'regions', 'profiles', 'stores', 'products', 'product_files',
   'shipping_zones', 'shipping_rates', 'orders', 'order_items', 'payments', 'transaction_logs',
   'shipments', 'shipment_events', 'digital_downloads', 'analytics_events', 'idempotency_keys',
-  'payment_events', 'download_grants'
+  'payment_events', 'download_grants', 'store_daily_sales'
 ], 'public has exactly the API tables (partitions live elsewhere)');
 
 select is(

@@ -36,14 +36,15 @@ select id, (row_number() over (order by id) - 1)::int as idx
 from public.profiles pr
 where not exists (select from public.stores s where s.owner_id = pr.id);
 
+-- Each id carries its row's created_at (uuid_v7_at), as a row made then would have.
 create temp table gen_orders on commit drop as
-select public.uuid_v7() as id,
-       now() - random() * interval '365 days' as created_at,
-       floor(random() * (select count(*) from gen_catalogs))::int as catalog_idx,
-       floor(random() * (select count(*) from gen_customers))::int as customer_idx,
-       1 + floor(random() * 3)::int as n_items,
-       random() as r
-from generate_series(1, :batch);
+select public.uuid_v7_at(g.created_at) as id, g.*
+from (select now() - random() * interval '365 days' as created_at,
+             floor(random() * (select count(*) from gen_catalogs))::int as catalog_idx,
+             floor(random() * (select count(*) from gen_customers))::int as customer_idx,
+             1 + floor(random() * 3)::int as n_items,
+             random() as r
+      from generate_series(1, :batch)) g;
 
 create temp table gen_items on commit drop as
 select x.order_id, x.created_at, p.id as product_id, p.price_minor, x.quantity
@@ -55,6 +56,8 @@ from (select o.id as order_id, o.created_at, o.catalog_idx,
       cross join lateral generate_series(1, o.n_items)) x
 join gen_products p on p.catalog_idx = x.catalog_idx and p.idx = x.product_idx;
 
+-- The orders, and (no trigger fires under replica) their sales in the daily figures.
+with inserted as (
 insert into public.orders (id, store_id, customer_id, status, currency,
                            subtotal_minor, shipping_minor, total_minor, created_at, updated_at)
 select o.id, c.store_id, cu.id,
@@ -68,7 +71,15 @@ from gen_orders o
 join gen_catalogs c on c.idx = o.catalog_idx
 join gen_customers cu on cu.idx = o.customer_idx
 join (select order_id, sum(price_minor * quantity) as subtotal from gen_items group by order_id) t
-  on t.order_id = o.id;
+  on t.order_id = o.id
+returning store_id, created_at, currency, status, total_minor)
+insert into public.store_daily_sales as s (store_id, day, currency, orders, revenue_minor)
+select store_id, (created_at at time zone 'UTC')::date, currency, count(*), sum(total_minor)
+from inserted
+where payhuk_meta.counted_sale(status)
+group by 1, 2, 3
+on conflict (store_id, day, currency) do update
+  set orders = s.orders + excluded.orders, revenue_minor = s.revenue_minor + excluded.revenue_minor;
 
 insert into public.order_items (order_id, order_created_at, product_id, quantity,
                                 unit_price_minor, line_total_minor)
