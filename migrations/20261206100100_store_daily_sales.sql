@@ -35,6 +35,19 @@ as $$
   select status in ('paid', 'fulfilled')
 $$;
 
+-- Adds one order (sign 1) or takes it away (sign -1) from its day's figures.
+create function payhuk_meta.add_store_daily_sale(p_store_id uuid, p_created_at timestamptz,
+                                                 p_currency text, p_sign integer, p_total bigint)
+returns void
+language sql
+set search_path = ''
+as $$
+  insert into public.store_daily_sales as s (store_id, day, currency, orders, revenue_minor)
+  values (p_store_id, (p_created_at at time zone 'UTC')::date, p_currency, p_sign, p_sign * p_total)
+  on conflict (store_id, day, currency) do update
+    set orders = s.orders + excluded.orders, revenue_minor = s.revenue_minor + excluded.revenue_minor
+$$;
+
 create function payhuk_meta.keep_store_daily_sales()
 returns trigger
 language plpgsql
@@ -43,22 +56,17 @@ set search_path = ''
 as $$
 begin
   if tg_op in ('UPDATE', 'DELETE') and payhuk_meta.counted_sale(old.status) then
-    insert into public.store_daily_sales as s (store_id, day, currency, orders, revenue_minor)
-    values (old.store_id, (old.created_at at time zone 'UTC')::date, old.currency, -1, -old.total_minor)
-    on conflict (store_id, day, currency) do update
-      set orders = s.orders + excluded.orders, revenue_minor = s.revenue_minor + excluded.revenue_minor;
+    perform payhuk_meta.add_store_daily_sale(old.store_id, old.created_at, old.currency, -1, old.total_minor);
   end if;
   if tg_op in ('INSERT', 'UPDATE') and payhuk_meta.counted_sale(new.status) then
-    insert into public.store_daily_sales as s (store_id, day, currency, orders, revenue_minor)
-    values (new.store_id, (new.created_at at time zone 'UTC')::date, new.currency, 1, new.total_minor)
-    on conflict (store_id, day, currency) do update
-      set orders = s.orders + excluded.orders, revenue_minor = s.revenue_minor + excluded.revenue_minor;
+    perform payhuk_meta.add_store_daily_sale(new.store_id, new.created_at, new.currency, 1, new.total_minor);
   end if;
   return null;
 end
 $$;
 
-revoke all on function payhuk_meta.keep_store_daily_sales() from public;
+revoke all on function payhuk_meta.keep_store_daily_sales(),
+  payhuk_meta.add_store_daily_sale(uuid, timestamptz, text, integer, bigint) from public;
 
 -- Only when what the figures hold changes: most updates of an order (updated_at, a
 -- shipment's note) do not touch them.
