@@ -1,7 +1,7 @@
 -- uuid_v7(): a valid version 7 UUID whose leading 48 bits are the transaction's start in
 -- milliseconds, the instant a row's `created_at default now()` holds; uuid_v7_at(t) and
--- uuid_v7_time(id) write and read that time; orders and downloads check that their id
--- and created_at agree, so a lookup by id reads one month's partition.
+-- uuid_v7_time(id) write and read that time; an order made with the defaults has an id
+-- and a created_at that agree (lookups_by_id.sql: a lookup by id reads one partition).
 begin;
 set local timezone = 'UTC';
 select plan(10);
