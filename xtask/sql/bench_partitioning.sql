@@ -6,29 +6,7 @@
 -- transactions that are rolled back, so the copies stay whole for the next run.
 -- Prints `name|value` lines.
 
-create schema if not exists bench;
-
-create or replace function bench.time_ms(q text) returns double precision
-language plpgsql as $$
-declare
-  started timestamptz := clock_timestamp();
-begin
-  execute q;
-  return extract(epoch from clock_timestamp() - started) * 1000;
-end $$;
-
--- The median of n timed runs, after one untimed run to warm the cache.
-create or replace function bench.median_ms(q text, n int) returns double precision
-language plpgsql as $$
-declare
-  times double precision[] := '{}';
-begin
-  execute q;
-  for i in 1..n loop
-    times := times || bench.time_ms(q);
-  end loop;
-  return (select percentile_cont(0.5) within group (order by t) from unnest(times) t);
-end $$;
+-- Needs bench_timing.sql run first (bench.time_ms, bench.median_ms).
 
 -- The one-month aggregate the figures compare, on table `tbl`: the median of 5 runs.
 create or replace function bench.month_aggregate_ms(tbl text, lo timestamptz, hi timestamptz)

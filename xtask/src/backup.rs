@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::cmd;
 use crate::paths::StackPaths;
 use crate::pg::Pg;
 use crate::topology::{self, Node};
-use crate::{cmd, ui};
 
 pub const STANZA: &str = "payhuk";
 /// The primary switches WAL segments (and so archives them) at least this often: the
@@ -79,7 +79,8 @@ pub fn retained_after(days: u32) -> Vec<(&'static str, Vec<u32>)> {
         .collect()
 }
 
-fn pgbackrest_root(stack: &StackPaths) -> PathBuf {
+/// The repositories, logs and locks.
+pub fn root(stack: &StackPaths) -> PathBuf {
     stack.pg().join("pgbackrest")
 }
 
@@ -96,7 +97,7 @@ pub fn archive_command(stack: &StackPaths) -> String {
 }
 
 pub fn config_text(stack: &StackPaths, primary: &Node) -> String {
-    let root = pgbackrest_root(stack);
+    let root = root(stack);
     let mut text = format!(
         "# Written by `cargo xtask up` for the local stack.\n\
          [global]\n\
@@ -150,7 +151,7 @@ pub fn configure(pg: &Pg, primary: &Node) -> anyhow::Result<()> {
     if !Path::new(PGBACKREST).exists() {
         bail!("pgBackRest is not installed ({PGBACKREST}); run `cargo xtask setup`");
     }
-    let root = pgbackrest_root(&pg.paths);
+    let root = root(&pg.paths);
     for dir in ["log", "lock"]
         .iter()
         .chain(SCHEDULES.iter().map(|s| &s.name))
@@ -286,10 +287,6 @@ pub fn restore(
         },
     )
     .with_context(|| format!("last lines of {}:\n{}", log.display(), cmd::tail(&log, 15)))?;
-    ui::detail(&format!(
-        "restored cluster on 127.0.0.1:{port} (data {}); `cargo xtask down` stops it",
-        target_dir.display()
-    ));
     Ok(())
 }
 

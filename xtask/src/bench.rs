@@ -9,6 +9,7 @@ pub mod jwt;
 pub mod ramp;
 pub mod routes;
 pub mod ryw_wait;
+pub mod scale;
 pub mod wan;
 
 use std::fs;
@@ -23,7 +24,9 @@ use crate::stack::Stack;
 use crate::topology::{self, GATEWAY_PORT, Node};
 use crate::{build, cmd, profile, setup, ui, workerd};
 
-const DOC: &str = "docs/BENCHMARKS.md";
+pub(crate) const DOC: &str = "docs/BENCHMARKS.md";
+/// The timing functions (schema `bench`) the SQL benchmark scripts run after.
+pub(crate) const TIMING_SQL: &str = include_str!("../sql/bench_timing.sql");
 /// Orders the partitioning figures need.
 const PARTITION_ROWS: u64 = 10_000_000;
 
@@ -696,7 +699,10 @@ fn partition_rows(stack: &Stack) -> anyhow::Result<Vec<Row>> {
     let out = stack.pg.run_script(
         topology::primary(),
         topology::DATABASE,
-        include_str!("../sql/bench_partitioning.sql"),
+        &format!(
+            "{TIMING_SQL}\n{}",
+            include_str!("../sql/bench_partitioning.sql")
+        ),
         &[],
     )?;
     let value = |name: &str| -> anyhow::Result<f64> {
@@ -715,8 +721,10 @@ fn partition_rows(stack: &Stack) -> anyhow::Result<Vec<Row>> {
         value("aggregate_unpartitioned_serial_ms")?,
     );
     let (detach, delete) = (value("retire_detach_drop_ms")?, value("retire_delete_ms")?);
-    let enough = rows >= PARTITION_ROWS as f64;
     Ok(vec![
+        // Reported only: what partitioning is for is judged by `bench --scale` (each
+        // query as fast at 50 M orders as at 1 M), which replaced a 10x target here that
+        // a month's share of the rows (one twelfth) capped near 12x.
         Row::new(
             &format!("one-month aggregate ({month:.0} of {rows:.0} orders), median of 5"),
             format!(
@@ -725,13 +733,6 @@ fn partition_rows(stack: &Stack) -> anyhow::Result<Vec<Row>> {
             ),
             format!("partitioned: {part:.1} ms"),
             format!("{:.1}x / {:.1}x faster", flat / part, indexed / part),
-        )
-        .held(
-            &format!(
-                "at least 10x faster, over at least 10M orders (against the indexed copy: {})",
-                verdict(Some(enough && indexed >= 10.0 * part))
-            ),
-            enough && flat >= 10.0 * part,
         ),
         Row::new(
             "the same aggregate with parallel query off for both (the per-row work alone)",

@@ -90,7 +90,7 @@ enum Cmd {
         #[arg(long)]
         target_dir: Option<std::path::PathBuf>,
         /// Port the copy listens on.
-        #[arg(long, default_value_t = 5440)]
+        #[arg(long, default_value_t = xtask::topology::RESTORE_PORT)]
         port: u16,
         /// Which repository to restore from.
         #[arg(long, default_value = "daily")]
@@ -111,10 +111,20 @@ enum Cmd {
         /// single-region and a geo-routing baseline; writes docs/bench-wan.svg.
         #[arg(long, conflicts_with = "load")]
         wan: bool,
+        /// Data at scale instead (issue 23), on a cluster of its own: Payhuk's queries at
+        /// 1, 10 and 50 million orders, partitioned beside unpartitioned, sizes on disk,
+        /// pgBackRest backup and restore times; checks free disk first and removes what it
+        /// made; writes docs/bench-scale.svg. With `--quick`, 20 k and 60 k orders.
+        #[arg(long, conflicts_with_all = ["load", "wan"])]
+        scale: bool,
+        /// With `--scale`: the sizes to run instead, in orders, comma-separated and
+        /// ascending (e.g. `1000000,10000000`).
+        #[arg(long, value_delimiter = ',', requires = "scale")]
+        orders: Vec<u64>,
         /// JWT signatures instead (issue 19): ES256 and RS256 with the runtime's WebCrypto
         /// beside the RustCrypto crates built to wasm32, time per operation under Node and
         /// what each would add to the bundle; needs no stack, writes nothing.
-        #[arg(long, conflicts_with_all = ["load", "wan", "quick"])]
+        #[arg(long, conflicts_with_all = ["load", "wan", "scale", "quick"])]
         jwt: bool,
     },
     /// Where a request's CPU time goes: a V8 CPU profile of the bundle under plain workerd
@@ -243,6 +253,12 @@ fn main() {
         Cmd::Bench {
             quick, wan: true, ..
         } => xtask::bench::wan::run(&paths, quick),
+        Cmd::Bench {
+            quick,
+            scale: true,
+            orders,
+            ..
+        } => xtask::bench::scale::run(&paths, quick, &orders),
         Cmd::Bench { quick, .. } => xtask::bench::run(&paths, quick),
         Cmd::Profile {
             route,

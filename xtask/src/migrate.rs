@@ -206,7 +206,15 @@ pub fn apply(
                 "generating {} demo orders over the last 12 months",
                 seed::DEMO_ORDERS
             ));
-            seed::generate_orders(pg, node, seed::DEMO_ORDERS, seed::DEFAULT_BATCH, false)?;
+            seed::generate_orders(
+                pg,
+                node,
+                seed::DEMO_ORDERS,
+                seed::DEFAULT_BATCH,
+                1,
+                false,
+                seed::Extras::default(),
+            )?;
         }
     }
     Ok(pending.len())

@@ -371,6 +371,13 @@ impl Stack {
         self.dirs.create_dirs()
     }
 
+    /// Where `cargo xtask bench --scale` keeps its own cluster: inside the stack's
+    /// folder, which the `postgres` user can reach.
+    pub fn scale_dir(&mut self) -> anyhow::Result<std::path::PathBuf> {
+        self.ensure_stack_dir()?;
+        Ok(self.dirs.dir.join("scale"))
+    }
+
     fn refresh_dirs(&mut self) -> anyhow::Result<()> {
         self.dirs = self.paths.stack();
         self.pg = Pg::new(self.dirs.clone())?;
@@ -403,6 +410,9 @@ impl Stack {
         // Standbys first, so the primary's walsenders are not waiting on them.
         for node in NODES.iter().rev() {
             report_stop(&format!("PostgreSQL {}", node.region), self.pg.stop(node)?);
+        }
+        if crate::bench::scale::stop_leftover(&self.dirs.dir)? {
+            report_stop("the bench --scale cluster", true);
         }
         for restored in self.restored_clusters() {
             let name = restored
@@ -499,8 +509,10 @@ impl Stack {
         let started = Instant::now();
         backup::restore(&self.pg, backup::schedule(schedule)?, &target, &dir, port)?;
         ui::detail(&format!(
-            "restored and answering in {:.1}s",
-            started.elapsed().as_secs_f64()
+            "restored and answering on 127.0.0.1:{port} in {:.1}s (data {}); \
+             `cargo xtask down` stops it",
+            started.elapsed().as_secs_f64(),
+            dir.display()
         ));
         Ok(())
     }
@@ -578,7 +590,15 @@ impl Stack {
         let primary = self.primary_running()?;
         ui::header(&format!("generating {orders} orders in batches of {batch}"));
         let started = Instant::now();
-        seed::generate_orders(&self.pg, primary, orders, batch, true)?;
+        seed::generate_orders(
+            &self.pg,
+            primary,
+            orders,
+            batch,
+            1,
+            true,
+            seed::Extras::default(),
+        )?;
         ui::header(&format!(
             "{orders} orders generated in {}",
             ui::elapsed(started)

@@ -84,6 +84,13 @@ pub fn run(paths: &Paths) -> anyhow::Result<()> {
             setup::bench_tools(paths).and_then(|()| crate::bench::measure(paths, true))
         }));
     }
+    if !interrupted.load(Ordering::SeqCst) {
+        // The scale bench end to end at 20 k and 60 k orders on its own cluster: load,
+        // queries, backup, restore, and the disk left as found.
+        layers.push(timed("bench --scale --quick (smoke)", || {
+            crate::bench::scale::run(paths, true, &[])
+        }));
+    }
     if stack_ok && !interrupted.load(Ordering::SeqCst) {
         // docs/KEYS.md's rotation runbook: 0 valid tokens refused, 0 retired accepted.
         layers.push(timed("drill (key rotation)", || {

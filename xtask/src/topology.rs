@@ -36,6 +36,10 @@ pub const NODES: [Node; 3] = [
 ];
 
 pub const GATEWAY_PORT: u16 = 8787;
+/// Where `cargo xtask restore` starts its copy unless told otherwise.
+pub const RESTORE_PORT: u16 = 5440;
+/// The cluster of its own `cargo xtask bench --scale` loads and measures.
+pub const SCALE_BENCH_PG_PORT: u16 = 5449;
 /// The gateway's health cache lifetime locally: short, so fault tests settle fast.
 pub const LOCAL_HEALTH_TTL_MS: u32 = 1000;
 /// Failed logins count this long in the local stack.
@@ -399,7 +403,12 @@ mod tests {
             .iter()
             .flat_map(|n| [n.pg_port, n.postgrest_port])
             .collect();
-        ports.extend([GATEWAY_PORT, GATEWAY_INSPECTOR_PORT]);
+        ports.extend([
+            GATEWAY_PORT,
+            GATEWAY_INSPECTOR_PORT,
+            RESTORE_PORT,
+            SCALE_BENCH_PG_PORT,
+        ]);
         let n = ports.len();
         ports.sort();
         ports.dedup();
